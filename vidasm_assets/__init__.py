@@ -1,0 +1,3 @@
+"""vidasm: a media build system on Dagster."""
+
+__version__ = "0.1.0"

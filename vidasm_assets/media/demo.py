@@ -1,0 +1,113 @@
+"""Synthetic renders and a demo workspace made with FFmpeg's lavfi sources (nothing downloaded)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .runner import atomic_output
+
+PATTERNS = ("testsrc2", "smptehdbars", "rgbtestsrc", "testsrc")
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """What a synthetic render looks like; audio_db=None means no audio stream."""
+
+    width: int = 320
+    height: int = 180
+    fps: str = "24"
+    seconds: float = 2.0
+    audio_db: float | None = -20.0
+    sample_rate: int = 48000
+    channels: int = 2
+    tone_hz: int = 440
+    pattern: str = "testsrc2"
+    video_codec: str = "libx264"
+
+
+def render_cmd(ffmpeg: str, dest: Path, spec: RenderSpec) -> list[str]:
+    v = f"{spec.pattern}=s={spec.width}x{spec.height}:r={spec.fps}:d={spec.seconds}"
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", v]
+    if spec.audio_db is not None:
+        layout = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}[spec.channels]
+        a = f"sine=f={spec.tone_hz}:r={spec.sample_rate}:d={spec.seconds}"
+        argv += ["-f", "lavfi", "-i", a]
+        argv += ["-af", f"volume={spec.audio_db:g}dB,aformat=channel_layouts={layout}"]
+    ext = dest.suffix.lower()
+    vcodec = ["-c:v", spec.video_codec]
+    if spec.video_codec == "libx264":
+        vcodec += ["-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    argv += vcodec
+    if spec.audio_db is not None:
+        argv += ["-c:a", "pcm_s16le" if ext == ".mov" else "aac", "-ar", str(spec.sample_rate)]
+    argv += ["-shortest", "-f", {".mov": "mov", ".mkv": "matroska"}.get(ext, "mp4"), str(dest)]
+    return argv
+
+
+def make_render(ffmpeg: str, dest: Path, spec: RenderSpec | None = None) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(dest) as tmp:
+        subprocess.run([*render_cmd(ffmpeg, tmp, spec or RenderSpec())], check=True, capture_output=True)
+    return dest
+
+
+def write_project(root: Path, name: str, spec: dict) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "project.json").write_text(json.dumps(spec, indent=2) + "\n")
+    for sub in ("03_Renders", "04_Project_Files/assemblies", "05_Cache", "06_Exports"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def make_demo_workspace(ffmpeg: str, root: Path) -> list[Path]:
+    """Two small, deliberately heterogeneous projects (sizes, rates, no audio, MOV 44.1 kHz, loudness)."""
+    root.mkdir(parents=True, exist_ok=True)
+    made = []
+    trailer = write_project(root, "trailer", {"fps": 24, "resolution": "640x360", "exports": ["web"]})
+    shots = {
+        "sh010_v001": RenderSpec(640, 360, "24", 2.5, -30, pattern="testsrc"),
+        "sh010_v002": RenderSpec(640, 360, "24", 2.5, -28, pattern="rgbtestsrc"),
+        "sh010_v003": RenderSpec(640, 360, "24", 3.0, -26, pattern="testsrc2"),
+        "sh020_v001": RenderSpec(1280, 720, "30", 2.0, -8, tone_hz=660),
+        "sh030_v001": RenderSpec(320, 240, "25", 3.0, -24, tone_hz=330),
+        "sh040_v001": RenderSpec(640, 360, "24", 2.0, None, pattern="smptehdbars"),
+        "sh050_v001.mov": RenderSpec(480, 270, "24", 2.0, -18, sample_rate=44100, tone_hz=550),
+    }
+    for stem, spec in shots.items():
+        name = stem if "." in stem else f"{stem}.mp4"
+        shot = name.split("_")[0]
+        made.append(make_render(ffmpeg, trailer / "03_Renders" / shot / name, spec))
+    teaser = write_project(
+        root,
+        "teaser",
+        {
+            "fps": 25,
+            "resolution": "480x270",
+            "audio": {"loudness_lufs": -16, "true_peak_db": -1.0},
+            "exports": ["web"],
+            "sequence": [
+                {"shot": "op010", "scene": "1", "beat": "cold open"},
+                {"shot": "op030", "scene": "1", "beat": "reveal", "notes": "swapped ahead of op020 for pace"},
+                {"shot": "op020", "take": "take01", "scene": "2", "beat": "turn"},
+                {"shot": "op040", "scene": "3", "beat": "button"},
+                {"shot": "op050", "scene": "3", "beat": "title card"},
+            ],
+        },
+    )
+    shots = {
+        "op010_v001": RenderSpec(480, 270, "25", 2.0, -12, tone_hz=500),
+        "op020_take01": RenderSpec(480, 270, "25", 2.0, -20, pattern="rgbtestsrc"),
+        "op020_take02": RenderSpec(480, 270, "25", 2.0, -22, pattern="testsrc"),
+        "op030_v001": RenderSpec(640, 480, "24", 2.0, -34, tone_hz=300),
+        "op040_v001.mov": RenderSpec(480, 270, "30", 2.0, -16, sample_rate=44100),
+        "op050_v001": RenderSpec(320, 180, "25", 2.0, None, pattern="smptehdbars"),
+    }
+    for stem, spec in shots.items():
+        name = stem if "." in stem else f"{stem}.mp4"
+        shot = name.split("_")[0]
+        made.append(make_render(ffmpeg, teaser / "03_Renders" / shot / name, spec))
+    return made
