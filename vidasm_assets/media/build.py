@@ -7,6 +7,7 @@ selected take's content, the settings that step uses, and the step's code versio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -98,10 +99,8 @@ def load_fingerprints(project: Project) -> FingerprintCache:
 
 
 def save_fingerprints(project: Project, cache: FingerprintCache) -> None:
-    try:
+    with contextlib.suppress(OSError):  # a lost cache only costs a re-read next time
         write_text_atomic(fingerprint_cache_path(project), json.dumps(cache.entries))
-    except OSError:
-        pass  # a lost cache only costs a re-read next time
 
 
 def render_fingerprint(take: Take, cache: FingerprintCache | None = None) -> str:
@@ -173,9 +172,7 @@ class AudioResult:
     normalization_type: str | None = None
 
 
-def normalize_audio(
-    run: Run, ffmpeg: str, project: Project, take: Take, info: MediaInfo, frames: int
-) -> AudioResult:
+def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: MediaInfo, frames: int) -> AudioResult:
     """Two-pass EBU R128 loudnorm to 48 kHz stereo PCM of exactly the picture's length."""
     rate = project.spec.rate
     samples = rate.samples_for_frames(frames)
@@ -194,7 +191,11 @@ def normalize_audio(
     m = parse_loudness_measurement(err)
     with atomic_output(dest) as tmp:
         if not math.isfinite(m.input_i) or m.input_i <= SILENCE_LUFS:
-            run(cmd.pcm_fit_cmd(ffmpeg, take.path, tmp, samples=samples), path=take.path, total_seconds=seconds)
+            run(
+                cmd.pcm_fit_cmd(ffmpeg, take.path, tmp, samples=samples),
+                path=take.path,
+                total_seconds=seconds,
+            )
             return_mode = "silent-source"
             res = None
         else:
@@ -276,7 +277,11 @@ def assemble_cut(run: Run, ffmpeg: str, project: Project, timeline: Timeline) ->
             vlist.write_text(cmd.concat_list(pictures))
             alist.write_text(cmd.concat_list(audios))
             seconds = float(timeline.rate.frames_to_seconds(timeline.total_frames))
-            run(cmd.assemble_cmd(ffmpeg, vlist, alist, tmp, rate=timeline.rate), path=dest, total_seconds=seconds)
+            run(
+                cmd.assemble_cmd(ffmpeg, vlist, alist, tmp, rate=timeline.rate),
+                path=dest,
+                total_seconds=seconds,
+            )
         finally:
             vlist.unlink(missing_ok=True)
             alist.unlink(missing_ok=True)
@@ -302,7 +307,11 @@ def deliver(run: Run, ffmpeg: str, project: Project, preset_name: str, timeline:
 
 def media_metadata(info: MediaInfo) -> dict[str, Any]:
     """What a user wants to see about a file in the UI."""
-    md: dict[str, Any] = {"path": info.path, "file_size_bytes": info.size, "duration_s": round(float(info.duration), 4)}
+    md: dict[str, Any] = {
+        "path": info.path,
+        "file_size_bytes": info.size,
+        "duration_s": round(float(info.duration), 4),
+    }
     if info.video:
         v = info.video
         md.update(

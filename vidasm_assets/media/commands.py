@@ -14,7 +14,16 @@ from pathlib import Path
 from .rates import AUDIO_RATE, Rate
 
 BASE = ("-hide_banner", "-nostdin", "-y")
-BT709_TAGS = ("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv")
+BT709_TAGS = (
+    "-color_primaries",
+    "bt709",
+    "-color_trc",
+    "bt709",
+    "-colorspace",
+    "bt709",
+    "-color_range",
+    "tv",
+)
 
 
 @dataclass(frozen=True)
@@ -29,9 +38,24 @@ class X264:
     def args(self, rate: Rate) -> list[str]:
         gop = max(1, rate.nominal * self.gop_seconds)
         return [
-            "-c:v", "libx264", "-profile:v", self.profile, "-preset", self.preset, "-crf", str(self.crf),
-            "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-flags", "+cgop",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            self.profile,
+            "-preset",
+            self.preset,
+            "-crf",
+            str(self.crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+            "-flags",
+            "+cgop",
         ]
 
 

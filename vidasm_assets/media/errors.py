@@ -78,7 +78,10 @@ def stderr_tail(stderr: str, lines: int = 12) -> str:
 
 _CLASSIFIERS: list[tuple[re.Pattern[str], type[VidasmError]]] = [
     (re.compile(r"No such file or directory", re.I), MediaNotFoundError),
-    (re.compile(r"Permission denied|Operation not permitted|Read-only file system", re.I), MediaPermissionError),
+    (
+        re.compile(r"Permission denied|Operation not permitted|Read-only file system", re.I),
+        MediaPermissionError,
+    ),
     (re.compile(r"Cannot allocate memory|Out of memory|ENOMEM", re.I), FFmpegOutOfMemoryError),
     (
         re.compile(

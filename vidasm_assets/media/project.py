@@ -207,9 +207,7 @@ def select_take(shot_dir: Path, shot: str, wanted: str | None = None) -> Take:
                 if t.kind == kind and t.number == int(m[2]):
                     return t
         have = ", ".join(t.path.name for t in takes) or "no renders"
-        raise MediaNotFoundError(
-            f"shot {shot}: take {wanted!r} not found in {shot_dir} (have: {have})", path=shot_dir
-        )
+        raise MediaNotFoundError(f"shot {shot}: take {wanted!r} not found in {shot_dir} (have: {have})", path=shot_dir)
     if not takes:
         raise MediaNotFoundError(
             f"shot {shot}: no render in {shot_dir} (expected {shot}_v001.mp4, .mov or .mkv)", path=shot_dir

@@ -135,7 +135,9 @@ def run_ffmpeg(
     elapsed = time.monotonic() - started
     if timed_out.is_set():
         raise FFmpegTimeoutError(
-            f"{path or argv[0]}: FFmpeg timed out after {timeout:g} s and was killed", path=path, stderr=stderr
+            f"{path or argv[0]}: FFmpeg timed out after {timeout:g} s and was killed",
+            path=path,
+            stderr=stderr,
         )
     if proc.returncode != 0:
         cls = classify_ffmpeg_failure(stderr)

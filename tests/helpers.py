@@ -1,0 +1,66 @@
+"""Measuring helpers for tests: real decoding and real parsers, never log text."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import dagster as dg
+
+from vidasm_assets.definitions import build_definitions
+from vidasm_assets.media import build
+from vidasm_assets.media.project import discover_projects
+from vidasm_assets.media.runner import run_ffmpeg
+from vidasm_assets.planner import Outcome, execute_plan, plan_workspace
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def build_workspace(instance: dg.DagsterInstance, root: Path, projects: list[str] | None = None) -> list[Outcome]:
+    ws = discover_projects(root)
+    defs = build_definitions(root)
+    outcomes: list[Outcome] = []
+    for plan in plan_workspace(instance, ws, projects):
+        if plan.error:
+            outcomes.append(Outcome(plan.project, "project", False, None, str(plan.error)))
+            continue
+        outcomes += execute_plan(defs, instance, plan, run_config=QUIET)
+    return outcomes
+
+
+def last_storage_id(instance: dg.DagsterInstance) -> int:
+    """The newest event-log id: everything recorded later is what a build did."""
+    return instance.event_log_storage.get_maximum_record_id() or 0
+
+
+def materialized_since(instance: dg.DagsterInstance, after: int) -> set[str]:
+    """Asset (partition) labels materialized after a storage id, read from the event log."""
+    out = set()
+    for key in instance.get_asset_keys():
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=10000
+        ).records
+        for r in records:
+            mat = r.asset_materialization
+            assert mat is not None
+            label = mat.asset_key.to_user_string()
+            out.add(f"{label}[{mat.partition}]" if mat.partition else label)
+    return out
+
+
+def decoded_audio_samples(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(f.samples for f in c.decode(audio=0))
+
+
+def video_frames_and_duration(path: Path) -> tuple[int, Fraction]:
+    """Frames by decoding, and the stream's duration."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        n = sum(1 for _ in c.decode(video=0))
+        return n, Fraction(s.duration) * s.time_base
+
+
+def loudness(ffmpeg: str, path: Path) -> tuple[float, float | None]:
+    return build.measure_loudness(lambda argv, **kw: run_ffmpeg(argv), ffmpeg, path)

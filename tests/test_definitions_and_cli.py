@@ -1,0 +1,86 @@
+"""The code location loads for Dagster's own tools, and the CLI works end to end on a real instance."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from vidasm_assets.assets import names as n
+from vidasm_assets.definitions import build_definitions
+from vidasm_assets.media.demo import RenderSpec
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _env(tmp_path: Path, ws: Path) -> dict[str, str]:
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return {**os.environ, "VIDASM_WORKSPACE": str(ws), "DAGSTER_HOME": str(tmp_path / "home")}
+
+
+def test_packaged_instance_config_matches_repo_copy() -> None:
+    packaged = REPO / "vidasm_assets" / "instance" / "dagster.yaml"
+    assert packaged.read_text() == (REPO / "dagster.yaml").read_text()
+
+
+def test_definitions_shape(tmp_path: Path, make_project) -> None:
+    make_project(tmp_path, "p-1", {"s1_v001.mp4": RenderSpec(64, 36, "24", 0.5, -20)},
+                 {"fps": 24, "resolution": "64x36", "exports": ["web", "review"]})  # fmt: skip
+    defs = build_definitions(tmp_path)
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys >= {"p-1/render", "p-1/picture", "p-1/audio", "p-1/timeline", "p-1/cut", "p-1/edl",
+                    "p-1/delivery_web", "p-1/delivery_review"}  # fmt: skip
+    pic = graph.get(n.key("p-1", n.PICTURE))
+    assert isinstance(pic.partitions_def, dg.DynamicPartitionsDefinition)
+    assert pic.partitions_def.name == "p_1__shots"
+    assert pic.kinds == {"ffmpeg"} and pic.group_name == n.SHOTS_GROUP and pic.code_version
+    cut = graph.get(n.key("p-1", n.CUT))
+    assert cut.partitions_def is None and cut.group_name == n.ASSEMBLY_GROUP
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).description, key
+    defs.resolve_job_def("p_1__shots")
+    defs.resolve_job_def("p_1__assemble")
+
+
+def test_dagster_definitions_validate(tmp_path: Path, make_project) -> None:
+    ws = tmp_path / "ws"
+    make_project(ws, "demo", {"s1_v001.mp4": RenderSpec(64, 36, "24", 0.5, -20)}, {"fps": 24, "resolution": "64x36"})
+    out = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "vidasm_assets.definitions"],
+        env=_env(tmp_path, ws), capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Validation successful" in out.stdout + out.stderr
+
+
+@pytest.mark.media
+def test_cli_build_status_and_failure_summary(tmp_path: Path, make_project) -> None:
+    ws = tmp_path / "ws"
+    make_project(ws, "good", {"s1_v001.mp4": RenderSpec(64, 36, "24", 0.5, -20)}, {"fps": 24, "resolution": "64x36"})
+    bad = make_project(ws, "bad", {"b1_v001.mp4": RenderSpec(64, 36, "24", 0.5, -20)},
+                       {"fps": 24, "resolution": "64x36"})  # fmt: skip
+    (bad / "03_Renders" / "b1" / "b1_v002.mp4").write_text("not a video")
+    env = _env(tmp_path, ws)
+    vidasm = str(BIN / "vidasm")
+    out = subprocess.run([vidasm, "build"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "2 failed" in out.stderr and "b1_v002.mp4" in out.stderr and "not assembled" in out.stderr
+    assert (ws / "good" / "06_Exports" / "good_web.mp4").is_file()
+    assert (tmp_path / "home" / "dagster.yaml").is_file()
+    # the history is in the persistent instance a later `dagster dev` would open
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as inst:
+        runs = inst.get_runs()
+        assert {r.job_name for r in runs} >= {"good__shots", "good__assemble", "bad__shots"}
+        assert inst.get_dynamic_partitions("good__shots") == ["s1"]
+    (bad / "03_Renders" / "b1" / "b1_v002.mp4").unlink()
+    st = subprocess.run([vidasm, "status"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert "failed" in st.stdout and "fresh" in st.stdout
+    ok = subprocess.run([vidasm, "build", "bad"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert (ws / "bad" / "06_Exports" / "bad_web.mp4").is_file()

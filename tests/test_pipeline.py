@@ -1,0 +1,231 @@
+"""End to end through Dagster on generated media with a real (SQLite) instance."""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import dagster as dg
+import pycmx
+import pytest
+
+from vidasm_assets.media.demo import RenderSpec, make_render
+from vidasm_assets.media.probe import probe
+from vidasm_assets.media.project import discover_projects
+
+from .helpers import (
+    build_workspace,
+    decoded_audio_samples,
+    last_storage_id,
+    loudness,
+    materialized_since,
+    video_frames_and_duration,
+)
+
+pytestmark = pytest.mark.media
+
+ALPHA = {
+    "sh010_v001.mp4": RenderSpec(320, 180, "24", 2.0, -30, pattern="testsrc"),
+    "sh010_v002.mp4": RenderSpec(320, 180, "24", 2.0, -28),
+    "sh020_v001.mp4": RenderSpec(640, 360, "30", 1.5, -10, tone_hz=660),  # other size and rate
+    "sh030_v001.mp4": RenderSpec(256, 144, "25", 2.0, None),  # 25 fps, no audio
+    "sh040_v001.mov": RenderSpec(320, 240, "24", 1.0, -20, sample_rate=44100, channels=1),  # MOV, 44.1k mono
+}
+BETA = {
+    "b010_v001.mp4": RenderSpec(320, 180, "25", 1.2, -18),
+    "b020_take01.mp4": RenderSpec(320, 180, "25", 1.0, -40),
+    "b020_take02.mp4": RenderSpec(320, 180, "25", 1.6, -22),
+}
+BETA_SPEC = {
+    "fps": 25,
+    "resolution": "320x180",
+    "sequence": [{"shot": "b020", "take": "take01", "scene": "1"}, {"shot": "b010", "beat": "end"}],
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
+    from vidasm_assets.media.demo import write_project
+
+    root = tmp_path_factory.mktemp("ws")
+    for name, renders, spec in (
+        ("alpha", ALPHA, {"fps": 24, "resolution": "320x180"}),
+        ("beta", BETA, BETA_SPEC),
+    ):
+        folder = write_project(root, name, spec)
+        for filename, rs in renders.items():
+            make_render(ffmpeg, folder / "03_Renders" / filename.split("_")[0] / filename, rs)
+    home = tmp_path_factory.mktemp("dagster_home")
+    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        outcomes = build_workspace(instance, root)
+        yield root, instance, outcomes
+
+
+def test_everything_builds(built) -> None:
+    root, _, outcomes = built
+    assert outcomes and all(o.success for o in outcomes), [o for o in outcomes if not o.success]
+    for project, shots in (("alpha", 4), ("beta", 2)):
+        assert (root / project / "06_Exports" / f"{project}_web.mp4").is_file()
+        assert (root / project / "04_Project_Files" / "assemblies" / f"{project}.edl").is_file()
+        assert len(list((root / project / "05_Cache" / "picture").glob("*.mov"))) == shots
+
+
+def test_conformed_shots_meet_the_spec(built) -> None:
+    root, _, _ = built
+    for project, fps in (("alpha", 24), ("beta", 25)):
+        for pic in sorted((root / project / "05_Cache" / "picture").glob("*.mov")):
+            v = probe(pic).video
+            assert v is not None
+            assert (v.width, v.height, v.pix_fmt, v.sar) == (320, 180, "yuv420p", 1), pic
+            assert v.rate == fps
+            assert (v.color_primaries, v.color_trc, v.colorspace, v.color_range) == ("bt709",) * 3 + ("tv",)
+            assert v.codec == "h264" and v.profile == "High"
+            frames, _ = video_frames_and_duration(pic)
+            assert frames == v.frames
+
+
+def test_normalized_audio_hits_target_and_exact_length(built, ffmpeg: str) -> None:
+    root, _, _ = built
+    project = discover_projects(root).projects["alpha"]
+    rate = project.spec.rate
+    for shot in project.shots():
+        wav = project.audio_path(shot)
+        a = probe(wav).audio[0]
+        assert (a.sample_rate, a.channels) == (48000, 2)
+        frames = probe(project.picture_path(shot)).video.frames  # type: ignore[union-attr]
+        assert decoded_audio_samples(wav) == rate.samples_for_frames(frames)
+        integrated, _ = loudness(ffmpeg, wav)
+        if shot == "sh030":  # no audio in the render: exact silence
+            assert integrated <= -70 or math.isinf(integrated)
+        else:
+            assert abs(integrated - (-16)) <= 1.0, (shot, integrated)
+
+
+def test_cut_duration_is_the_sum_and_streams_agree(built) -> None:
+    root, _, _ = built
+    for name in ("alpha", "beta"):
+        project = discover_projects(root).projects[name]
+        rate = project.spec.rate
+        frame = Fraction(rate.den, rate.num)
+        renders = [probe(project.select_take(s).path) for s in project.shots()]
+        source_total = sum(r.video.duration for r in renders)  # type: ignore[union-attr]
+        for path in (project.cut_path(), project.delivery_path("web")):
+            frames, vdur = video_frames_and_duration(path)
+            assert abs(vdur - source_total) <= frame * len(renders), (path, float(vdur), float(source_total))
+            assert frames == sum(probe(project.picture_path(s)).video.frames for s in project.shots())  # type: ignore[union-attr]
+            samples = decoded_audio_samples(path)
+            assert abs(Fraction(samples, 48000) - vdur) <= frame, (path, samples, float(vdur))
+        # PCM in the cut: every join exact to the sample
+        assert decoded_audio_samples(project.cut_path()) == rate.samples_for_frames(frames)
+
+
+def test_web_delivery_format(built) -> None:
+    root, _, _ = built
+    web = root / "alpha" / "06_Exports" / "alpha_web.mp4"
+    info = probe(web)
+    assert info.video and info.video.codec == "h264" and info.video.profile == "High"
+    assert info.audio[0].codec == "aac" and info.audio[0].sample_rate == 48000
+    assert (info.video.color_primaries, info.video.color_trc, info.video.colorspace) == ("bt709",) * 3
+    head = web.read_bytes()
+    assert head.find(b"moov") < head.find(b"mdat"), "+faststart puts the index first"
+
+
+def test_edl_parses_with_pycmx(built) -> None:
+    root, _, _ = built
+    for name, shots in (("alpha", ["sh010", "sh020", "sh030", "sh040"]), ("beta", ["b020", "b010"])):
+        text = (root / name / "04_Project_Files" / "assemblies" / f"{name}.edl").read_text()
+        edl = pycmx.parse_cmx3600(io.StringIO(text))
+        events = list(edl.events)
+        assert len(events) == len(shots)
+        names = [e.edits[0].clip_name for e in events]
+        project = discover_projects(root).projects[name]
+        assert names == [project.select_take(s).name for s in shots]
+
+
+def test_nothing_rebuilds_when_nothing_changed(built) -> None:
+    root, instance, _ = built
+    mark = last_storage_id(instance)
+    assert build_workspace(instance, root) == []
+    assert materialized_since(instance, mark) == set()
+
+
+def test_rebuild_set_after_one_new_version(built, ffmpeg: str) -> None:
+    """A new version of one shot rebuilds that shot and its project's roll-ups, nothing else."""
+    root, instance, _ = built
+    old_beta_cut = (root / "beta" / "05_Cache" / "cut" / "beta_cut.mov").stat().st_mtime_ns
+    make_render(
+        ffmpeg,
+        root / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4",
+        RenderSpec(640, 360, "30", 1.0, -12),
+    )
+    mark = last_storage_id(instance)
+    outcomes = build_workspace(instance, root)
+    assert all(o.success for o in outcomes)
+    assert materialized_since(instance, mark) == {
+        "alpha/picture[sh020]",
+        "alpha/audio[sh020]",
+        "alpha/timeline",
+        "alpha/cut",
+        "alpha/edl",
+        "alpha/delivery_web",
+    }
+    assert (root / "beta" / "05_Cache" / "cut" / "beta_cut.mov").stat().st_mtime_ns == old_beta_cut
+    # the new take is in the cut: 1.0 s at 24 fps
+    project = discover_projects(root).projects["alpha"]
+    assert probe(project.picture_path("sh020")).video.frames == 24  # type: ignore[union-attr]
+    with av.open(str(project.cut_path())) as c:
+        assert c.streams.video[0].frames == 48 + 24 + 48 + 24
+
+
+def test_loudness_target_change_rebuilds_only_audio(built) -> None:
+    from .conftest import set_spec
+
+    root, instance, _ = built
+    set_spec(root / "beta", audio={"loudness_lufs": -20, "true_peak_db": -1.0})
+    mark = last_storage_id(instance)
+    assert all(o.success for o in build_workspace(instance, root))
+    got = materialized_since(instance, mark)
+    assert got == {"beta/audio[b010]", "beta/audio[b020]", "beta/cut", "beta/delivery_web"}
+
+
+def test_broken_render_fails_narrowly_and_keeps_previous_outputs(built, ffmpeg: str) -> None:
+    root, instance, _ = built
+    project = discover_projects(root).projects["alpha"]
+    cut_before = project.cut_path().read_bytes()
+    web_before = project.delivery_path("web").read_bytes()
+    good = project.select_take("sh030").path
+    bad = good.with_name("sh030_v002.mp4")
+    bad.write_bytes(good.read_bytes()[:2000])  # truncated: no moov atom
+    try:
+        mark = last_storage_id(instance)
+        outcomes = build_workspace(instance, root)
+        failed = [o for o in outcomes if not o.success]
+        assert failed and failed[0].project == "alpha"
+        assert "sh030_v002.mp4" in failed[0].message
+        assert materialized_since(instance, mark) == set()
+        assert project.cut_path().read_bytes() == cut_before
+        assert project.delivery_path("web").read_bytes() == web_before
+        leftovers = [p for p in (root / "alpha").rglob(".*partial*")]
+        assert leftovers == []
+    finally:
+        bad.unlink()
+    assert all(o.success for o in build_workspace(instance, root))
+
+
+def test_invalid_project_json_does_not_stop_other_projects(tmp_path: Path, make_project, instance) -> None:
+    make_project(tmp_path, "good", {"g010_v001.mp4": RenderSpec(160, 90, "24", 1.0, -20)},
+                 {"fps": 24, "resolution": "160x90"})  # fmt: skip
+    bad = make_project(tmp_path, "bad", {"x010_v001.mp4": RenderSpec(160, 90, "24", 1.0, -20)},
+                       {"fps": 24, "resolution": "160x90"})  # fmt: skip
+    (bad / "project.json").write_text('{"fps": 24, "resolutoin": "160x90"}')
+    outcomes = build_workspace(instance, tmp_path)
+    bad_out = [o for o in outcomes if o.project == "bad"]
+    assert len(bad_out) == 1 and not bad_out[0].success
+    assert "project.json" in bad_out[0].message and "resolutoin" in bad_out[0].message
+    assert all(o.success for o in outcomes if o.project == "good")
+    assert (tmp_path / "good" / "06_Exports" / "good_web.mp4").is_file()
+    shutil.rmtree(tmp_path / "bad")

@@ -1,0 +1,169 @@
+"""The workspace contract: project.json validation, take selection, rates, atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vidasm_assets.media.errors import MediaNotFoundError, ProjectConfigError, VidasmError
+from vidasm_assets.media.project import discover_projects, list_takes, load_spec, select_take
+from vidasm_assets.media.rates import TIMELINE_RATES, Rate
+from vidasm_assets.media.runner import atomic_output
+
+
+def write(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_defaults(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path / "p" / "project.json", {}))
+    assert spec.fps == 24 and spec.resolution == "1920x1080"
+    assert spec.audio.loudness_lufs == -16 and spec.audio.true_peak_db == -1.0
+    assert spec.sequence is None and spec.exports == ["web"]
+    assert spec.rate == Rate(24) and spec.size == (1920, 1080)
+
+
+def test_full_spec(tmp_path: Path) -> None:
+    spec = load_spec(
+        write(
+            tmp_path / "project.json",
+            {
+                "fps": 29.97,
+                "resolution": "1280x720",
+                "audio": {"loudness_lufs": -23, "true_peak_db": -2},
+                "sequence": [{"shot": "sh010", "take": "v002", "scene": "1", "beat": "open", "notes": "n"}],
+                "exports": ["web", "review"],
+            },
+        )
+    )
+    assert spec.rate == Rate(30000, 1001)
+    assert spec.sequence is not None and spec.sequence[0].take == "v002"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        ({"fsp": 24}, "fsp", "unknown field"),
+        ({"fps": 26}, "fps", "not a timeline rate"),
+        ({"resolution": "1920*1080"}, "resolution", "must look like"),
+        ({"resolution": "1921x1080"}, "resolution", "even"),
+        ({"audio": {"loudness": -16}}, "audio.loudness", "unknown field"),
+        ({"sequence": [{"shot": "sh 010"}]}, "sequence.0.shot", "invalid"),
+        ({"sequence": [{"shot": "a"}, {"shot": "a"}]}, "(root)", "appears twice"),
+        ({"exports": ["dvd"]}, "exports", "unknown delivery preset"),
+    ],
+)
+def test_invalid_spec_names_file_field_and_reason(tmp_path: Path, data: dict, field: str, reason: str) -> None:
+    path = write(tmp_path / "project.json", data)
+    with pytest.raises(ProjectConfigError) as info:
+        load_spec(path)
+    msg = str(info.value)
+    assert str(path) in msg and f"field '{field}'" in msg and reason in msg
+    assert isinstance(info.value, ValueError)
+
+
+def test_invalid_json(tmp_path: Path) -> None:
+    path = write(tmp_path / "project.json", "{nope")
+    with pytest.raises(ProjectConfigError, match="not valid JSON"):
+        load_spec(path)
+
+
+def test_discover_keeps_good_projects_when_one_is_broken(tmp_path: Path) -> None:
+    write(tmp_path / "good" / "project.json", {})
+    write(tmp_path / "bad" / "project.json", {"fps": "fast"})
+    write(tmp_path / "bad name" / "project.json", {})
+    (tmp_path / "not_a_project").mkdir()
+    ws = discover_projects(tmp_path)
+    assert list(ws.projects) == ["good"]
+    assert set(ws.errors) == {"bad", "bad name"}
+    assert "fps" in str(ws.errors["bad"])
+    assert "invalid" in str(ws.errors["bad name"])
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_highest_version_wins_and_junk_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    d = tmp_path / "sh010"
+    for name in ["sh010_v001.mp4", "sh010_v002.mov", "sh010_v010.mkv", "sh010_take03.mp4", ".sh010_v099.mp4",
+                 "sh010_v050.mp4.part", "sh010_v051.tmp", "sh010_v060.png", "notes.txt", "sh020_v070.mp4",
+                 "sh010_V011.MP4"]:  # fmt: skip
+        touch(d / name)
+    caplog.set_level("DEBUG", logger="vidasm")
+    takes = list_takes(d, "sh010")
+    assert [t.path.name for t in takes] == [
+        "sh010_take03.mp4",
+        "sh010_v001.mp4",
+        "sh010_v002.mov",
+        "sh010_v010.mkv",
+        "sh010_V011.MP4",
+    ]
+    assert select_take(d, "sh010").path.name == "sh010_V011.MP4"
+    assert "ignoring" in caplog.text and "sh010_v050.mp4.part" in caplog.text
+
+
+@pytest.mark.parametrize("wanted", ["v002", "2", "sh010_v002", "sh010_v002.mov", "V002"])
+def test_pinned_take(tmp_path: Path, wanted: str) -> None:
+    d = tmp_path / "sh010"
+    for name in ["sh010_v001.mp4", "sh010_v002.mov", "sh010_v003.mp4", "sh010_take02.mp4"]:
+        touch(d / name)
+    assert select_take(d, "sh010", wanted).path.name == "sh010_v002.mov"
+    assert select_take(d, "sh010", "take02").path.name == "sh010_take02.mp4"
+
+
+def test_takes_only_shot_uses_highest_take(tmp_path: Path) -> None:
+    d = tmp_path / "op020"
+    touch(d / "op020_take01.mp4")
+    touch(d / "op020_take02.mp4")
+    assert select_take(d, "op020").label == "take02"
+
+
+def test_missing_take_and_empty_shot_name_the_folder(tmp_path: Path) -> None:
+    d = tmp_path / "sh010"
+    touch(d / "sh010_v001.mp4")
+    with pytest.raises(MediaNotFoundError, match="take 'v009' not found") as info:
+        select_take(d, "sh010", "v009")
+    assert info.value.path == str(d) and isinstance(info.value, FileNotFoundError)
+    with pytest.raises(MediaNotFoundError, match="no render"):
+        select_take(tmp_path / "sh020", "sh020")
+
+
+def test_rates_are_exact() -> None:
+    assert [r.label for r in TIMELINE_RATES] == [
+        "23.976",
+        "24",
+        "25",
+        "29.97",
+        "30",
+        "48",
+        "50",
+        "59.94",
+        "60",
+    ]
+    ntsc = Rate.from_fps(29.97)
+    assert ntsc == Rate(30000, 1001) and ntsc.nominal == 30 and ntsc.timescale == 30000
+    assert ntsc.samples_for_frames(1) == 1602  # 1601.6 rounded
+    assert ntsc.samples_for_frames(5) == 8008  # exact over the run, no accumulated rounding
+    assert Rate(24000, 1001).samples_for_frames(1) == 2002
+    assert Rate(25).seconds_to_frames(2) == 50
+
+
+def test_atomic_output_never_leaves_partial_files(tmp_path: Path) -> None:
+    dest = tmp_path / "out" / "cut.mov"
+    with atomic_output(dest) as tmp:
+        tmp.write_bytes(b"good")
+    assert dest.read_bytes() == b"good"
+    with pytest.raises(RuntimeError), atomic_output(dest) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("ffmpeg died")
+    assert dest.read_bytes() == b"good"
+    with pytest.raises(VidasmError, match="wrote nothing"), atomic_output(dest) as tmp:
+        tmp.write_bytes(b"")
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["cut.mov"]

@@ -1,0 +1,3 @@
+from .factory import ProjectAssets, build_project_assets
+
+__all__ = ["ProjectAssets", "build_project_assets"]

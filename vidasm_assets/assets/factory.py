@@ -1,0 +1,380 @@
+"""One set of assets per project, keys prefixed by the project name.
+
+Why a factory and not multi-dimensional partitions: the webserver and daemons only honour built-in
+partition mappings, and a (project x shot) cross product invents phantom partitions (see
+shared/notes/dagster-findings.md). Each project gets its own dynamic partitions of shots; project-level
+assets depend on all of them with the default mapping.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from ..media import build
+from ..media.editorial import write_cmx3600
+from ..media.errors import VidasmError
+from ..media.probe import MediaInfo, probe
+from ..media.project import Project
+from ..media.runner import write_text_atomic
+from ..media.timeline import Timeline
+from ..resources import FFmpegResource, WorkspaceResource
+from . import names as n
+from .versions import recorded_version
+
+BT709 = "bt709/bt709/bt709/tv"
+LOUDNESS_TOLERANCE_LU = 1.0
+
+
+@dataclass
+class ProjectAssets:
+    project: str
+    partitions: dg.DynamicPartitionsDefinition
+    assets: list = field(default_factory=list)
+    jobs: list = field(default_factory=list)
+    presets: list[str] = field(default_factory=list)
+
+
+def _shot_context(workspace: WorkspaceResource, project_name: str, shot: str):
+    project = workspace.project(project_name)
+    if shot not in project.shots():
+        raise VidasmError(f"shot {shot} is not in project {project_name}'s sequence", path=project.root)
+    take = project.select_take(shot)
+    info = probe(take.path)
+    cache = build.load_fingerprints(project)
+    fp = build.render_fingerprint(take, cache)
+    build.save_fingerprints(project, cache)
+    return project, take, info, fp
+
+
+def _take_metadata(take, info: MediaInfo, fp: str) -> dict:
+    src = info.video
+    md = {
+        "take": take.label,
+        "render": dg.MetadataValue.path(str(take.path)),
+        "render_fingerprint": fp,
+    }
+    if src:
+        md["source"] = f"{src.width}x{src.height} {float(src.rate or 0):.3f} fps {src.codec}"
+    md["source_audio"] = (
+        f"{info.audio[0].codec} {info.audio[0].sample_rate} Hz {info.audio[0].layout}" if info.audio else "none"
+    )
+    return md
+
+
+def _read_timeline(project: Project) -> Timeline:
+    path = project.timeline_path()
+    if not path.is_file():
+        raise VidasmError(f"{path} is missing: materialize {project.name}/timeline first", path=path)
+    return Timeline.from_json(path.read_text())
+
+
+def build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets:
+    """Assets, checks and jobs for one project."""
+    with warnings.catch_warnings():
+        # observable sources and pools are beta/preview in 1.13; we rely on them knowingly.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return _build_project_assets(project_name, presets)
+
+
+def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets:
+    P = project_name
+    parts = dg.DynamicPartitionsDefinition(name=n.shots_partitions_name(P))
+    k = {
+        name: n.key(P, name)
+        for name in (n.RENDER, n.PICTURE_SPEC, n.AUDIO_SPEC, n.EDIT_SPEC, n.PICTURE, n.AUDIO, n.TIMELINE, n.CUT, n.EDL)
+    }
+
+    @dg.observable_source_asset(
+        key=k[n.RENDER],
+        partitions_def=parts,
+        group_name=n.SOURCES_GROUP,
+        description="The selected take of each shot in 03_Renders; its data version is the take's content hash.",
+    )
+    def render(context, workspace: WorkspaceResource) -> dg.DataVersionsByPartition:
+        project = workspace.project(P)
+        cache = build.load_fingerprints(project)
+        versions: dict[str, str] = {}
+        for shot in context.instance.get_dynamic_partitions(parts.name):
+            try:
+                versions[shot] = build.render_fingerprint(project.select_take(shot), cache)
+            except VidasmError as exc:
+                context.log.warning(str(exc))
+                versions[shot] = "missing"
+        build.save_fingerprints(project, cache)
+        return dg.DataVersionsByPartition(versions)
+
+    def spec_source(name: str, fn, what: str):
+        @dg.observable_source_asset(key=k[name], group_name=n.SOURCES_GROUP, description=what)
+        def _observe(workspace: WorkspaceResource) -> dg.DataVersion:
+            return dg.DataVersion(fn(workspace.project(P)))
+
+        return _observe
+
+    picture_spec = spec_source(
+        n.PICTURE_SPEC, build.picture_spec_version, "project.json's picture settings (resolution, fps)."
+    )
+    audio_spec = spec_source(
+        n.AUDIO_SPEC,
+        build.audio_spec_version,
+        "project.json's audio settings (loudness target, true peak, fps).",
+    )
+    edit_spec = spec_source(
+        n.EDIT_SPEC, build.edit_spec_version, "project.json's sequence: order, pinned takes, story metadata."
+    )
+
+    picture_check = dg.AssetCheckSpec(
+        "conforms_to_spec",
+        asset=k[n.PICTURE],
+        blocking=True,
+        description="Frame count, size, rate, yuv420p and BT.709 tags.",
+    )
+
+    @dg.asset(
+        key=k[n.PICTURE],
+        partitions_def=parts,
+        deps=[k[n.RENDER], k[n.PICTURE_SPEC]],
+        group_name=n.SHOTS_GROUP,
+        kinds={"ffmpeg"},
+        code_version=build.PICTURE_VERSION,
+        pool=n.FFMPEG_POOL,
+        check_specs=[picture_check],
+        description="The shot conformed to the timeline: size (letter/pillarbox), constant fps, yuv420p, "
+        "BT.709, closed GOP H.264 at the web delivery's settings so the cut can be a stream copy.",
+    )
+    def picture(
+        context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
+    ) -> dg.MaterializeResult:
+        shot = context.partition_key
+        project, take, info, fp = _shot_context(workspace, P, shot)
+        res = build.conform_picture(ffmpeg.runner(context, f"{P}/{shot} picture"), ffmpeg.exe, project, take, info)
+        md = build.media_metadata(res.info)
+        w, h = project.spec.size
+        v = res.info.video
+        ok = (
+            v is not None
+            and v.frames == res.frames
+            and (v.width, v.height) == (w, h)
+            and v.rate == project.spec.rate.fraction
+            and v.pix_fmt == "yuv420p"
+            and md.get("color") == BT709
+        )
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(build.picture_version(fp, build.picture_spec_version(project))),
+            metadata={**md, **_take_metadata(take, info, fp), "path": dg.MetadataValue.path(str(res.path))},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="conforms_to_spec",
+                    passed=bool(ok),
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={
+                        "expected": f"{w}x{h} {project.spec.rate} fps {res.frames} frames {BT709}",
+                        "got": f"{md.get('resolution')} {md.get('fps')} fps {md.get('frames')} frames "
+                        f"{md.get('color')}",
+                    },
+                )
+            ],
+        )
+
+    audio_check = dg.AssetCheckSpec(
+        "loudness_on_target",
+        asset=k[n.AUDIO],
+        blocking=True,
+        description="Integrated loudness (ebur128) within 1 LU of the target, exact sample count.",
+    )
+
+    @dg.asset(
+        key=k[n.AUDIO],
+        partitions_def=parts,
+        deps=[k[n.RENDER], k[n.AUDIO_SPEC]],
+        group_name=n.SHOTS_GROUP,
+        kinds={"ffmpeg"},
+        code_version=build.AUDIO_VERSION,
+        pool=n.FFMPEG_POOL,
+        check_specs=[audio_check],
+        description="The shot's audio: 48 kHz stereo PCM, two-pass EBU R128 loudness normalized, exactly as "
+        "long as the picture (silence when the render has none).",
+    )
+    def audio(
+        context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
+    ) -> dg.MaterializeResult:
+        shot = context.partition_key
+        project, take, info, fp = _shot_context(workspace, P, shot)
+        run = ffmpeg.runner(context, f"{P}/{shot} audio")
+        frames = build.shot_frames(info, project.spec.rate)
+        res = build.normalize_audio(run, ffmpeg.exe, project, take, info, frames)
+        measured_i, measured_tp = build.measure_loudness(run, ffmpeg.exe, res.path)
+        out = probe(res.path)
+        samples = out.audio[0].samples if out.audio else None
+        target = project.spec.audio.loudness_lufs
+        if res.mode == "normalized":
+            passed = abs(measured_i - target) <= LOUDNESS_TOLERANCE_LU and samples == res.samples
+        else:
+            passed = samples == res.samples
+        md = {
+            **build.media_metadata(out),
+            **_take_metadata(take, info, fp),
+            "path": dg.MetadataValue.path(str(res.path)),
+            "mode": res.mode,
+            "samples": res.samples,
+            "target_lufs": target,
+            "loudness_lufs": measured_i,
+            "true_peak_dbtp": measured_tp if measured_tp is not None else float("nan"),
+        }
+        if res.measured_i is not None:
+            md.update(
+                source_lufs=res.measured_i,
+                source_true_peak_dbtp=res.measured_tp,
+                source_lra=res.measured_lra,
+                normalization_type=res.normalization_type or "",
+            )
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(build.audio_version(fp, build.audio_spec_version(project))),
+            metadata=md,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="loudness_on_target",
+                    passed=bool(passed),
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={
+                        "loudness_lufs": measured_i,
+                        "target_lufs": target,
+                        "mode": res.mode,
+                        "samples": samples or 0,
+                        "expected_samples": res.samples,
+                    },
+                )
+            ],
+        )
+
+    @dg.asset(
+        key=k[n.TIMELINE],
+        deps=[k[n.RENDER], k[n.EDIT_SPEC], k[n.PICTURE_SPEC]],
+        group_name=n.EDITORIAL_GROUP,
+        code_version=build.TIMELINE_VERSION,
+        description="The cut as an edit decision model (shots in story order, takes, exact frame durations), "
+        "from render headers only. Its data version changes only when editorial content changes.",
+    )
+    def timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        project = workspace.project(P)
+        tl = build.build_timeline(project)
+        write_text_atomic(project.timeline_path(), tl.to_json())
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(build.timeline_version(tl)),
+            metadata={
+                "path": dg.MetadataValue.path(str(project.timeline_path())),
+                "shots": len(tl.clips),
+                "frames": tl.total_frames,
+                "duration_s": round(build.seconds(tl.total_frames, tl.rate), 4),
+                "fps": str(tl.rate),
+                "order": ", ".join(f"{c.shot}:{c.take}" for c in tl.clips),
+            },
+        )
+
+    @dg.asset(
+        key=k[n.CUT],
+        deps=[k[n.PICTURE], k[n.AUDIO], k[n.TIMELINE]],
+        group_name=n.ASSEMBLY_GROUP,
+        kinds={"ffmpeg"},
+        code_version=build.CUT_VERSION,
+        pool=n.FFMPEG_POOL,
+        description="All shots joined in story order by stream copy (no re-encode): H.264 picture, PCM audio, "
+        "frame-exact joins.",
+    )
+    def cut(
+        context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
+    ) -> dg.MaterializeResult:
+        project = workspace.project(P)
+        tl = _read_timeline(project)
+        pics, auds = [], []
+        for clip in tl.clips:
+            pv = recorded_version(context.instance, k[n.PICTURE], clip.shot)
+            av = recorded_version(context.instance, k[n.AUDIO], clip.shot)
+            if pv is None or av is None:
+                raise VidasmError(f"shot {clip.shot} of {P} has not been built (picture and audio)", path=project.root)
+            pics.append(pv)
+            auds.append(av)
+        path = build.assemble_cut(ffmpeg.runner(context, f"{P} cut"), ffmpeg.exe, project, tl)
+        info = probe(path)
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(build.cut_version(pics, auds, build.timeline_version(tl))),
+            metadata={
+                **build.media_metadata(info),
+                "path": dg.MetadataValue.path(str(path)),
+                "shots": len(tl.clips),
+                "expected_frames": tl.total_frames,
+            },
+        )
+
+    @dg.asset(
+        key=k[n.EDL],
+        deps=[k[n.TIMELINE]],
+        group_name=n.EDITORIAL_GROUP,
+        code_version=build.EDL_VERSION,
+        description="CMX3600 EDL of the cut for the editor's NLE (04_Project_Files/assemblies).",
+    )
+    def edl(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        project = workspace.project(P)
+        tl = _read_timeline(project)
+        text = write_cmx3600(tl)
+        write_text_atomic(project.edl_path(), text)
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(build.edl_version(build.timeline_version(tl))),
+            metadata={
+                "path": dg.MetadataValue.path(str(project.edl_path())),
+                "events": len(tl.clips),
+                "preview": dg.MetadataValue.md("```\n" + "\n".join(text.splitlines()[:24]) + "\n```"),
+            },
+        )
+
+    deliveries = [_delivery_asset(P, preset, k[n.CUT], k[n.TIMELINE]) for preset in presets]
+
+    shots_job = dg.define_asset_job(
+        n.shots_job_name(P),
+        selection=dg.AssetSelection.assets(k[n.PICTURE], k[n.AUDIO]),
+        partitions_def=parts,
+        description=f"Conform picture and normalize audio of one shot of {P}.",
+    )
+    assemble_job = dg.define_asset_job(
+        n.assemble_job_name(P),
+        selection=dg.AssetSelection.assets(k[n.TIMELINE], k[n.CUT], k[n.EDL], *[d.key for d in deliveries]),
+        description=f"Timeline, cut, EDL and deliveries of {P}.",
+    )
+    return ProjectAssets(
+        P,
+        parts,
+        [render, picture_spec, audio_spec, edit_spec, picture, audio, timeline, cut, edl, *deliveries],
+        [shots_job, assemble_job],
+        list(presets),
+    )
+
+
+def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey, timeline_key: dg.AssetKey):
+    from ..media.commands import PRESETS
+
+    spec = PRESETS[preset]
+
+    @dg.asset(
+        key=n.key(P, n.delivery(preset)),
+        deps=[cut_key, timeline_key],
+        group_name=n.DELIVERY_GROUP,
+        kinds={"ffmpeg"},
+        code_version=build.DELIVERY_VERSION,
+        pool=n.FFMPEG_POOL,
+        description=f"The {preset} delivery in 06_Exports: {spec.description}. Encoded once from the cut.",
+    )
+    def _delivery(
+        context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
+    ) -> dg.MaterializeResult:
+        project = workspace.project(P)
+        tl = _read_timeline(project)
+        cut_v = recorded_version(context.instance, cut_key)
+        if cut_v is None:
+            raise VidasmError(f"the cut of {P} has not been built", path=project.cut_path())
+        path = build.deliver(ffmpeg.runner(context, f"{P} {preset}"), ffmpeg.exe, project, preset, tl)
+        info = probe(path)
+        md = {**build.media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset}
+        return dg.MaterializeResult(data_version=dg.DataVersion(build.delivery_version(preset, cut_v)), metadata=md)
+
+    return _delivery

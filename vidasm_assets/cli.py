@@ -1,0 +1,183 @@
+"""The ``vidasm`` command: demo, build, status, ui."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidasm: make for video, on Dagster.")
+console = Console(stderr=True, soft_wrap=True)
+
+DEFAULT_HOME = ".dagster_home"
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace root [env VIDASM_WORKSPACE, default ./workspace]"),
+]
+
+
+def _workspace(ws: Path | None) -> Path:
+    root = (ws or Path(os.environ.get("VIDASM_WORKSPACE") or "workspace")).resolve()
+    os.environ["VIDASM_WORKSPACE"] = str(root)
+    return root
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, or ./.dagster_home, created with vidasm's default dagster.yaml if it has none."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(resources.files("vidasm_assets").joinpath("instance/dagster.yaml").read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Where to write the demo workspace")] = Path("workspace"),
+) -> None:
+    """Write a demo workspace of two small, deliberately heterogeneous projects."""
+    from .media.demo import make_demo_workspace
+    from .media.runner import find_ffmpeg
+
+    t0 = time.monotonic()
+    made = make_demo_workspace(find_ffmpeg(), directory.resolve())
+    console.print(f"[green]wrote {len(made)} renders[/] under {directory.resolve()} in {time.monotonic() - t0:.1f} s")
+
+
+def _instance():
+    import dagster as dg
+
+    dagster_home()
+    return dg.DagsterInstance.get()
+
+
+STATE_STYLE = {
+    "fresh": "green",
+    "stale": "yellow",
+    "missing": "cyan",
+    "failed": "red",
+    "blocked": "red",
+    "error": "red",
+}
+
+
+@app.command()
+def build(
+    projects: Annotated[list[str] | None, typer.Argument(help="Projects to build (default: all)")] = None,
+    workspace: WorkspaceOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Rebuild everything, stale or not")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Dagster's full run log")] = False,
+) -> None:
+    """Materialize everything missing or stale, in the persistent Dagster instance."""
+    from .definitions import build_definitions
+    from .media.project import discover_projects
+    from .planner import Outcome, execute_plan, plan_workspace
+
+    root = _workspace(workspace)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    t0 = time.monotonic()
+    with _instance() as instance:
+        ws = discover_projects(root)
+        if not ws.projects and not ws.errors:
+            console.print(f"[red]no projects (folders with project.json) in {root}[/]")
+            raise typer.Exit(2)
+        defs = build_definitions(root)
+        plans = plan_workspace(instance, ws, projects, force=all_)
+        level = "DEBUG" if verbose else "INFO"
+        run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
+        failures: list[str] = []
+        built = 0
+        for plan in plans:
+            if plan.error:
+                failures.append(f"{plan.project}: {plan.error}")
+                console.print(f"[red]✗ {plan.project}[/]: {escape(str(plan.error))}")
+                continue
+            todo = sum(1 for it in plan.items if it.needs_build)
+            console.rule(f"{plan.project}: {todo} to build" if todo else f"{plan.project}: up to date")
+            for it in plan.items:
+                if it.needs_build or it.state == "blocked":
+                    console.print(f"  [{STATE_STYLE[it.state]}]{it.state:8}[/] {escape(it.label)}  {escape(it.reason)}")
+
+            def report(out: Outcome) -> None:
+                if out.success:
+                    console.print(f"[green]✓ {out.project}[/] {escape(out.label)}")
+                else:
+                    failures.append(f"{out.project}: {out.label}: {out.message}")
+                    console.print(f"[red]✗ {out.project}[/] {escape(out.label)}: {escape(out.message)}")
+
+            outs = execute_plan(
+                defs,
+                instance,
+                plan,
+                run_config=run_config,
+                on_step=lambda p, m: console.print(f"[bold]▶ {p}[/] {escape(m)}"),
+                on_done=report,
+            )
+            built += sum(1 for o in outs if o.run_id)
+    elapsed = time.monotonic() - t0
+    if failures:
+        console.print(f"\n[red bold]{len(failures)} failed[/] ({elapsed:.1f} s):")
+        for f in failures:
+            console.print(f"  - {escape(f)}")
+        raise typer.Exit(1)
+    console.print(f"\n[green bold]done[/]: {built} run(s) in {elapsed:.1f} s; instance at {os.environ['DAGSTER_HOME']}")
+
+
+@app.command()
+def status(workspace: WorkspaceOpt = None) -> None:
+    """Per project: what is built, stale, missing or failed (changes nothing)."""
+    from .media.project import discover_projects
+    from .planner import plan_workspace
+
+    root = _workspace(workspace)
+    with _instance() as instance:
+        plans = plan_workspace(instance, discover_projects(root), record=False)
+    any_bad = False
+    for plan in plans:
+        table = Table(title=plan.project, title_justify="left")
+        for col in ("asset", "state", "why"):
+            table.add_column(col)
+        if plan.error:
+            table.add_row("project.json", "[red]error[/]", escape(str(plan.error)))
+            any_bad = True
+        for it in plan.items:
+            table.add_row(escape(it.label), f"[{STATE_STYLE[it.state]}]{it.state}[/]", escape(it.reason))
+        Console(soft_wrap=True).print(table)
+    if any_bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ui(
+    workspace: WorkspaceOpt = None,
+    port: Annotated[int, typer.Option(help="Webserver port")] = 3000,
+) -> None:
+    """Open the Dagster UI (dagster dev) on the same instance and workspace as ``vidasm build``."""
+    _workspace(workspace)
+    dagster_home()
+    exe = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
+    argv = [exe, "dev", "-m", "vidasm_assets.definitions", "-p", str(port)]
+    console.print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} VIDASM_WORKSPACE={os.environ['VIDASM_WORKSPACE']}")
+    raise typer.Exit(subprocess.call(argv))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

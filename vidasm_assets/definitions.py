@@ -1,0 +1,59 @@
+"""The one Definitions object: a set of assets per project in ``VIDASM_WORKSPACE``.
+
+Projects are discovered when the code location loads (a brand-new project folder needs a reload);
+new shots and versions are dynamic partitions and need none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from .assets import build_project_assets
+from .media.project import discover_projects
+from .resources import FFmpegResource, WorkspaceResource
+
+log = logging.getLogger("vidasm")
+
+DEFAULT_WORKSPACE = "workspace"
+
+
+def workspace_root() -> Path:
+    return Path(os.environ.get("VIDASM_WORKSPACE") or DEFAULT_WORKSPACE).resolve()
+
+
+def build_definitions(root: Path | str | None = None) -> dg.Definitions:
+    """Definitions for the workspace at ``root``; an invalid project.json still gets its assets, which fail
+    with the validation message, so one broken project never hides the others."""
+    explicit = root is not None
+    ws_root = Path(root).resolve() if explicit else workspace_root()
+    ws = discover_projects(ws_root)
+    assets: list = []
+    jobs: list = []
+    for name in sorted([*ws.projects, *ws.errors]):
+        if name in ws.errors and not name.replace("-", "").replace("_", "").isalnum():
+            continue  # an invalid folder name cannot be an asset key
+        presets = ws.projects[name].spec.exports if name in ws.projects else ["web"]
+        pa = build_project_assets(name, presets)
+        assets += pa.assets
+        jobs += pa.jobs
+    for name, err in ws.errors.items():
+        log.error("project %s: %s", name, err)
+    if explicit or not os.environ.get("VIDASM_WORKSPACE"):
+        workspace = WorkspaceResource(root=str(ws_root))
+    else:
+        workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"))
+    ffmpeg = FFmpegResource(ffmpeg_path=dg.EnvVar("FFMPEG_PATH")) if os.environ.get("FFMPEG_PATH") else FFmpegResource()
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        resources={"ffmpeg": ffmpeg, "workspace": workspace},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,360 @@
+"""Editorial interchange for a cut: CMX3600 EDL, OpenTimelineIO and FCP 7 XML.
+
+The EDL is written here rather than by OTIO's ``cmx_3600`` adapter, which writes no ``FCM:`` line, ignores
+the record start and truncates reel names without keeping them unique. All timecode arithmetic (drop frame
+included) still goes through ``opentimelineio.opentime`` so the labels are the ones OTIO and the NLEs read
+back. Frame counts stay integers throughout; the float rate is only what OTIO's API takes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path, PurePath
+
+import opentimelineio as otio
+from opentimelineio import opentime
+
+from .rates import TIMELINE_RATES, Rate
+from .timeline import Timeline, TimelineClip
+
+EDL_STYLES: tuple[str, ...] = ("resolve", "premiere", "avid")
+"""Dialects ``write_cmx3600`` can write; ``resolve`` is the default."""
+
+EDL_TRACK = "AA/V"
+"""Picture plus audio channels 1 and 2: the one code pycmx and OTIO's reader both expand to V, A1, A2."""
+
+REEL_MAX = 8
+# Source names the readers treat as black, bars or an auxiliary source rather than a tape.
+_RESERVED_REELS = frozenset({"AX", "BL", "BLACK", "BARS"})
+_TIMECODE_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})([:;])(\d{2})")
+_TAKE_RE = re.compile(r"(v|take)0*(\d+)", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- timecode
+
+
+def is_drop_frame(rate: Rate) -> bool:
+    """29.97 and 59.94 use drop-frame timecode; every other rate (23.976 too) counts every frame."""
+    return rate.is_ntsc and rate.nominal in (30, 60)
+
+
+def _fps(rate: Rate) -> float:
+    return rate.num / rate.den
+
+
+def _check_rate(rate: Rate) -> None:
+    if not isinstance(rate, Rate) or not opentime.RationalTime.is_valid_timecode_rate(_fps(rate)):
+        allowed = ", ".join(str(r) for r in TIMELINE_RATES)
+        raise ValueError(f"rate {rate!r} has no SMPTE timecode; use one of {allowed}")
+
+
+def frames_to_timecode(frame: int, rate: Rate) -> str:
+    """``HH:MM:SS:FF`` (``;`` before the frames for drop frame) of a frame number, via OTIO."""
+    fps = _fps(rate)
+    return opentime.to_timecode(opentime.RationalTime(frame, fps), fps, is_drop_frame(rate))
+
+
+def timecode_to_frames(timecode: str, rate: Rate, *, what: str = "timecode") -> int:
+    """Frame number of a timecode label at ``rate``, rejecting labels that do not exist.
+
+    ``:`` and ``;`` are both accepted before the frames at drop-frame rates, so the default
+    ``01:00:00:00`` means 01:00:00;00 at 29.97 (as an NLE would show it). OTIO alone is lenient here (it
+    maps the dropped label 00:01:00;00 onto 00:00:59;28 and wraps past 24 hours), so a label is valid only
+    if it survives a round trip.
+    """
+    _check_rate(rate)
+    drop = is_drop_frame(rate)
+    m = _TIMECODE_RE.fullmatch(timecode.strip()) if isinstance(timecode, str) else None
+    if m is None:
+        raise ValueError(f"{what} {timecode!r} is not a timecode of the form HH:MM:SS:FF")
+    if m[4] == ";" and not drop:
+        raise ValueError(f"{what} {timecode!r} uses the drop-frame ';' separator, but {rate} fps timecode is non-drop")
+    label = f"{m[1]}:{m[2]}:{m[3]}{';' if drop else ':'}{m[5]}"
+    kind = "drop-frame" if drop else "non-drop"
+    try:
+        value = opentime.from_timecode(label, _fps(rate)).value
+    except ValueError as exc:
+        raise ValueError(f"{what} {timecode!r} is not a valid {kind} timecode at {rate} fps: {exc}") from exc
+    frame = round(value)
+    if frames_to_timecode(frame, rate) != label:
+        rule = "hours 00-23, minutes and seconds 00-59"
+        if drop:
+            rule += f"; frames 00-{rate.nominal // 15 - 1:02d} are skipped at minutes not divisible by 10"
+        raise ValueError(f"{what} {timecode!r} is not a valid {kind} timecode at {rate} fps ({rule})")
+    return frame
+
+
+def _day_frames(rate: Rate) -> int:
+    """Frames in 24 hours of timecode: the first frame number whose label wraps to 00:00:00:00."""
+    return timecode_to_frames(f"23:59:59:{rate.nominal - 1:02d}", rate) + 1
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _one_line(text: object) -> str:
+    """A value as a single printable line (EDL comments end at the newline)."""
+    return "".join(ch for ch in " ".join(str(text).split()) if ch.isprintable())
+
+
+def _check_clip(index: int, clip: TimelineClip) -> None:
+    where = f"clip {index + 1} ({clip.clip_name!r})"
+    if isinstance(clip.frames, bool) or not isinstance(clip.frames, int) or clip.frames <= 0:
+        raise ValueError(f"{where}: frames must be a positive whole number, got {clip.frames!r}")
+    start = clip.source_start_frame
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ValueError(f"{where}: source_start_frame must be a whole number >= 0, got {start!r}")
+    if not _one_line(clip.clip_name):
+        raise ValueError(f"{where}: clip_name is empty")
+
+
+def _record_start_frame(timeline: Timeline) -> int:
+    return timecode_to_frames(timeline.record_start, timeline.rate, what="record_start")
+
+
+# --------------------------------------------------------------------------- reel names
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper())
+
+
+def _take_token(take: str) -> str:
+    """``v003`` -> ``V3``, ``take02`` -> ``T2``; anything else: its letters and digits, at most 4."""
+    m = _TAKE_RE.fullmatch(take.strip())
+    if m:
+        return ("V" if m[1].lower() == "v" else "T") + str(int(m[2]))
+    return _alnum(take)[:4]
+
+
+def _base_reel(clip: TimelineClip, style: str) -> str:
+    """Shot plus compact take in 8 characters; a long shot id keeps its end, where shot numbers live."""
+    shot, take = _alnum(clip.shot), _take_token(clip.take)
+    if style != "avid" and shot and take and len(shot) + 1 + len(take) <= REEL_MAX:
+        return f"{shot}_{take}"
+    take = take[:REEL_MAX]
+    room = REEL_MAX - len(take)
+    return (shot[max(len(shot) - room, 0) :] + take) or "REEL"
+
+
+def reel_names(timeline: Timeline, style: str = "resolve") -> dict[str, str]:
+    """Reel name per source file, unique within the EDL, assigned in story order (so deterministic).
+
+    A name already taken (or one of the readers' special sources AX/BL/BLACK/BARS) gets a counter:
+    ``_2``, ``_3``... at the end, or ``X2``, ``X3``... for Avid, cutting the base short to stay within 8
+    characters.
+    """
+    _check_style(style)
+    used: set[str] = set(_RESERVED_REELS)
+    reels: dict[str, str] = {}
+    for clip in timeline.clips:
+        if clip.source_path in reels:
+            continue
+        base = name = _base_reel(clip, style)
+        n = 1
+        while name in used:
+            n += 1
+            tag = f"X{n}" if style == "avid" else f"_{n}"
+            name = base[: REEL_MAX - len(tag)].rstrip("_") + tag
+        used.add(name)
+        reels[clip.source_path] = name
+    return reels
+
+
+# --------------------------------------------------------------------------- CMX3600
+
+
+def _check_style(style: str) -> None:
+    if style not in EDL_STYLES:
+        raise ValueError(f"unknown EDL style {style!r}; use one of {', '.join(EDL_STYLES)}")
+
+
+def _event_comments(clip: TimelineClip, style: str) -> list[str]:
+    lines = [
+        f"* FROM CLIP NAME: {_one_line(clip.clip_name)}",
+        f"* SOURCE FILE: {_one_line(PurePath(clip.source_path).name)}",
+    ]
+    if style == "premiere":
+        return lines
+    extra = [("TAKE", clip.take), ("SCENE", clip.scene), ("BEAT", clip.beat), ("NOTES", clip.notes)]
+    lines += [f"* {key}: {_one_line(value)}" for key, value in extra if value and _one_line(value)]
+    return lines
+
+
+def _tcs(rate: Rate, *frames: int) -> str:
+    return " ".join(frames_to_timecode(f, rate) for f in frames)
+
+
+def write_cmx3600(timeline: Timeline, *, style: str = "resolve") -> str:
+    """The cut as a CMX3600 EDL: one ``AA/V`` cut event per clip, record contiguous from ``record_start``.
+
+    Styles differ only where an NLE's importer does:
+
+    - ``resolve``: reels ``[A-Z0-9_]{1,8}``; comments ``FROM CLIP NAME``, ``SOURCE FILE``, ``TAKE`` and the
+      story metadata ``SCENE``/``BEAT``/``NOTES`` when present.
+    - ``premiere``: only the ``FROM CLIP NAME`` and ``SOURCE FILE`` remarks. Premiere misreads remarks it
+      does not expect (OTIO's writer leaves out its ``FROM CLIP:`` path line for Premiere because clips then
+      import as UNKNOWN), so take and story metadata go only to the OTIO and FCP XML exports.
+    - ``avid``: as ``resolve``, but reels are ``[A-Z0-9]{1,8}`` (Avid rejects the underscore).
+
+    Source timecode is the render's own (``source_start_frame``) and uses the same FCM as the record side.
+    Raises ValueError naming the offending value for an unknown style, an empty timeline, a clip without
+    positive frames, an invalid ``record_start`` or a cut that would run past 24 hours of timecode.
+    """
+    _check_style(style)
+    _check_rate(timeline.rate)
+    if not timeline.clips:
+        raise ValueError(f"timeline {timeline.project!r} has no clips; an EDL needs at least one event")
+    for i, clip in enumerate(timeline.clips):
+        _check_clip(i, clip)
+    rate = timeline.rate
+    record = _record_start_frame(timeline)
+    day = _day_frames(rate)
+    if record + timeline.total_frames >= day:
+        raise ValueError(
+            f"timeline {timeline.project!r}: {timeline.total_frames} frames from record_start "
+            f"{timeline.record_start!r} run past 23:59:59 of {rate} fps timecode"
+        )
+    reels = reel_names(timeline, style)
+    lines = [
+        f"TITLE: {_one_line(timeline.project)}",
+        "FCM: DROP FRAME" if is_drop_frame(rate) else "FCM: NON-DROP FRAME",
+    ]
+    for number, clip in enumerate(timeline.clips, start=1):
+        src_in = clip.source_start_frame
+        if src_in + clip.frames >= day:
+            raise ValueError(
+                f"clip {number} ({clip.clip_name!r}): source_start_frame {src_in} + {clip.frames} frames "
+                f"runs past 23:59:59 of {rate} fps timecode"
+            )
+        lines.append(
+            f"{number:03d}  {reels[clip.source_path]:<8} {EDL_TRACK:<4}  {'C':<4} {'':3} "
+            f"{_tcs(rate, src_in, src_in + clip.frames, record, record + clip.frames)}"
+        )
+        lines += _event_comments(clip, style)
+        record += clip.frames
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- OTIO / FCP XML
+
+
+def _target_url(source_path: str) -> str:
+    """A file URL for an absolute path (what FCP XML and most OTIO consumers expect), else the path as is."""
+    path = Path(source_path)
+    return path.as_uri() if path.is_absolute() else path.as_posix()
+
+
+def _clip_metadata(clip: TimelineClip) -> dict[str, object]:
+    return {
+        "vidasm": {
+            "shot": clip.shot,
+            "take": clip.take,
+            "scene": clip.scene,
+            "beat": clip.beat,
+            "notes": clip.notes,
+        }
+    }
+
+
+def to_otio(timeline: Timeline) -> otio.schema.Timeline:
+    """The cut as an OTIO timeline: track ``V1`` and track ``A1`` holding the same clips.
+
+    Times are whole frames at ``rate.num / rate.den`` (OTIO's float rate); the exact rational rate is kept
+    in ``metadata["vidasm"]["rate"]``. ``global_start_time`` is the record start. A file's available range
+    is the span of all its uses in the cut, the same on every reference to it: the FCP XML adapter writes a
+    file once and measures every later use of it from that first element's timecode.
+    """
+    _check_rate(timeline.rate)
+    for i, clip in enumerate(timeline.clips):
+        _check_clip(i, clip)
+    fps = _fps(timeline.rate)
+    spans: dict[str, tuple[int, int]] = {}
+    for clip in timeline.clips:
+        start, end = clip.source_start_frame, clip.source_start_frame + clip.frames
+        first, last = spans.get(clip.source_path, (start, end))
+        spans[clip.source_path] = (min(first, start), max(last, end))
+    result = otio.schema.Timeline(
+        name=timeline.project,
+        global_start_time=opentime.RationalTime(_record_start_frame(timeline), fps),
+        metadata={
+            "vidasm": {
+                "project": timeline.project,
+                "rate": [timeline.rate.num, timeline.rate.den],
+                "record_start": timeline.record_start,
+                "width": timeline.width,
+                "height": timeline.height,
+            }
+        },
+    )
+    for name, kind in (("V1", otio.schema.TrackKind.Video), ("A1", otio.schema.TrackKind.Audio)):
+        track = otio.schema.Track(name=name, kind=kind)
+        for clip in timeline.clips:
+            used = opentime.TimeRange(
+                start_time=opentime.RationalTime(clip.source_start_frame, fps),
+                duration=opentime.RationalTime(clip.frames, fps),
+            )
+            first, last = spans[clip.source_path]
+            reference = otio.schema.ExternalReference(
+                target_url=_target_url(clip.source_path),
+                available_range=opentime.TimeRange(
+                    start_time=opentime.RationalTime(first, fps),
+                    duration=opentime.RationalTime(last - first, fps),
+                ),
+            )
+            track.append(
+                otio.schema.Clip(
+                    name=clip.clip_name,
+                    media_reference=reference,
+                    source_range=used,
+                    metadata=_clip_metadata(clip),
+                )
+            )
+        result.tracks.append(track)
+    return result
+
+
+def _write_atomically(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
+    """Let ``write`` fill a temporary file beside ``path``, then move it into place in one step.
+
+    A uniquely named file (not ``mkstemp``) so the result gets the usual umask permissions, not 0600.
+    """
+    dest = Path(path)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(str(tmp))
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def write_otio(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
+    """Write the cut as an ``.otio`` (JSON) file, atomically."""
+    result = to_otio(timeline)
+    return _write_atomically(path, lambda tmp: otio.adapters.write_to_file(result, tmp, adapter_name="otio_json"))
+
+
+def write_fcp_xml(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
+    """Write the cut as FCP 7 XML (xmeml) with OTIO's ``fcp_xml`` adapter, atomically.
+
+    Two adapter defaults are overridden through its ``fcp_xml`` metadata: at 29.97 and 59.94 the sequence
+    and file timecodes are marked drop frame (it writes non-drop otherwise, unlike the EDL), and audio
+    clips get a ``sourcetrack`` (without one, the adapter folds each audio clip into a back-reference to
+    the identical video ``clipitem``).
+    """
+    result = to_otio(timeline)
+    drop = is_drop_frame(timeline.rate)
+    if drop:
+        result.metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
+    for track in result.tracks:
+        for clip in track.find_clips():
+            if drop:
+                clip.media_reference.metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
+            if track.kind == otio.schema.TrackKind.Audio:
+                clip.metadata["fcp_xml"] = {"sourcetrack": {"mediatype": "audio", "trackindex": 1}}
+    return _write_atomically(path, lambda tmp: otio.adapters.write_to_file(result, tmp, adapter_name="fcp_xml"))

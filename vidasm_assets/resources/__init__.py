@@ -1,0 +1,4 @@
+from .ffmpeg import FFmpegResource
+from .workspace import WorkspaceResource
+
+__all__ = ["FFmpegResource", "WorkspaceResource"]

@@ -1,0 +1,49 @@
+"""FFmpeg as a Dagster resource: the runner from ``media.runner`` wired to the run log."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from ..media.runner import ffmpeg_version, find_ffmpeg, run_ffmpeg
+
+
+class FFmpegResource(dg.ConfigurableResource):
+    """Finds FFmpeg (config, FFMPEG_PATH, PATH, imageio-ffmpeg) and runs argument lists with progress."""
+
+    ffmpeg_path: str | None = Field(default=None, description="Explicit ffmpeg binary; else FFMPEG_PATH, PATH, pip.")
+    timeout_seconds: float = Field(default=3600.0, description="Per-command limit; the child is killed past it.")
+    _exe: str | None = PrivateAttr(default=None)
+
+    @property
+    def exe(self) -> str:
+        if self._exe is None:
+            self._exe = find_ffmpeg(self.ffmpeg_path)
+        return self._exe
+
+    @cached_property
+    def version(self) -> str:
+        return ffmpeg_version(self.exe)
+
+    def runner(self, context: dg.AssetExecutionContext | None = None, label: str = ""):
+        """A ``Run`` callable that logs the command and percent done into the run log."""
+        log = context.log if context is not None else None
+
+        def run(argv: list[str], *, path: Path | str | None = None, total_seconds: float | None = None) -> str:
+            def progress(pct: int) -> None:
+                if log is not None:
+                    log.info(f"{label or 'ffmpeg'}: {pct}% done")
+
+            return run_ffmpeg(
+                argv,
+                path=path,
+                timeout=self.timeout_seconds,
+                total_seconds=total_seconds,
+                on_progress=progress,
+                logger=log,  # type: ignore[arg-type]
+            )
+
+        return run

@@ -1,0 +1,26 @@
+"""Where the projects live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ..media.project import Project, Workspace, discover_projects, load_project
+
+
+class WorkspaceResource(dg.ConfigurableResource):
+    """The workspace root (``VIDASM_WORKSPACE``); project.json is re-read on every use, never cached."""
+
+    root: str = Field(default="workspace", description="Folder holding one sub-folder per project.")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root).resolve()
+
+    def project(self, name: str) -> Project:
+        return load_project(self.path, name)
+
+    def discover(self) -> Workspace:
+        return discover_projects(self.path)
