@@ -171,6 +171,7 @@ def test_rebuild_set_after_one_new_version(built, ffmpeg: str) -> None:
         "alpha/timeline",
         "alpha/cut",
         "alpha/edl",
+        "alpha/otio",
         "alpha/delivery_web",
     }
     assert (root / "beta" / "05_Cache" / "cut" / "beta_cut.mov").stat().st_mtime_ns == old_beta_cut
@@ -229,3 +230,103 @@ def test_invalid_project_json_does_not_stop_other_projects(tmp_path: Path, make_
     assert all(o.success for o in outcomes if o.project == "good")
     assert (tmp_path / "good" / "06_Exports" / "good_web.mp4").is_file()
     shutil.rmtree(tmp_path / "bad")
+
+
+def _otio_cmx(text: str, rate: float):
+    import opentimelineio as otio
+
+    return otio.adapters.read_from_string(text, "cmx_3600", rate=rate)
+
+
+def test_edl_agrees_with_the_cut_in_two_readers(built) -> None:
+    import opentimelineio as otio
+
+    root, _, _ = built
+    for name in ("alpha", "beta"):
+        project = discover_projects(root).projects[name]
+        rate = project.spec.rate
+        text = project.edl_path().read_text()
+        assert text.startswith(f"TITLE: {name}\nFCM: NON-DROP FRAME\n")
+        cut_frames, _ = video_frames_and_duration(project.cut_path())
+        # pycmx
+        events = list(pycmx.parse_cmx3600(io.StringIO(text)).events)
+        assert len(events) == len(project.shots())
+        rec = otio.opentime.from_timecode("01:00:00:00", rate.fps).to_frames()
+        for ev, shot in zip(events, project.shots(), strict=True):
+            e = ev.edits[0]
+            assert e.clip_name == project.select_take(shot).name
+            r_in = otio.opentime.from_timecode(e.record_in, rate.fps).to_frames()
+            r_out = otio.opentime.from_timecode(e.record_out, rate.fps).to_frames()
+            assert r_in == rec  # contiguous from 01:00:00:00
+            assert r_out - r_in == probe(project.picture_path(shot)).video.frames  # type: ignore[union-attr]
+            rec = r_out
+        assert rec - otio.opentime.from_timecode("01:00:00:00", rate.fps).to_frames() == cut_frames
+        # OpenTimelineIO's own CMX3600 reader
+        tl = _otio_cmx(text, rate.fps)
+        clips = list(tl.video_tracks()[0].find_clips())
+        assert [c.name for c in clips] == [project.select_take(s).name for s in project.shots()]
+        assert sum(c.duration().to_frames() for c in clips) == cut_frames
+
+
+def test_otio_and_fcp_xml_round_trip_to_the_cut(built) -> None:
+    import opentimelineio as otio
+
+    root, _, _ = built
+    project = discover_projects(root).projects["beta"]
+    cut_frames, cut_duration = video_frames_and_duration(project.cut_path())
+    tl = otio.adapters.read_from_file(str(project.otio_path()))
+    clips = list(tl.video_tracks()[0].find_clips())
+    assert [c.name for c in clips] == ["b020_take01", "b010_v001"]  # pinned take, story order
+    assert sum(c.duration().to_frames() for c in clips) == cut_frames
+    assert abs(sum(c.duration().to_seconds() for c in clips) - float(cut_duration)) < 1e-6
+    assert clips[0].metadata["vidasm"]["scene"] == "1"
+    xml = otio.adapters.read_from_file(str(project.fcp_xml_path()), adapter_name="fcp_xml")
+    xclips = list(xml.video_tracks()[0].find_clips())
+    assert [c.duration().to_frames() for c in xclips] == [c.duration().to_frames() for c in clips]
+
+
+def test_source_timecode_style_and_record_start(tmp_path: Path, make_project, instance) -> None:
+    import opentimelineio as otio
+
+    make_project(
+        tmp_path,
+        "gamma",
+        {
+            "g010_v001.mov": RenderSpec(160, 90, "30000/1001", 1.0, -20, timecode="00:10:00;00"),
+            "g020_v001.mp4": RenderSpec(160, 90, "30000/1001", 1.5, -20),
+        },
+        {"fps": 29.97, "resolution": "160x90", "editorial": {"edl_style": "avid", "record_start": "00:59:59;00"}},
+    )
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    text = (tmp_path / "gamma" / "04_Project_Files" / "assemblies" / "gamma.edl").read_text()
+    assert "FCM: DROP FRAME" in text
+    events = list(pycmx.parse_cmx3600(io.StringIO(text)).events)
+    first, second = events[0].edits[0], events[1].edits[0]
+    assert first.source_in == "00:10:00;00"  # the render's own start timecode
+    assert second.source_in == "00:00:00;00"
+    assert first.record_in == "00:59:59;00"
+    assert first.record_out == second.record_in
+    assert all(len(e.edits[0].source) <= 8 and e.edits[0].source.isalnum() for e in events)  # avid reels
+    frames = (
+        otio.opentime.from_timecode(second.record_out, 30000 / 1001).to_frames()
+        - otio.opentime.from_timecode("00:59:59;00", 30000 / 1001).to_frames()
+    )
+    pictures = sorted((tmp_path / "gamma" / "05_Cache" / "picture").glob("*.mov"))
+    expected = sum(probe(p).video.frames for p in pictures)  # type: ignore[union-attr]
+    assert frames == video_frames_and_duration(tmp_path / "gamma" / "05_Cache" / "cut" / "gamma_cut.mov")[0] == expected
+
+
+def test_pixels_only_change_leaves_editorial_alone(built, ffmpeg: str) -> None:
+    """Same take, same length, new pixels: the shot and cut rebuild, the EDL and timelines do not."""
+    root, instance, _ = built
+    project = discover_projects(root).projects["beta"]
+    path = project.select_take("b010").path
+    make_render(ffmpeg, path, RenderSpec(320, 180, "25", 1.2, -18, pattern="smptehdbars"))
+    mark = last_storage_id(instance)
+    assert all(o.success for o in build_workspace(instance, root))
+    assert materialized_since(instance, mark) == {
+        "beta/picture[b010]",
+        "beta/audio[b010]",
+        "beta/cut",
+        "beta/delivery_web",
+    }

@@ -147,7 +147,7 @@ def plan_project(
                 it = Item(asset, shot, "failed", f"last build failed ({it.reason})")
             plan.items.append(it)
     build.save_fingerprints(project, cache)
-    rollups = [n.TIMELINE, n.CUT, n.EDL, *[n.delivery(p) for p in project.spec.exports]]
+    rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in project.spec.exports]]
     if shot_errors or not project.shots():
         why = f"blocked by shot(s) {', '.join(shot_errors)}" if shot_errors else "no shots"
         plan.items += [Item(a, None, "blocked", why) for a in rollups]
@@ -158,7 +158,8 @@ def plan_project(
     expected = {
         n.TIMELINE: (tv, project.timeline_path()),
         n.CUT: (cv, project.cut_path()),
-        n.EDL: (build.edl_version(tv), project.edl_path()),
+        n.EDL: (build.edl_version(tv, project.spec.editorial.edl_style), project.edl_path()),
+        n.OTIO: (build.otio_version(tv), project.otio_path()),
         **{n.delivery(p): (build.delivery_version(p, cv), project.delivery_path(p)) for p in project.spec.exports},
     }
     for asset in rollups:

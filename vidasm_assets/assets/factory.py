@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ..media import build
-from ..media.editorial import write_cmx3600
+from ..media.editorial import write_cmx3600, write_fcp_xml, write_otio
 from ..media.errors import VidasmError
 from ..media.probe import MediaInfo, probe
 from ..media.project import Project
@@ -83,7 +83,18 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     parts = dg.DynamicPartitionsDefinition(name=n.shots_partitions_name(P))
     k = {
         name: n.key(P, name)
-        for name in (n.RENDER, n.PICTURE_SPEC, n.AUDIO_SPEC, n.EDIT_SPEC, n.PICTURE, n.AUDIO, n.TIMELINE, n.CUT, n.EDL)
+        for name in (
+            n.RENDER,
+            n.PICTURE_SPEC,
+            n.AUDIO_SPEC,
+            n.EDIT_SPEC,
+            n.PICTURE,
+            n.AUDIO,
+            n.TIMELINE,
+            n.CUT,
+            n.EDL,
+            n.OTIO,
+        )
     }
 
     @dg.observable_source_asset(
@@ -317,14 +328,39 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     def edl(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
         project = workspace.project(P)
         tl = _read_timeline(project)
-        text = write_cmx3600(tl)
+        style = project.spec.editorial.edl_style
+        text = write_cmx3600(tl, style=style)
         write_text_atomic(project.edl_path(), text)
         return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.edl_version(build.timeline_version(tl))),
+            data_version=dg.DataVersion(build.edl_version(build.timeline_version(tl), style)),
             metadata={
                 "path": dg.MetadataValue.path(str(project.edl_path())),
                 "events": len(tl.clips),
+                "style": style,
+                "record_start": tl.record_start,
                 "preview": dg.MetadataValue.md("```\n" + "\n".join(text.splitlines()[:24]) + "\n```"),
+            },
+        )
+
+    @dg.asset(
+        key=k[n.OTIO],
+        deps=[k[n.TIMELINE]],
+        group_name=n.EDITORIAL_GROUP,
+        code_version=build.OTIO_VERSION,
+        description="OpenTimelineIO timeline (.otio) and FCP 7 XML (.xml) of the cut, for Resolve and Premiere.",
+    )
+    def otio_timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        project = workspace.project(P)
+        tl = _read_timeline(project)
+        write_otio(tl, project.otio_path())
+        write_fcp_xml(tl, project.fcp_xml_path())
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(build.otio_version(build.timeline_version(tl))),
+            metadata={
+                "path": dg.MetadataValue.path(str(project.otio_path())),
+                "fcp_xml": dg.MetadataValue.path(str(project.fcp_xml_path())),
+                "clips": len(tl.clips),
+                "frames": tl.total_frames,
             },
         )
 
@@ -338,13 +374,13 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     )
     assemble_job = dg.define_asset_job(
         n.assemble_job_name(P),
-        selection=dg.AssetSelection.assets(k[n.TIMELINE], k[n.CUT], k[n.EDL], *[d.key for d in deliveries]),
+        selection=dg.AssetSelection.assets(k[n.TIMELINE], k[n.CUT], k[n.EDL], k[n.OTIO], *[d.key for d in deliveries]),
         description=f"Timeline, cut, EDL and deliveries of {P}.",
     )
     return ProjectAssets(
         P,
         parts,
-        [render, picture_spec, audio_spec, edit_spec, picture, audio, timeline, cut, edl, *deliveries],
+        [render, picture_spec, audio_spec, edit_spec, picture, audio, timeline, cut, edl, otio_timeline, *deliveries],
         [shots_job, assemble_job],
         list(presets),
     )

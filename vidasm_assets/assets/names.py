@@ -21,6 +21,7 @@ AUDIO = "audio"
 TIMELINE = "timeline"
 CUT = "cut"
 EDL = "edl"
+OTIO = "otio"
 DELIVERY_PREFIX = "delivery_"
 
 

@@ -33,6 +33,7 @@ AUDIO_VERSION = "audio-1"
 TIMELINE_VERSION = "timeline-1"
 CUT_VERSION = "cut-1"
 EDL_VERSION = "edl-1"
+OTIO_VERSION = "otio-1"
 DELIVERY_VERSION = "delivery-1"
 
 SILENCE_LUFS = -70.0
@@ -57,7 +58,8 @@ def audio_spec_version(project: Project) -> str:
 
 def edit_spec_version(project: Project) -> str:
     refs = [[r.shot, r.take, r.scene, r.beat, r.notes] for r in project.sequence()]
-    return stable_hash("edit", refs, [project.spec.rate.num, project.spec.rate.den])
+    ed = project.spec.editorial
+    return stable_hash("edit", refs, [project.spec.rate.num, project.spec.rate.den], ed.edl_style, ed.record_start)
 
 
 def picture_version(render_fp: str, picture_spec: str) -> str:
@@ -76,8 +78,12 @@ def cut_version(pictures: list[str], audios: list[str], timeline_v: str) -> str:
     return stable_hash(CUT_VERSION, pictures, audios, timeline_v)
 
 
-def edl_version(timeline_v: str) -> str:
-    return stable_hash(EDL_VERSION, timeline_v)
+def edl_version(timeline_v: str, style: str) -> str:
+    return stable_hash(EDL_VERSION, timeline_v, style)
+
+
+def otio_version(timeline_v: str) -> str:
+    return stable_hash(OTIO_VERSION, timeline_v)
 
 
 def delivery_version(preset: str, cut_v: str) -> str:
@@ -249,7 +255,8 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
         )
     if not clips:
         raise VidasmError(f"project {project.name}: no shots to assemble in {project.renders_dir}", path=project.root)
-    return Timeline(project.name, rate, tuple(clips), width=width, height=height)
+    record_start = project.spec.editorial.record_start
+    return Timeline(project.name, rate, tuple(clips), record_start=record_start, width=width, height=height)
 
 
 def assemble_cut(run: Run, ffmpeg: str, project: Project, timeline: Timeline) -> Path:

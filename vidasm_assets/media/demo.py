@@ -26,6 +26,7 @@ class RenderSpec:
     tone_hz: int = 440
     pattern: str = "testsrc2"
     video_codec: str = "libx264"
+    timecode: str | None = None  # start timecode written into the container
 
 
 def render_cmd(ffmpeg: str, dest: Path, spec: RenderSpec) -> list[str]:
@@ -43,6 +44,8 @@ def render_cmd(ffmpeg: str, dest: Path, spec: RenderSpec) -> list[str]:
     argv += vcodec
     if spec.audio_db is not None:
         argv += ["-c:a", "pcm_s16le" if ext == ".mov" else "aac", "-ar", str(spec.sample_rate)]
+    if spec.timecode:
+        argv += ["-timecode", spec.timecode]
     argv += ["-shortest", "-f", {".mov": "mov", ".mkv": "matroska"}.get(ext, "mp4"), str(dest)]
     return argv
 

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -47,6 +47,20 @@ class AudioSettings(_Strict):
     true_peak_db: float = Field(-1.0, ge=-9.0, le=0.0)
 
 
+class EditorialSettings(_Strict):
+    """How the EDL is written: the NLE dialect and the record start timecode."""
+
+    edl_style: Literal["resolve", "premiere", "avid"] = "resolve"
+    record_start: str = "01:00:00:00"
+
+    @field_validator("record_start")
+    @classmethod
+    def _tc(cls, v: str) -> str:
+        if not re.fullmatch(r"\d{2}:[0-5]\d:[0-5]\d[:;]\d{2}", v or ""):
+            raise ValueError(f"record_start {v!r} must be a timecode like 01:00:00:00")
+        return v
+
+
 class SequenceEntry(_Strict):
     shot: str
     take: str | None = None
@@ -68,6 +82,7 @@ class ProjectSpec(_Strict):
     audio: AudioSettings = AudioSettings()
     sequence: list[SequenceEntry] | None = None
     exports: list[str] = ["web"]
+    editorial: EditorialSettings = EditorialSettings()
 
     @field_validator("fps")
     @classmethod
@@ -295,6 +310,12 @@ class Project:
 
     def edl_path(self) -> Path:
         return self.assemblies_dir / f"{self.name}.edl"
+
+    def otio_path(self) -> Path:
+        return self.assemblies_dir / f"{self.name}.otio"
+
+    def fcp_xml_path(self) -> Path:
+        return self.assemblies_dir / f"{self.name}.xml"
 
     def delivery_path(self, preset: str) -> Path:
         return self.exports_dir / f"{self.name}_{preset}.mp4"
