@@ -15,6 +15,7 @@ import dagster as dg
 from .assets import build_project_assets
 from .media.project import discover_projects
 from .resources import FFmpegResource, WorkspaceResource
+from .sensors import build_render_sensor
 
 log = logging.getLogger("vidasm")
 
@@ -33,23 +34,40 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
     ws = discover_projects(ws_root)
     assets: list = []
     jobs: list = []
+    presets: dict[str, list[str]] = {}
     for name in sorted([*ws.projects, *ws.errors]):
         if name in ws.errors and not name.replace("-", "").replace("_", "").isalnum():
             continue  # an invalid folder name cannot be an asset key
-        presets = ws.projects[name].spec.exports if name in ws.projects else ["web"]
-        pa = build_project_assets(name, presets)
+        project_presets = ws.projects[name].spec.exports if name in ws.projects else ["web"]
+        pa = build_project_assets(name, project_presets)
+        presets[name] = project_presets
         assets += pa.assets
         jobs += pa.jobs
     for name, err in ws.errors.items():
         log.error("project %s: %s", name, err)
+    settle: dict = (
+        {"settle_seconds": dg.EnvVar.int("VIDASM_SETTLE_SECONDS")} if os.environ.get("VIDASM_SETTLE_SECONDS") else {}
+    )
     if explicit or not os.environ.get("VIDASM_WORKSPACE"):
-        workspace = WorkspaceResource(root=str(ws_root))
+        workspace = WorkspaceResource(root=str(ws_root), **settle)
     else:
-        workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"))
+        workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"), **settle)
+    interval = int(os.environ.get("VIDASM_SENSOR_INTERVAL") or 30)
+    sensors = [
+        build_render_sensor(presets, jobs, minimum_interval_seconds=interval),
+        dg.AutomationConditionSensorDefinition(
+            "vidasm_automation",
+            target=dg.AssetSelection.all(),
+            minimum_interval_seconds=interval,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Rebuilds each project's timeline, cut, EDL and deliveries once its shots are rebuilt.",
+        ),
+    ]
     ffmpeg = FFmpegResource(ffmpeg_path=dg.EnvVar("FFMPEG_PATH")) if os.environ.get("FFMPEG_PATH") else FFmpegResource()
     return dg.Definitions(
         assets=assets,
         jobs=jobs,
+        sensors=sensors if jobs else [],
         resources={"ffmpeg": ffmpeg, "workspace": workspace},
     )
 

@@ -25,6 +25,10 @@ from .versions import recorded_version
 BT709 = "bt709/bt709/bt709/tv"
 LOUDNESS_TOLERANCE_LU = 1.0
 
+# Project roll-ups follow their shots by themselves: eager waits until no upstream run is in progress, so a
+# batch of shot runs yields one cut, not one per shot. Shots themselves are launched by the render sensor.
+ROLLUP_AUTOMATION = dg.AutomationCondition.eager()
+
 
 @dataclass
 class ProjectAssets:
@@ -264,6 +268,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         deps=[k[n.RENDER], k[n.EDIT_SPEC], k[n.PICTURE_SPEC]],
         group_name=n.EDITORIAL_GROUP,
         code_version=build.TIMELINE_VERSION,
+        automation_condition=ROLLUP_AUTOMATION,
         description="The cut as an edit decision model (shots in story order, takes, exact frame durations), "
         "from render headers only. Its data version changes only when editorial content changes.",
     )
@@ -289,6 +294,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         group_name=n.ASSEMBLY_GROUP,
         kinds={"ffmpeg"},
         code_version=build.CUT_VERSION,
+        automation_condition=ROLLUP_AUTOMATION,
         pool=n.FFMPEG_POOL,
         description="All shots joined in story order by stream copy (no re-encode): H.264 picture, PCM audio, "
         "frame-exact joins.",
@@ -323,6 +329,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         deps=[k[n.TIMELINE]],
         group_name=n.EDITORIAL_GROUP,
         code_version=build.EDL_VERSION,
+        automation_condition=ROLLUP_AUTOMATION,
         description="CMX3600 EDL of the cut for the editor's NLE (04_Project_Files/assemblies).",
     )
     def edl(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
@@ -347,6 +354,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         deps=[k[n.TIMELINE]],
         group_name=n.EDITORIAL_GROUP,
         code_version=build.OTIO_VERSION,
+        automation_condition=ROLLUP_AUTOMATION,
         description="OpenTimelineIO timeline (.otio) and FCP 7 XML (.xml) of the cut, for Resolve and Premiere.",
     )
     def otio_timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
@@ -397,6 +405,7 @@ def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey, timeline_key: dg.
         group_name=n.DELIVERY_GROUP,
         kinds={"ffmpeg"},
         code_version=build.DELIVERY_VERSION,
+        automation_condition=ROLLUP_AUTOMATION,
         pool=n.FFMPEG_POOL,
         description=f"The {preset} delivery in 06_Exports: {spec.description}. Encoded once from the cut.",
     )

@@ -14,6 +14,9 @@ class WorkspaceResource(dg.ConfigurableResource):
     """The workspace root (``VIDASM_WORKSPACE``); project.json is re-read on every use, never cached."""
 
     root: str = Field(default="workspace", description="Folder holding one sub-folder per project.")
+    settle_seconds: int = Field(
+        default=10, description="A render counts only once its size and mtime were still this long (sensor)."
+    )
 
     @property
     def path(self) -> Path:

@@ -1,0 +1,182 @@
+"""What changed in 03_Renders since the last look: the pure half of the file sensor.
+
+The cursor keeps one small record per shot (selected take, size, mtime, content fingerprint), so a tick only
+stats files and hashes the ones whose size or mtime moved. A file counts only once it has been still for
+the settle time, so renders that are still being written are never picked up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .build import load_fingerprints, save_fingerprints
+from .errors import VidasmError
+from .project import discover_projects
+
+
+@dataclass
+class ShotState:
+    take: str
+    size: int
+    mtime_ns: int
+    fp: str
+
+    def to_list(self) -> list[Any]:
+        return [self.take, self.size, self.mtime_ns, self.fp]
+
+
+@dataclass
+class WatchCursor:
+    """Per project: shot -> state, facet -> spec version; plus files seen but not yet settled."""
+
+    shots: dict[str, dict[str, ShotState]] = field(default_factory=dict)
+    specs: dict[str, dict[str, str]] = field(default_factory=dict)
+    pending: dict[str, list[int | float]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "v": 1,
+                "shots": {p: {s: st.to_list() for s, st in shots.items()} for p, shots in self.shots.items()},
+                "specs": self.specs,
+                "pending": self.pending,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> WatchCursor:
+        if not text:
+            return cls()
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError:
+            return cls()
+        return cls(
+            shots={p: {s: ShotState(*st) for s, st in shots.items()} for p, shots in d.get("shots", {}).items()},
+            specs=d.get("specs", {}),
+            pending=d.get("pending", {}),
+        )
+
+
+@dataclass
+class ProjectChanges:
+    project: str
+    added: list[str] = field(default_factory=list)  # new shot partitions
+    removed: list[str] = field(default_factory=list)  # shots gone from the project
+    changed: dict[str, str] = field(default_factory=dict)  # shot -> new render data version
+    specs: dict[str, str] = field(default_factory=dict)  # facet -> new spec version
+    versions: dict[str, str] = field(default_factory=dict)  # facet -> current spec version
+    fingerprints: dict[str, str] = field(default_factory=dict)  # shot -> current render data version
+    waiting: list[str] = field(default_factory=list)  # renders not settled yet
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.specs)
+
+
+@dataclass
+class ScanResult:
+    cursor: WatchCursor
+    changes: list[ProjectChanges]
+    unknown_projects: list[str]
+    broken_projects: dict[str, str]
+    deferred: int = 0  # shots left for the next tick because the hashing budget ran out
+
+
+def scan_workspace(
+    root: Path,
+    cursor: WatchCursor,
+    *,
+    known_projects: set[str],
+    spec_versions: dict[str, Any],
+    now: float | None = None,
+    settle_seconds: float = 10.0,
+    hash_budget_seconds: float = 30.0,
+) -> ScanResult:
+    """Compare the workspace with the cursor; ``spec_versions`` maps facet name -> fn(Project) -> version."""
+    now = time.time() if now is None else now
+    started = time.monotonic()
+    ws = discover_projects(root)
+    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={})
+    result = ScanResult(new, [], sorted(set(ws.projects) - known_projects), {k: str(v) for k, v in ws.errors.items()})
+    for name in ws.errors:  # keep what we knew; a broken project.json changes nothing until fixed
+        if name in cursor.shots:
+            new.shots[name] = cursor.shots[name]
+    for name, project in ws.projects.items():
+        if name not in known_projects:
+            continue
+        ch = ProjectChanges(name)
+        old = cursor.shots.get(name, {})
+        kept: dict[str, ShotState] = {}
+        cache = load_fingerprints(project)
+        hashed = False
+        for shot in project.shots():
+            prev = old.get(shot)
+            try:
+                take = project.select_take(shot)
+                st = take.path.stat()
+            except (VidasmError, OSError) as exc:
+                ch.errors.append(f"{shot}: {str(exc).splitlines()[0]}")
+                if prev:
+                    kept[shot] = prev
+                continue
+            key = str(take.path)
+            if prev and (prev.take, prev.size, prev.mtime_ns) == (take.name, st.st_size, st.st_mtime_ns):
+                kept[shot] = prev
+                continue
+            if not _settled(cursor.pending.get(key), st, now, settle_seconds):
+                new.pending[key] = _pending(cursor.pending.get(key), st, now)
+                ch.waiting.append(take.path.name)
+                if prev:
+                    kept[shot] = prev
+                continue
+            if time.monotonic() - started > hash_budget_seconds:
+                result.deferred += 1
+                if prev:
+                    kept[shot] = prev
+                continue
+            try:
+                fp = cache.fingerprint(take.path)  # reuses the build's hash when size and mtime match
+                hashed = True
+            except OSError as exc:  # vanished between stat and read
+                ch.errors.append(f"{shot}: {exc}")
+                if prev:
+                    kept[shot] = prev
+                continue
+            kept[shot] = ShotState(take.name, st.st_size, st.st_mtime_ns, fp)
+            if prev is None:
+                ch.added.append(shot)
+            if prev is None or prev.fp != fp:
+                ch.changed[shot] = fp
+        ch.removed = sorted(set(old) - set(project.shots()))
+        new.shots[name] = kept
+        versions = {facet: fn(project) for facet, fn in spec_versions.items()}
+        before = cursor.specs.get(name, {})
+        ch.specs = {f: v for f, v in versions.items() if before.get(f) != v}
+        ch.versions = versions
+        ch.fingerprints = {s: st.fp for s, st in kept.items()}
+        new.specs[name] = versions
+        if hashed:
+            save_fingerprints(project, cache)
+        result.changes.append(ch)
+    return result
+
+
+def _settled(pending: list[int | float] | None, st: os.stat_result, now: float, settle: float) -> bool:
+    """Still for ``settle`` seconds: by its mtime, or by two looks that saw the same size and mtime."""
+    if now - st.st_mtime_ns / 1e9 >= settle:
+        return True
+    return bool(pending) and pending[0] == st.st_size and pending[1] == st.st_mtime_ns and now - pending[2] >= settle
+
+
+def _pending(prev: list[int | float] | None, st: os.stat_result, now: float) -> list[int | float]:
+    if prev and prev[0] == st.st_size and prev[1] == st.st_mtime_ns:
+        return prev
+    return [st.st_size, st.st_mtime_ns, now]

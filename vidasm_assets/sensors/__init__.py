@@ -1,0 +1,3 @@
+from .renders import build_render_sensor
+
+__all__ = ["build_render_sensor"]

@@ -1,0 +1,143 @@
+"""The file sensor: one sensor watching every project's 03_Renders.
+
+It adds shot partitions, records each settled render's data version as an observation, and launches the
+shot runs whose expected versions differ from what was built. The project roll-ups (timeline, cut, EDL,
+deliveries) follow by declarative automation, once per batch of shot runs, not once per shot.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ..assets import names as n
+from ..assets.versions import DATA_VERSION_TAG, recorded_observation, recorded_version
+from ..media import build
+from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
+from ..resources import WorkspaceResource
+
+SENSOR_NAME = "render_sensor"
+
+FACETS = {
+    n.PICTURE_SPEC: build.picture_spec_version,
+    n.AUDIO_SPEC: build.audio_spec_version,
+    n.EDIT_SPEC: build.edit_spec_version,
+}
+
+
+def rollup_keys(project: str, presets: list[str]) -> list[dg.AssetKey]:
+    names = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in presets]]
+    return [n.key(project, a) for a in names]
+
+
+def _project_requests(
+    instance: dg.DagsterInstance, ch: ProjectChanges, presets: list[str]
+) -> tuple[list[dg.RunRequest], list, list[dg.AssetObservation]]:
+    P = ch.project
+    pname = n.shots_partitions_name(P)
+    existing = set(instance.get_dynamic_partitions(pname))
+    partition_requests: list = []
+    events: list[dg.AssetObservation] = []
+    runs: list[dg.RunRequest] = []
+    add = [s for s in ch.fingerprints if s not in existing]
+    if add:
+        partition_requests.append(dg.AddDynamicPartitionsRequest(pname, add))
+    remove = [s for s in ch.removed if s in existing]
+    if remove:
+        partition_requests.append(dg.DeleteDynamicPartitionsRequest(pname, remove))
+    for facet, version in ch.specs.items():
+        key = n.key(P, facet)
+        if recorded_observation(instance, key) != version:
+            events.append(dg.AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version}))
+    for shot, fp in ch.changed.items():
+        if recorded_observation(instance, n.key(P, n.RENDER), shot) != fp:
+            events.append(
+                dg.AssetObservation(asset_key=n.key(P, n.RENDER), partition=shot, tags={DATA_VERSION_TAG: fp})
+            )
+    # What each shot needs, by expected vs recorded version (a render already built by the CLI needs nothing).
+    candidates = set(ch.changed)
+    if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs:
+        candidates |= set(ch.fingerprints)
+    for shot in sorted(candidates):
+        fp = ch.fingerprints.get(shot) or ch.changed[shot]
+        expected = {
+            n.PICTURE: build.picture_version(fp, ch.versions[n.PICTURE_SPEC]),
+            n.AUDIO: build.audio_version(fp, ch.versions[n.AUDIO_SPEC]),
+        }
+        todo = sorted(a for a, v in expected.items() if recorded_version(instance, n.key(P, a), shot) != v)
+        if todo:
+            runs.append(
+                dg.RunRequest(
+                    job_name=n.shots_job_name(P),
+                    partition_key=shot,
+                    asset_selection=[n.key(P, a) for a in todo],
+                    run_key=f"{P}/{shot}/" + "/".join(expected[a] for a in todo),
+                    tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
+                )
+            )
+    if remove and not runs:
+        # Nothing upstream will materialize, so automation would not notice: reassemble without the shot.
+        runs.append(
+            dg.RunRequest(
+                job_name=n.assemble_job_name(P),
+                asset_selection=rollup_keys(P, presets),
+                run_key=f"{P}/assemble/without/{'+'.join(remove)}/{ch.versions[n.EDIT_SPEC]}",
+                tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
+            )
+        )
+    return runs, partition_requests, events
+
+
+def build_render_sensor(
+    presets: dict[str, list[str]], jobs: list, *, minimum_interval_seconds: int = 30
+) -> dg.SensorDefinition:
+    """``presets`` maps each project in this code location to its delivery presets."""
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        jobs=jobs,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Watches every project's 03_Renders: new shots, new versions, changed takes and project.json "
+        "edits become shot partitions, observations and shot runs.",
+    )
+    def render_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource) -> dg.SensorResult:
+        cursor = WatchCursor.from_json(context.cursor)
+        res = scan_workspace(
+            workspace.path,
+            cursor,
+            known_projects=set(presets),
+            spec_versions=FACETS,
+            settle_seconds=workspace.settle_seconds,
+        )
+        for name in res.unknown_projects:
+            context.log.warning(
+                f"new project {name!r} in {workspace.path}: reload the code location (UI: Deployment > Reload, "
+                "or restart dagster dev) to add its assets; `vidasm build` picks it up without a reload"
+            )
+        for name, err in res.broken_projects.items():
+            context.log.error(f"project {name}: {err}")
+        runs: list[dg.RunRequest] = []
+        partition_requests: list = []
+        events: list[dg.AssetObservation] = []
+        for ch in res.changes:
+            for msg in ch.errors:
+                context.log.warning(f"{ch.project}/{msg}")
+            if ch.waiting:
+                context.log.info(f"{ch.project}: waiting for {', '.join(ch.waiting)} to settle")
+            if ch.empty:
+                continue
+            r, p, e = _project_requests(context.instance, ch, presets[ch.project])
+            runs += r
+            partition_requests += p
+            events += e
+        if res.deferred:
+            context.log.info(f"{res.deferred} shot(s) left for the next tick (hashing budget)")
+        context.log.info(f"{len(runs)} run request(s), {len(events)} observation(s)")
+        return dg.SensorResult(
+            run_requests=runs,
+            dynamic_partitions_requests=partition_requests,
+            asset_events=events,
+            cursor=res.cursor.to_json(),
+        )
+
+    return render_sensor
