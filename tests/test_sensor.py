@@ -1,0 +1,252 @@
+"""The render sensor, tick by tick, on a real instance: exact run requests and partition changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from vidasm_assets.assets import names as n
+from vidasm_assets.definitions import build_definitions
+from vidasm_assets.media.demo import RenderSpec, make_render
+from vidasm_assets.media.watch import WatchCursor, scan_workspace
+from vidasm_assets.resources import WorkspaceResource
+from vidasm_assets.sensors.renders import FACETS, SENSOR_NAME
+
+from .helpers import build_workspace
+
+pytestmark = pytest.mark.media
+TINY = RenderSpec(64, 36, "24", 0.5, -20)
+OLD = time.time() - 3600
+
+
+def age(path: Path, when: float = OLD) -> None:
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.utime(p, (when, when))
+
+
+class Ticker:
+    """Runs sensor ticks the way the daemon would, applying partition requests and observations."""
+
+    def __init__(self, root: Path, instance: dg.DagsterInstance, settle: int = 30) -> None:
+        self.root, self.instance, self.settle = root, instance, settle
+        self.cursor: str | None = None
+        self.reload()
+
+    def reload(self) -> None:
+        """What a code-location reload does: re-discover the projects."""
+        self.defs = build_definitions(self.root)
+
+    def tick(self) -> dg.SensorResult:
+        defs = self.defs
+        sensor = defs.resolve_sensor_def(SENSOR_NAME)
+        ctx = dg.build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),
+            cursor=self.cursor,
+            definitions=defs,
+            resources={"workspace": WorkspaceResource(root=str(self.root), settle_seconds=self.settle)},
+        )
+        data = sensor.evaluate_tick(ctx)
+        for req in data.dynamic_partitions_requests or []:
+            if isinstance(req, dg.AddDynamicPartitionsRequest):
+                self.instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+            else:
+                for key in req.partition_keys:
+                    self.instance.delete_dynamic_partition(req.partitions_def_name, key)
+        for event in data.asset_events or []:
+            self.instance.report_runless_asset_event(event)
+        self.cursor = data.cursor
+        return data
+
+
+def runs(data) -> set[tuple[str, str | None, tuple[str, ...]]]:
+    return {
+        (r.job_name, r.partition_key, tuple(sorted(k.to_user_string() for k in r.asset_selection or [])))
+        for r in data.run_requests
+    }
+
+
+def partition_changes(data) -> set[tuple[str, str, tuple[str, ...]]]:
+    out = set()
+    for req in data.dynamic_partitions_requests or []:
+        kind = "add" if isinstance(req, dg.AddDynamicPartitionsRequest) else "delete"
+        out.add((kind, req.partitions_def_name, tuple(sorted(req.partition_keys))))
+    return out
+
+
+@pytest.fixture
+def ws(tmp_path: Path, make_project) -> Path:
+    root = tmp_path / "ws"
+    make_project(root, "alpha", {"sh010_v001.mp4": TINY, "sh020_v001.mp4": TINY}, {"fps": 24, "resolution": "64x36"})
+    make_project(root, "beta", {"b010_v001.mp4": TINY}, {"fps": 25, "resolution": "64x36"})
+    age(root)
+    return root
+
+
+def test_first_tick_adds_every_shot_and_launches_its_build(ws: Path, instance) -> None:
+    t = Ticker(ws, instance)
+    data = t.tick()
+    assert partition_changes(data) == {
+        ("add", "alpha__shots", ("sh010", "sh020")),
+        ("add", "beta__shots", ("b010",)),
+    }
+    assert runs(data) == {
+        ("alpha__shots", "sh010", ("alpha/audio", "alpha/picture")),
+        ("alpha__shots", "sh020", ("alpha/audio", "alpha/picture")),
+        ("beta__shots", "b010", ("beta/audio", "beta/picture")),
+    }
+    observed = {(e.asset_key.to_user_string(), e.partition) for e in data.asset_events}
+    assert ("alpha/render", "sh010") in observed and ("beta/edit_spec", None) in observed
+    assert len(observed) == 3 + 2 * 3
+    # nothing changed: nothing to do
+    again = t.tick()
+    assert runs(again) == set() and partition_changes(again) == set() and not again.asset_events
+
+
+def test_renders_built_by_the_cli_are_not_rebuilt(ws: Path, instance) -> None:
+    assert all(o.success for o in build_workspace(instance, ws))
+    data = Ticker(ws, instance).tick()
+    assert runs(data) == set() and partition_changes(data) == set()
+
+
+def test_new_version_rebuilds_that_shot_only(ws: Path, instance, ffmpeg: str) -> None:
+    t = Ticker(ws, instance)
+    t.tick()
+    new = make_render(
+        ffmpeg, ws / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4", RenderSpec(64, 36, "24", 0.5, -12)
+    )
+    age(new)
+    data = t.tick()
+    assert runs(data) == {("alpha__shots", "sh020", ("alpha/audio", "alpha/picture"))}
+    assert partition_changes(data) == set()
+    assert [(e.asset_key.to_user_string(), e.partition) for e in data.asset_events] == [("alpha/render", "sh020")]
+
+
+def test_half_written_render_waits_for_the_settle_time(ws: Path, instance, ffmpeg: str) -> None:
+    t = Ticker(ws, instance, settle=30)
+    t.tick()
+    growing = make_render(ffmpeg, ws / "alpha" / "03_Renders" / "sh010" / "sh010_v002.mp4", TINY)
+    assert runs(t.tick()) == set()  # written just now: not settled
+    with open(growing, "ab") as fh:  # still being written
+        fh.write(b"\0" * 10)
+    assert runs(t.tick()) == set()
+    age(growing, time.time() - 31)  # still for longer than the settle time
+    assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}
+
+
+def test_temp_and_hidden_files_are_never_picked_up(ws: Path, instance) -> None:
+    t = Ticker(ws, instance)
+    t.tick()
+    shot = ws / "alpha" / "03_Renders" / "sh020"
+    for name in ("sh020_v009.mp4.part", ".sh020_v010.mp4", "sh020_v011.tmp", "sh020_v012.png"):
+        (shot / name).write_bytes(b"partial")
+    new_shot = ws / "alpha" / "03_Renders" / "sh030"
+    new_shot.mkdir()
+    (new_shot / "sh030_v001.mp4.part").write_bytes(b"partial")
+    age(ws)
+    data = t.tick()
+    assert runs(data) == set() and partition_changes(data) == set() and not data.asset_events
+
+
+def test_new_shot_folder(ws: Path, instance, ffmpeg: str) -> None:
+    t = Ticker(ws, instance)
+    t.tick()
+    age(make_render(ffmpeg, ws / "beta" / "03_Renders" / "b020" / "b020_v001.mp4", TINY))
+    data = t.tick()
+    assert partition_changes(data) == {("add", "beta__shots", ("b020",))}
+    assert runs(data) == {("beta__shots", "b020", ("beta/audio", "beta/picture"))}
+
+
+def test_deleted_shot_reassembles_without_it(ws: Path, instance) -> None:
+    t = Ticker(ws, instance)
+    t.tick()
+    shutil.rmtree(ws / "alpha" / "03_Renders" / "sh020")
+    data = t.tick()
+    assert partition_changes(data) == {("delete", "alpha__shots", ("sh020",))}
+    assert runs(data) == {
+        ("alpha__assemble", None, ("alpha/cut", "alpha/delivery_web", "alpha/edl", "alpha/otio", "alpha/timeline"))
+    }
+    assert instance.get_dynamic_partitions("alpha__shots") == ["sh010"]
+
+
+def test_project_json_edits_rebuild_what_they_affect(ws: Path, instance) -> None:
+    assert all(o.success for o in build_workspace(instance, ws))
+    t = Ticker(ws, instance)
+    assert runs(t.tick()) == set()
+    pj = ws / "alpha" / "project.json"
+    spec = json.loads(pj.read_text())
+    spec["audio"] = {"loudness_lufs": -23, "true_peak_db": -2}
+    pj.write_text(json.dumps(spec))
+    data = t.tick()
+    assert runs(data) == {
+        ("alpha__shots", "sh010", ("alpha/audio",)),
+        ("alpha__shots", "sh020", ("alpha/audio",)),
+    }
+    assert [e.asset_key.to_user_string() for e in data.asset_events] == ["alpha/audio_spec"]
+    # order only: no shot work; the edit_spec observation lets automation rebuild the roll-ups
+    spec["sequence"] = [{"shot": "sh020"}, {"shot": "sh010", "notes": "moved"}]
+    pj.write_text(json.dumps(spec))
+    data = t.tick()
+    assert runs(data) == set()
+    assert [e.asset_key.to_user_string() for e in data.asset_events] == ["alpha/edit_spec"]
+    # dropping a shot from the sequence removes its partition and reassembles
+    spec["sequence"] = [{"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    data = t.tick()
+    assert partition_changes(data) == {("delete", "alpha__shots", ("sh010",))}
+    assert {r[0] for r in runs(data)} == {"alpha__assemble"}
+
+
+def test_broken_project_json_and_new_project_do_not_crash(ws: Path, instance, make_project) -> None:
+    t = Ticker(ws, instance)
+    t.tick()
+    (ws / "beta" / "project.json").write_text("{broken")
+    make_project(ws, "gamma", {"g010_v001.mp4": TINY}, {"fps": 24, "resolution": "64x36"})
+    age(ws)
+    data = t.tick()
+    # gamma is not in this code location yet (needs a reload); beta keeps its state until fixed
+    assert runs(data) == set() and partition_changes(data) == set()
+    assert "beta" in json.loads(data.cursor)["shots"]
+    assert "gamma" not in json.loads(data.cursor)["shots"]
+    t.reload()
+    data = t.tick()
+    assert partition_changes(data) == {("add", "gamma__shots", ("g010",))}
+    assert runs(data) == {("gamma__shots", "g010", ("gamma/audio", "gamma/picture"))}
+
+
+def test_scan_of_a_big_workspace_is_cheap(tmp_path: Path) -> None:
+    """50 projects x 100 shots of placeholder files: a no-change tick only stats files."""
+    root = tmp_path / "big"
+    for p in range(50):
+        proj = root / f"p{p:02d}"
+        (proj / "03_Renders").mkdir(parents=True)
+        (proj / "project.json").write_text("{}")
+        for s in range(100):
+            d = proj / "03_Renders" / f"s{s:03d}"
+            d.mkdir()
+            (d / f"s{s:03d}_v001.mp4").write_bytes(b"x" * 64)
+    age(root)
+    known = {f"p{p:02d}" for p in range(50)}
+    first = scan_workspace(root, WatchCursor(), known_projects=known, spec_versions=FACETS)
+    assert sum(len(c.changed) for c in first.changes) == 5000
+    cursor = WatchCursor.from_json(first.cursor.to_json())
+    second = scan_workspace(root, cursor, known_projects=known, spec_versions=FACETS)
+    assert all(c.empty for c in second.changes)
+    assert len(first.cursor.to_json()) < 2_000_000
+
+
+def test_sensor_targets_every_job(ws: Path) -> None:
+    defs = build_definitions(ws)
+    sensor = defs.resolve_sensor_def(SENSOR_NAME)
+    assert {j.name for j in sensor.jobs} == {
+        n.shots_job_name("alpha"),
+        n.assemble_job_name("alpha"),
+        n.shots_job_name("beta"),
+        n.assemble_job_name("beta"),
+    }
