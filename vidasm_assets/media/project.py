@@ -246,6 +246,7 @@ class Project:
     name: str
     root: Path
     spec: ProjectSpec
+    _sequence: list[ShotRef] | None = field(default=None, repr=False, compare=False)
 
     @property
     def renders_dir(self) -> Path:
@@ -279,10 +280,15 @@ class Project:
         return sorted(names, key=natural_key)
 
     def sequence(self) -> list[ShotRef]:
-        """The cut's shots in story order: project.json's sequence, else every shot folder."""
-        if self.spec.sequence is not None:
-            return [ShotRef(e.shot, e.take, e.scene, e.beat, e.notes) for e in self.spec.sequence]
-        return [ShotRef(s) for s in self.shot_folders() if list_takes(self.shot_dir(s), s)]
+        """The cut's shots in story order: project.json's sequence, else every shot folder with a render.
+
+        Read once per Project object (they are made fresh for each build step or sensor tick)."""
+        if self._sequence is None:
+            if self.spec.sequence is not None:
+                self._sequence = [ShotRef(e.shot, e.take, e.scene, e.beat, e.notes) for e in self.spec.sequence]
+            else:
+                self._sequence = [ShotRef(s) for s in self.shot_folders() if list_takes(self.shot_dir(s), s)]
+        return list(self._sequence)
 
     def shots(self) -> list[str]:
         return [ref.shot for ref in self.sequence()]

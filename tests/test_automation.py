@@ -1,0 +1,95 @@
+"""Declarative automation over a sequence of changes: roll-ups follow rebuilt shots, each exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from vidasm_assets.assets import names as n
+from vidasm_assets.definitions import build_definitions
+from vidasm_assets.media.demo import RenderSpec, make_render
+from vidasm_assets.media.project import discover_projects
+from vidasm_assets.planner import plan_project
+
+from .helpers import QUIET, build_workspace
+
+pytestmark = pytest.mark.media
+TINY = RenderSpec(64, 36, "24", 0.5, -20)
+ROLLUPS = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, n.delivery("web")]
+
+
+def requested(result, project: str) -> dict[str, int]:
+    return {
+        a: result.get_num_requested(n.key(project, a)) for a in ROLLUPS if result.get_num_requested(n.key(project, a))
+    }
+
+
+def rebuild_shots(root: Path, instance: dg.DagsterInstance, project: str) -> list[str]:
+    """What the sensor would launch: observe the new renders and run the stale shots only."""
+    defs = build_definitions(root)
+    plan = plan_project(instance, discover_projects(root).projects[project])
+    shots = plan.shot_builds()
+    job = defs.resolve_job_def(n.shots_job_name(project))
+    for shot, assets in shots.items():
+        r = job.execute_in_process(
+            instance=instance, partition_key=shot, asset_selection=[n.key(project, a) for a in assets], run_config=QUIET
+        )
+        assert r.success
+    return sorted(shots)
+
+
+def test_rollups_follow_shots_once(tmp_path: Path, make_project, instance, ffmpeg: str) -> None:
+    renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 4)}
+    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"})
+    make_project(tmp_path, "beta", {"b010_v001.mp4": TINY}, {"fps": 24, "resolution": "64x36"})
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    defs = build_definitions(tmp_path)
+
+    # 1. everything built: automation asks for nothing
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert result.total_requested == 0
+    cursor = result.cursor
+
+    # 2. one shot re-rendered and rebuilt: every roll-up of that project once, nothing of the other project
+    make_render(ffmpeg, tmp_path / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4", RenderSpec(64, 36, "24", 1, -9))
+    assert rebuild_shots(tmp_path, instance, "alpha") == ["sh020"]
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert requested(result, "alpha") == dict.fromkeys(ROLLUPS, 1)
+    assert requested(result, "beta") == {}
+    assert result.total_requested == len(ROLLUPS)
+    cursor = result.cursor
+    # the roll-ups are then built (what the launched run does); nothing more is asked for
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert result.total_requested == 0
+    cursor = result.cursor
+
+    # 3. two shots change together: still one cut, one EDL, one delivery
+    for shot in ("sh010", "sh030"):
+        make_render(
+            ffmpeg, tmp_path / "alpha" / "03_Renders" / shot / f"{shot}_v002.mp4", RenderSpec(64, 36, "24", 1, -12)
+        )
+    assert rebuild_shots(tmp_path, instance, "alpha") == ["sh010", "sh030"]
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert requested(result, "alpha") == dict.fromkeys(ROLLUPS, 1)
+    assert result.total_requested == len(ROLLUPS)
+
+
+def test_code_version_bump_marks_stale_without_rebuilding(tmp_path: Path, make_project, instance, monkeypatch) -> None:
+    """A conform code change shows as stale in vidasm status (and the UI); eager automation does not fire."""
+    from vidasm_assets.media import build
+
+    make_project(tmp_path, "alpha", {"sh010_v001.mp4": TINY}, {"fps": 24, "resolution": "64x36"})
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    cursor = dg.evaluate_automation_conditions(defs=build_definitions(tmp_path), instance=instance).cursor
+    monkeypatch.setattr(build, "PICTURE_VERSION", "picture-999")
+    defs = build_definitions(tmp_path)
+    project = discover_projects(tmp_path).projects["alpha"]
+    plan = plan_project(instance, project, record=False)
+    states = {it.label: it.state for it in plan.items}
+    assert states["picture[sh010]"] == "stale" and states["audio[sh010]"] == "fresh"
+    assert states["cut"] == "stale" and states["delivery_web"] == "stale" and states["edl"] == "fresh"
+    assert defs.resolve_asset_graph().get(n.key("alpha", n.PICTURE)).code_version == "picture-999"
+    assert dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor).total_requested == 0
