@@ -23,9 +23,10 @@ def _env(tmp_path: Path, ws: Path) -> dict[str, str]:
     return {**os.environ, "VIDASM_WORKSPACE": str(ws), "DAGSTER_HOME": str(tmp_path / "home")}
 
 
-def test_packaged_instance_config_matches_repo_copy() -> None:
-    packaged = REPO / "vidasm_assets" / "instance" / "dagster.yaml"
-    assert packaged.read_text() == (REPO / "dagster.yaml").read_text()
+@pytest.mark.parametrize("name", ["dagster.yaml", "dagster.postgres.yaml"])
+def test_packaged_instance_config_matches_repo_copy(name: str) -> None:
+    packaged = REPO / "vidasm_assets" / "instance" / name
+    assert packaged.read_text() == (REPO / name).read_text()
 
 
 def test_definitions_shape(tmp_path: Path, make_project) -> None:

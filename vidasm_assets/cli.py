@@ -40,9 +40,15 @@ def dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        cfg.write_text(resources.files("vidasm_assets").joinpath("instance/dagster.yaml").read_text())
+        cfg.write_text(_instance_yaml("dagster.yaml"))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def _instance_yaml(name: str) -> str:
+    """A packaged instance config, with the FFmpeg pool sized to this machine's cores."""
+    text = resources.files("vidasm_assets").joinpath(f"instance/{name}").read_text()
+    return text.replace("default_limit: 2", f"default_limit: {os.cpu_count() or 2}")
 
 
 @app.command()
@@ -159,6 +165,42 @@ def status(workspace: WorkspaceOpt = None) -> None:
         Console(soft_wrap=True).print(table)
     if any_bad:
         raise typer.Exit(1)
+
+
+@app.command("init-home")
+def init_home(
+    postgres: Annotated[bool, typer.Option("--postgres", help="PostgreSQL storage from VIDASM_PG_URL")] = False,
+    postgres_env: Annotated[bool, typer.Option("--postgres-env", help="PostgreSQL from DAGSTER_PG_*")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing dagster.yaml")] = False,
+) -> None:
+    """Write vidasm's dagster.yaml into DAGSTER_HOME (default ./.dagster_home): SQLite or PostgreSQL."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if cfg.exists() and not force:
+        console.print(f"[yellow]{cfg} exists[/] (use --force to overwrite)")
+        raise typer.Exit(1)
+    name = "dagster.postgres.yaml" if postgres else "dagster.postgres-env.yaml" if postgres_env else "dagster.yaml"
+    cfg.write_text(_instance_yaml(name))
+    console.print(f"wrote {cfg} ({name}); export DAGSTER_HOME={home}")
+
+
+@app.command()
+def backfill(
+    projects: Annotated[list[str] | None, typer.Argument(help="Projects (default: all)")] = None,
+    url: Annotated[str, typer.Option(help="Dagster webserver URL")] = "http://127.0.0.1:3000",
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until it finishes")] = False,
+) -> None:
+    """Rebuild every shot and project as one Dagster backfill on a running deployment (GraphQL)."""
+    from .backfill import launch_backfill, wait_for_backfill
+
+    backfill_id = launch_backfill(url, projects)
+    console.print(f"launched backfill {backfill_id}: {url.rstrip('/')}/overview/backfills/{backfill_id}")
+    if wait:
+        status = wait_for_backfill(url, backfill_id)
+        console.print(f"backfill {backfill_id}: {status}")
+        if status not in ("COMPLETED", "COMPLETED_SUCCESS"):
+            raise typer.Exit(1)
 
 
 @app.command()

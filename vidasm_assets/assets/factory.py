@@ -139,12 +139,10 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         n.EDIT_SPEC, build.edit_spec_version, "project.json's sequence: order, pinned takes, story metadata."
     )
 
-    picture_check = dg.AssetCheckSpec(
-        "conforms_to_spec",
-        asset=k[n.PICTURE],
-        blocking=True,
-        description="Frame count, size, rate, yuv420p and BT.709 tags.",
-    )
+    picture_checks = [
+        dg.AssetCheckSpec(name, asset=k[n.PICTURE], blocking=True, description=text)
+        for name, text in build.PICTURE_CHECKS.items()
+    ]
 
     @dg.asset(
         key=k[n.PICTURE],
@@ -154,7 +152,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         kinds={"ffmpeg"},
         code_version=build.PICTURE_VERSION,
         pool=n.FFMPEG_POOL,
-        check_specs=[picture_check],
+        check_specs=picture_checks,
         description="The shot conformed to the timeline: size (letter/pillarbox), constant fps, yuv420p, "
         "BT.709, closed GOP H.264 at the web delivery's settings so the cut can be a stream copy.",
     )
@@ -165,39 +163,29 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         project, take, info, fp = _shot_context(workspace, P, shot)
         res = build.conform_picture(ffmpeg.runner(context, f"{P}/{shot} picture"), ffmpeg.exe, project, take, info)
         md = build.media_metadata(res.info)
-        w, h = project.spec.size
-        v = res.info.video
-        ok = (
-            v is not None
-            and v.frames == res.frames
-            and (v.width, v.height) == (w, h)
-            and v.rate == project.spec.rate.fraction
-            and v.pix_fmt == "yuv420p"
-            and md.get("color") == BT709
-        )
         return dg.MaterializeResult(
             data_version=dg.DataVersion(build.picture_version(fp, build.picture_spec_version(project))),
-            metadata={**md, **_take_metadata(take, info, fp), "path": dg.MetadataValue.path(str(res.path))},
+            metadata={
+                **md,
+                **_take_metadata(take, info, fp),
+                **build.picture_report(res),
+                "path": dg.MetadataValue.path(str(res.path)),
+            },
             check_results=[
                 dg.AssetCheckResult(
-                    check_name="conforms_to_spec",
-                    passed=bool(ok),
+                    check_name=c.name,
+                    passed=bool(c.passed),
                     severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={
-                        "expected": f"{w}x{h} {project.spec.rate} fps {res.frames} frames {BT709}",
-                        "got": f"{md.get('resolution')} {md.get('fps')} fps {md.get('frames')} frames "
-                        f"{md.get('color')}",
-                    },
+                    metadata=build.metadata_safe(c.metadata),
                 )
+                for c in build.picture_checks(project, res)
             ],
         )
 
-    audio_check = dg.AssetCheckSpec(
-        "loudness_on_target",
-        asset=k[n.AUDIO],
-        blocking=True,
-        description="Integrated loudness (ebur128) within 1 LU of the target, exact sample count.",
-    )
+    audio_checks = [
+        dg.AssetCheckSpec(name, asset=k[n.AUDIO], blocking=True, description=text)
+        for name, text in build.AUDIO_CHECKS.items()
+    ]
 
     @dg.asset(
         key=k[n.AUDIO],
@@ -207,7 +195,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         kinds={"ffmpeg"},
         code_version=build.AUDIO_VERSION,
         pool=n.FFMPEG_POOL,
-        check_specs=[audio_check],
+        check_specs=audio_checks,
         description="The shot's audio: 48 kHz stereo PCM, two-pass EBU R128 loudness normalized, exactly as "
         "long as the picture (silence when the render has none).",
     )
@@ -219,47 +207,26 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         run = ffmpeg.runner(context, f"{P}/{shot} audio")
         frames = build.shot_frames(info, project.spec.rate)
         res = build.normalize_audio(run, ffmpeg.exe, project, take, info, frames)
-        measured_i, measured_tp = build.measure_loudness(run, ffmpeg.exe, res.path)
         out = probe(res.path)
-        samples = out.audio[0].samples if out.audio else None
-        target = project.spec.audio.loudness_lufs
-        if res.mode == "normalized":
-            passed = abs(measured_i - target) <= LOUDNESS_TOLERANCE_LU and samples == res.samples
-        else:
-            passed = samples == res.samples
         md = {
             **build.media_metadata(out),
             **_take_metadata(take, info, fp),
+            **build.audio_report(res),
             "path": dg.MetadataValue.path(str(res.path)),
-            "mode": res.mode,
-            "samples": res.samples,
-            "target_lufs": target,
-            "loudness_lufs": measured_i,
-            "true_peak_dbtp": measured_tp if measured_tp is not None else float("nan"),
+            "target_lufs": project.spec.audio.loudness_lufs,
+            "ceiling_dbtp": project.spec.audio.true_peak_db,
         }
-        if res.measured_i is not None:
-            md.update(
-                source_lufs=res.measured_i,
-                source_true_peak_dbtp=res.measured_tp,
-                source_lra=res.measured_lra,
-                normalization_type=res.normalization_type or "",
-            )
         return dg.MaterializeResult(
             data_version=dg.DataVersion(build.audio_version(fp, build.audio_spec_version(project))),
             metadata=md,
             check_results=[
                 dg.AssetCheckResult(
-                    check_name="loudness_on_target",
-                    passed=bool(passed),
+                    check_name=c.name,
+                    passed=bool(c.passed),
                     severity=dg.AssetCheckSeverity.ERROR,
-                    metadata={
-                        "loudness_lufs": measured_i,
-                        "target_lufs": target,
-                        "mode": res.mode,
-                        "samples": samples or 0,
-                        "expected_samples": res.samples,
-                    },
+                    metadata=build.metadata_safe(c.metadata),
                 )
+                for c in build.audio_checks(project, res, out)
             ],
         )
 
@@ -288,12 +255,18 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
             },
         )
 
+    cut_checks = [
+        dg.AssetCheckSpec(name, asset=k[n.CUT], blocking=True, description=text)
+        for name, text in build.CUT_CHECKS.items()
+    ]
+
     @dg.asset(
         key=k[n.CUT],
         deps=[k[n.PICTURE], k[n.AUDIO], k[n.TIMELINE]],
         group_name=n.ASSEMBLY_GROUP,
         kinds={"ffmpeg"},
         code_version=build.CUT_VERSION,
+        check_specs=cut_checks,
         automation_condition=ROLLUP_AUTOMATION,
         pool=n.FFMPEG_POOL,
         description="All shots joined in story order by stream copy (no re-encode): H.264 picture, PCM audio, "
@@ -305,15 +278,27 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         project = workspace.project(P)
         tl = _read_timeline(project)
         pics, auds = [], []
+        cache = build.load_fingerprints(project)
         for clip in tl.clips:
+            if clip.placeholder:  # a slate, rendered by assemble_cut; the timeline's version covers it
+                continue
             pv = recorded_version(context.instance, k[n.PICTURE], clip.shot)
             av = recorded_version(context.instance, k[n.AUDIO], clip.shot)
             if pv is None or av is None:
                 raise VidasmError(f"shot {clip.shot} of {P} has not been built (picture and audio)", path=project.root)
+            if (pv, av) != build.expected_shot_versions(project, clip, cache):
+                raise VidasmError(
+                    f"shot {clip.shot} of {P}: its picture/audio were not built from {clip.clip_name} (its last "
+                    "build failed or is stale); build the shot first, the cut never uses an older render",
+                    path=clip.source_path,
+                )
             pics.append(pv)
             auds.append(av)
-        path = build.assemble_cut(ffmpeg.runner(context, f"{P} cut"), ffmpeg.exe, project, tl)
+        build.save_fingerprints(project, cache)
+        run = ffmpeg.runner(context, f"{P} cut")
+        path = build.assemble_cut(run, ffmpeg.exe, project, tl)
         info = probe(path)
+        placeholders = [c.shot for c in tl.clips if c.placeholder]
         return dg.MaterializeResult(
             data_version=dg.DataVersion(build.cut_version(pics, auds, build.timeline_version(tl))),
             metadata={
@@ -321,7 +306,17 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
                 "path": dg.MetadataValue.path(str(path)),
                 "shots": len(tl.clips),
                 "expected_frames": tl.total_frames,
+                "placeholders": ", ".join(placeholders) or "none",
             },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=c.name,
+                    passed=bool(c.passed),
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata=build.metadata_safe(c.metadata),
+                )
+                for c in build.cut_checks(run, ffmpeg.exe, project, tl, path)
+            ],
         )
 
     @dg.asset(
@@ -372,7 +367,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
             },
         )
 
-    deliveries = [_delivery_asset(P, preset, k[n.CUT], k[n.TIMELINE]) for preset in presets]
+    deliveries = [_delivery_asset(P, preset, k[n.CUT]) for preset in presets]
 
     shots_job = dg.define_asset_job(
         n.shots_job_name(P),
@@ -394,14 +389,14 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     )
 
 
-def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey, timeline_key: dg.AssetKey):
+def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey):
     from ..media.commands import PRESETS
 
     spec = PRESETS[preset]
 
     @dg.asset(
         key=n.key(P, n.delivery(preset)),
-        deps=[cut_key, timeline_key],
+        deps=[cut_key],
         group_name=n.DELIVERY_GROUP,
         kinds={"ffmpeg"},
         code_version=build.DELIVERY_VERSION,
@@ -413,11 +408,10 @@ def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey, timeline_key: dg.
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         project = workspace.project(P)
-        tl = _read_timeline(project)
         cut_v = recorded_version(context.instance, cut_key)
         if cut_v is None:
             raise VidasmError(f"the cut of {P} has not been built", path=project.cut_path())
-        path = build.deliver(ffmpeg.runner(context, f"{P} {preset}"), ffmpeg.exe, project, preset, tl)
+        path = build.deliver(ffmpeg.runner(context, f"{P} {preset}"), ffmpeg.exe, project, preset)
         info = probe(path)
         md = {**build.media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset}
         return dg.MaterializeResult(data_version=dg.DataVersion(build.delivery_version(preset, cut_v)), metadata=md)
