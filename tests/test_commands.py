@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+from vidasm_assets.media import colour
 from vidasm_assets.media import commands as c
 from vidasm_assets.media.rates import Rate
 
@@ -16,17 +17,45 @@ R2997 = Rate(30000, 1001)
 def test_picture_filter_square_pixels_fit_and_exact_frames() -> None:
     assert c.picture_filter(1920, 1080, R24, 240) == (
         "fps=24,"
-        "scale=w=1920:h=1080:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=lanczos"
-        ":out_color_matrix=bt709:out_range=tv,"
+        "scale=w=1920:h=1080:force_original_aspect_ratio=decrease:force_divisible_by=2:reset_sar=1"
+        ":flags=lanczos+accurate_rnd:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
         "pad=w=1920:h=1080:x=(ow-iw)/2:y=(oh-ih)/2:color=black,setsar=1,"
-        "tpad=stop_mode=clone:stop=-1,trim=end_frame=240,setpts=PTS-STARTPTS,format=yuv420p,"
+        "tpad=stop_mode=clone:stop=3,trim=end_frame=240,setpts=PTS-STARTPTS,format=yuv420p,"
         "setparams=field_mode=prog:range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
     )
 
 
-def test_picture_filter_non_square_sar_is_squared_first() -> None:
-    f = c.picture_filter(1280, 720, R2997, 10, Fraction(4, 3))
-    assert f.startswith("scale=w='trunc(iw*sar/2)*2':h=ih,setsar=1,fps=30000/1001,")
+def test_pad_limit_is_a_tenth_of_a_second_at_least_two_frames() -> None:
+    assert [c.pad_limit(r) for r in (Rate(24), R2997, Rate(60000, 1001), Rate(25))] == [3, 3, 6, 3]
+    assert "tpad=stop_mode=clone:stop=0," in c.picture_filter(64, 64, R24, 5, pad=0)
+
+
+def test_picture_filter_converts_the_source_matrix_and_range() -> None:
+    sd = c.PictureSource(colour.SourceColour("bt601", "pc", "smpte170m", "smpte170m"))
+    f = c.picture_filter(320, 180, R24, 10, sd)
+    assert ":in_color_matrix=bt601:in_range=pc:out_color_matrix=bt709:out_range=tv," in f
+    rgb = c.PictureSource(colour.SourceColour("rgb", "pc", "bt709", "bt709"))
+    f = c.picture_filter(320, 180, R24, 10, rgb)
+    assert ":flags=lanczos+accurate_rnd:out_color_matrix=bt709:out_range=tv," in f
+
+
+def test_picture_filter_deinterlaces_first() -> None:
+    f = c.picture_filter(320, 180, R2997, 10, c.PictureSource(interlaced=True))
+    assert f.startswith("bwdif=mode=send_frame:parity=auto:deint=all,fps=30000/1001,scale=")
+
+
+def test_picture_filter_tone_maps_hdr_in_linear_light() -> None:
+    pq = colour.SourceColour("bt2020", "tv", "bt2020", "smpte2084")
+    assert c.picture_filter(320, 180, R24, 10, c.PictureSource(pq)).startswith(
+        "fps=24,"
+        "zscale=tin=smpte2084:pin=bt2020:min=bt2020nc:rin=tv:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
+        "tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,"
+        "scale=w=320:h=180:force_original_aspect_ratio=decrease:force_divisible_by=2:reset_sar=1"
+        ":flags=lanczos+accurate_rnd:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
+    )
+    wide = colour.SourceColour("bt2020", "tv", "bt2020", "bt2020-10")
+    f = c.picture_filter(320, 180, R24, 10, c.PictureSource(wide))
+    assert "zscale=p=bt709,zscale=t=bt709:m=bt709:r=tv," in f and "tonemap" not in f
 
 
 def test_conform_picture_cmd() -> None:
@@ -57,6 +86,20 @@ def test_loudness_measure_cmd() -> None:
     ]  # fmt: skip
 
 
+def test_loudness_measure_cmd_measures_the_fitted_shot_and_loops_short_ones() -> None:
+    argv = c.loudness_measure_cmd(
+        FF, Path("a.mkv"), target_i=-16, target_tp=-1, lra=7, samples=12000, offset=Fraction(1, 4)
+    )
+    assert argv[argv.index("-af") + 1] == (
+        "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
+        "asetpts=PTS-0.250000/TB,aresample=48000:async=1:first_pts=0,atrim=end_sample=12000,"
+        "aloop=loop=-1:size=12000,atrim=end_sample=144000,"
+        "loudnorm=I=-16:TP=-1:LRA=7:print_format=json"
+    )
+    long = c.loudness_measure_cmd(FF, Path("a.mp4"), target_i=-16, target_tp=-1, lra=7, samples=144000)
+    assert "aloop" not in long[long.index("-af") + 1] and "asetpts" not in long[long.index("-af") + 1]
+
+
 def test_normalize_audio_cmd_applies_measurement_and_exact_length() -> None:
     m = c.LoudnessMeasurement(-29.65, -26.61, 3.2, -39.65, 0.01)
     argv = c.normalize_audio_cmd(
@@ -65,11 +108,40 @@ def test_normalize_audio_cmd_applies_measurement_and_exact_length() -> None:
     af = argv[argv.index("-af") + 1]
     assert af == (
         "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
+        "aresample=48000:async=1:first_pts=0,atrim=end_sample=96000,"
         "loudnorm=I=-16:TP=-1:LRA=7:measured_I=-29.65:measured_TP=-26.61:measured_LRA=3.20"
         ":measured_thresh=-39.65:offset=0.01:linear=true:print_format=json,"
         "aresample=48000,apad,atrim=end_sample=96000,asetpts=PTS-STARTPTS"
     )
     assert argv[-9:] == ["-c:a", "pcm_s24le", "-ar", "48000", "-ac", "2", "-f", "wav", "o.wav"]
+
+
+def test_static_signal_keeps_loudnorm_linear() -> None:
+    m = c.LoudnessMeasurement(-30, -27, 0.0, -40, 0.0)
+    assert ":measured_LRA=0.01:" in c.loudnorm_apply_filter(-16, -1, 7, m)
+
+
+def test_limited_audio_cmd_gain_then_true_peak_limiter() -> None:
+    argv = c.limited_audio_cmd(FF, Path("a.mp4"), Path("o.wav"), samples=48000, gain_db=14.25, ceiling_db=-1.5)
+    assert argv == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
+        "-i", "a.mp4", "-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1",
+        "-af", "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
+        "aresample=48000:async=1:first_pts=0,atrim=end_sample=48000,volume=14.25dB,"
+        "aresample=192000,alimiter=limit=0.8414:attack=1:release=50:level=0:latency=1,"
+        "aresample=48000,apad,atrim=end_sample=48000,asetpts=PTS-STARTPTS",
+        "-c:a", "pcm_s24le", "-ar", "48000", "-ac", "2", "-f", "wav", "o.wav",
+    ]  # fmt: skip
+
+
+def test_slate_uses_the_conform_settings() -> None:
+    argv = c.slate_picture_cmd(FF, Path("card.png"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
+    conform = c.conform_picture_cmd(FF, Path("x"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
+    assert argv[argv.index("-i") - 4 : argv.index("-i") + 2] == ["-loop", "1", "-framerate", "24", "-i", "card.png"]
+    vf = argv[argv.index("-vf") + 1]
+    assert vf.startswith("fps=24,scale=w=320:h=180:") and ":in_color_matrix" not in vf
+    after = argv[argv.index("-vf") + 2 :]
+    assert after == conform[conform.index("-vf") + 2 :]  # identical encoder settings, tags and time scale
 
 
 def test_target_lra_keeps_linear_mode_possible() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from .colour import SourceColour, zscale_chain
 from .rates import AUDIO_RATE, Rate
 
 BASE = ("-hide_banner", "-nostdin", "-y")
@@ -67,18 +68,53 @@ def progress_args() -> list[str]:
     return ["-progress", "pipe:1", "-nostats", "-stats_period", "0.5"]
 
 
-def picture_filter(width: int, height: int, rate: Rate, frames: int, sar: Fraction = Fraction(1)) -> str:
-    """Timeline size with aspect kept (letter/pillarbox), square pixels, CFR, exactly ``frames`` frames."""
+BT709_SOURCE = SourceColour("bt709", "tv", "bt709", "bt709")
+
+
+@dataclass(frozen=True)
+class PictureSource:
+    """What the conform must undo about a source: its colour and interlacing (from ``probe`` + ``colour``)."""
+
+    colour: SourceColour = BT709_SOURCE
+    interlaced: bool = False
+
+
+def pad_limit(rate: Rate) -> int:
+    """Frames the conform may repeat at the end (rounding of the source's length): about 0.1 s, at least 2.
+
+    A render that decodes to fewer frames than its header promises (truncated data) comes out short and is
+    refused, instead of being padded with a frozen frame.
+    """
+    return max(2, -(-rate.nominal // 10))
+
+
+def picture_filter(
+    width: int, height: int, rate: Rate, frames: int, source: PictureSource = PictureSource(), pad: int | None = None
+) -> str:
+    """Timeline size with aspect kept (letter/pillarbox), square pixels, CFR, BT.709, exactly ``frames`` frames.
+
+    In order: deinterlace (bwdif, one frame per frame) when the source is interlaced; constant rate; HDR or
+    BT.2020 sources to SDR BT.709 in linear light (zscale; ``colour.py``); scale to fit with the source's
+    own matrix and range converted to BT.709 limited (``accurate_rnd``: within a code value of the exact
+    conversion, where the default is 2 off; ``reset_sar`` squares non-square pixels; rotation was
+    applied by the decoder, so the displayed size is what fits); pad; repeat the last frame at most
+    ``pad`` times and cut at exactly ``frames``; tag.
+    """
+    colour = source.colour
     chain = []
-    if sar != 1:
-        chain.append("scale=w='trunc(iw*sar/2)*2':h=ih,setsar=1")
+    if source.interlaced:
+        chain.append("bwdif=mode=send_frame:parity=auto:deint=all")
+    chain.append(f"fps={rate.ffmpeg}")
+    if colour.needs_zscale:
+        chain += zscale_chain(colour)
+        colour = BT709_SOURCE
+    matrix_in = "" if colour.matrix == "rgb" else f":in_color_matrix={colour.matrix}:in_range={colour.range}"
     chain += [
-        f"fps={rate.ffmpeg}",
-        f"scale=w={width}:h={height}:force_original_aspect_ratio=decrease:force_divisible_by=2"
-        ":flags=lanczos:out_color_matrix=bt709:out_range=tv",
+        f"scale=w={width}:h={height}:force_original_aspect_ratio=decrease:force_divisible_by=2:reset_sar=1"
+        f":flags=lanczos+accurate_rnd{matrix_in}:out_color_matrix=bt709:out_range=tv",
         f"pad=w={width}:h={height}:x=(ow-iw)/2:y=(oh-ih)/2:color=black",
         "setsar=1",
-        "tpad=stop_mode=clone:stop=-1",
+        f"tpad=stop_mode=clone:stop={pad_limit(rate) if pad is None else pad}",
         f"trim=end_frame={frames}",
         "setpts=PTS-STARTPTS",
         "format=yuv420p",
@@ -96,7 +132,7 @@ def conform_picture_cmd(
     height: int,
     rate: Rate,
     frames: int,
-    sar: Fraction = Fraction(1),
+    source: PictureSource = PictureSource(),
     x264: X264 = CONFORM_X264,
 ) -> list[str]:
     """Video-only MOV at the timeline size and rate, BT.709-tagged, closed GOP, fixed time scale."""
@@ -104,7 +140,24 @@ def conform_picture_cmd(
         ffmpeg, *BASE, *progress_args(),
         "-i", str(src),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", picture_filter(width, height, rate, frames, sar),
+        "-vf", picture_filter(width, height, rate, frames, source),
+        *x264.args(rate),
+        *BT709_TAGS,
+        "-video_track_timescale", str(rate.timescale),
+        "-f", "mov", str(dst),
+    ]  # fmt: skip
+
+
+def slate_picture_cmd(
+    ffmpeg: str, card: Path, dst: Path, *, width: int, height: int, rate: Rate, frames: int, x264: X264 = CONFORM_X264
+) -> list[str]:
+    """A still card (RGB image) as a shot: the conform's own filter and encoder settings, so the cut can still
+    stream-copy it next to real shots."""
+    return [
+        ffmpeg, *BASE, *progress_args(),
+        "-loop", "1", "-framerate", rate.ffmpeg, "-i", str(card),
+        "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
+        "-vf", picture_filter(width, height, rate, frames, PictureSource(SourceColour("rgb", "pc", "bt709", "bt709"))),
         *x264.args(rate),
         *BT709_TAGS,
         "-video_track_timescale", str(rate.timescale),
@@ -117,11 +170,55 @@ def audio_prep_filter() -> str:
     return f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo"
 
 
-def loudness_measure_cmd(ffmpeg: str, src: Path, *, target_i: float, target_tp: float, lra: float) -> list[str]:
-    """First loudnorm pass: measure only; the JSON lands on stderr."""
+MEASURE_MIN_SAMPLES = 3 * AUDIO_RATE
+"""Audio shorter than 3 s (loudnorm's window; BS.1770 gating needs 400 ms blocks) is measured looped to 3 s."""
+
+
+def _secs(value: Fraction) -> str:
+    return f"{float(value):.6f}"
+
+
+def audio_fit_filter(samples: int, offset: Fraction = Fraction(0)) -> list[str]:
+    """48 kHz stereo, sample 0 at the picture's first frame, nothing past the shot's last sample.
+
+    ``offset`` is how far the picture starts after the file's start (``MediaInfo.video_offset``): the audio
+    is shifted back by it; ``first_pts=0`` then pads silence in front of audio that starts late and drops
+    audio from before the picture, so picture and sound stay in sync.
+    """
+    chain = [audio_prep_filter()]
+    if offset:
+        chain.append(f"asetpts=PTS-{_secs(offset)}/TB")
+    chain += [f"aresample={AUDIO_RATE}:async=1:first_pts=0", f"atrim=end_sample={samples}"]
+    return chain
+
+
+def _exact_length(samples: int) -> list[str]:
+    return [f"aresample={AUDIO_RATE}", "apad", f"atrim=end_sample={samples}", "asetpts=PTS-STARTPTS"]
+
+
+def _loop_for_measure(samples: int | None) -> list[str]:
+    if samples is None or samples >= MEASURE_MIN_SAMPLES:
+        return []
+    return [f"aloop=loop=-1:size={max(1, samples)}", f"atrim=end_sample={MEASURE_MIN_SAMPLES}"]
+
+
+def loudness_measure_cmd(
+    ffmpeg: str,
+    src: Path,
+    *,
+    target_i: float,
+    target_tp: float,
+    lra: float,
+    samples: int | None = None,
+    offset: Fraction = Fraction(0),
+) -> list[str]:
+    """First loudnorm pass: measure only, exactly the audio the shot will use; the JSON lands on stderr."""
+    chain = [audio_prep_filter()] if samples is None else [*audio_fit_filter(samples, offset)]
+    chain += _loop_for_measure(samples)
+    chain.append(f"loudnorm=I={target_i:g}:TP={target_tp:g}:LRA={lra:g}:print_format=json")
     return [
         ffmpeg, *BASE, "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-af", f"{audio_prep_filter()},loudnorm=I={target_i:g}:TP={target_tp:g}:LRA={lra:g}:print_format=json",
+        "-af", ",".join(chain),
         "-f", "null", "-",
     ]  # fmt: skip
 
@@ -136,9 +233,11 @@ class LoudnessMeasurement:
 
 
 def loudnorm_apply_filter(target_i: float, target_tp: float, lra: float, m: LoudnessMeasurement) -> str:
+    """Second loudnorm pass in linear mode. A measured LRA of exactly 0 (a static signal) is passed as 0.01:
+    some FFmpeg versions refuse linear mode for LRA 0, and a static signal is where a plain gain is right."""
     return (
         f"loudnorm=I={target_i:g}:TP={target_tp:g}:LRA={lra:g}"
-        f":measured_I={m.input_i:.2f}:measured_TP={m.input_tp:.2f}:measured_LRA={m.input_lra:.2f}"
+        f":measured_I={m.input_i:.2f}:measured_TP={m.input_tp:.2f}:measured_LRA={max(m.input_lra, 0.01):.2f}"
         f":measured_thresh={m.input_thresh:.2f}:offset={m.target_offset:.2f}:linear=true:print_format=json"
     )
 
@@ -146,6 +245,10 @@ def loudnorm_apply_filter(target_i: float, target_tp: float, lra: float, m: Loud
 def target_lra(measured_lra: float) -> float:
     """An LRA target at least the source's, so loudnorm can stay linear (no dynamics change)."""
     return float(max(7, min(50, int(measured_lra) + 2)))
+
+
+def _pcm_out(dst: Path) -> list[str]:
+    return ["-c:a", "pcm_s24le", "-ar", str(AUDIO_RATE), "-ac", "2", "-f", "wav", str(dst)]
 
 
 def normalize_audio_cmd(
@@ -157,33 +260,66 @@ def normalize_audio_cmd(
     target_i: float,
     target_tp: float,
     measurement: LoudnessMeasurement,
+    offset: Fraction = Fraction(0),
 ) -> list[str]:
-    """Second pass: apply measured loudness, then pad/trim to exactly ``samples`` at 48 kHz (PCM WAV)."""
+    """Second pass: apply the measured loudness linearly, then exactly ``samples`` at 48 kHz (PCM WAV)."""
     lra = target_lra(measurement.input_lra)
-    chain = ",".join(
-        [
-            audio_prep_filter(),
-            loudnorm_apply_filter(target_i, target_tp, lra, measurement),
-            f"aresample={AUDIO_RATE}",
-            "apad",
-            f"atrim=end_sample={samples}",
-            "asetpts=PTS-STARTPTS",
-        ]
-    )
+    chain = [
+        *audio_fit_filter(samples, offset),
+        loudnorm_apply_filter(target_i, target_tp, lra, measurement),
+        *_exact_length(samples),
+    ]
     return [
         ffmpeg, *BASE, *progress_args(), "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-map_metadata", "-1", "-af", chain,
-        "-c:a", "pcm_s24le", "-ar", str(AUDIO_RATE), "-ac", "2", "-f", "wav", str(dst),
+        "-map_metadata", "-1", "-af", ",".join(chain), *_pcm_out(dst),
     ]  # fmt: skip
 
 
-def pcm_fit_cmd(ffmpeg: str, src: Path, dst: Path, *, samples: int) -> list[str]:
-    """Audio that cannot be measured (silent source): keep it as is, fitted to the exact length."""
-    chain = f"{audio_prep_filter()},apad,atrim=end_sample={samples},asetpts=PTS-STARTPTS"
+LIMITER_RATE = 4 * AUDIO_RATE
+"""The limiter runs 4x oversampled, so it catches the inter-sample (true) peaks BS.1770 measures."""
+
+
+def limiter_filter(ceiling_db: float) -> list[str]:
+    """A true-peak limiter: 4x oversampled lookahead limiter, delay compensated (sync is kept)."""
+    return [
+        f"aresample={LIMITER_RATE}",
+        f"alimiter=limit={10 ** (ceiling_db / 20):.4f}:attack=1:release=50:level=0:latency=1",
+    ]
+
+
+def limited_audio_cmd(
+    ffmpeg: str,
+    src: Path,
+    dst: Path,
+    *,
+    samples: int,
+    gain_db: float,
+    ceiling_db: float,
+    offset: Fraction = Fraction(0),
+) -> list[str]:
+    """A linear gain whose peaks would pass the ceiling: the gain, then a true-peak limiter at ``ceiling_db``.
+
+    For quiet programme with loud transients (dialogue and a door slam): loudnorm's linear mode would cap the
+    gain at the peaks and miss the target by many LU, its dynamic mode would pump the whole shot.
+    """
+    chain = [
+        *audio_fit_filter(samples, offset),
+        f"volume={gain_db:.2f}dB",
+        *limiter_filter(ceiling_db),
+        *_exact_length(samples),
+    ]
     return [
         ffmpeg, *BASE, *progress_args(), "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-map_metadata", "-1", "-af", chain,
-        "-c:a", "pcm_s24le", "-ar", str(AUDIO_RATE), "-ac", "2", "-f", "wav", str(dst),
+        "-map_metadata", "-1", "-af", ",".join(chain), *_pcm_out(dst),
+    ]  # fmt: skip
+
+
+def pcm_fit_cmd(ffmpeg: str, src: Path, dst: Path, *, samples: int, offset: Fraction = Fraction(0)) -> list[str]:
+    """Audio that cannot be measured (silent source): keep it as is, fitted to the exact length."""
+    chain = [*audio_fit_filter(samples, offset), *_exact_length(samples)]
+    return [
+        ffmpeg, *BASE, *progress_args(), "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-map_metadata", "-1", "-af", ",".join(chain), *_pcm_out(dst),
     ]  # fmt: skip
 
 
@@ -261,9 +397,12 @@ def delivery_cmd(
     ]  # fmt: skip
 
 
-def ebur128_cmd(ffmpeg: str, src: Path) -> list[str]:
-    """Measure integrated loudness and true peak (the check, independent of loudnorm's estimate)."""
+def ebur128_cmd(ffmpeg: str, src: Path, *, samples: int | None = None) -> list[str]:
+    """Measure integrated loudness and true peak (the check, independent of loudnorm's estimate).
+
+    ``samples`` (the file's length at 48 kHz) under 3 s loops it to 3 s, as the normalization measured it.
+    """
     return [
         ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(src), "-map", "0:a:0", "-vn",
-        "-af", "ebur128=peak=true", "-f", "null", "-",
+        "-af", ",".join([*_loop_for_measure(samples), "ebur128=peak=true"]), "-f", "null", "-",
     ]  # fmt: skip

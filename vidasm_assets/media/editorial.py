@@ -177,8 +177,10 @@ def _event_comments(clip: TimelineClip, style: str) -> list[str]:
         f"* FROM CLIP NAME: {_one_line(clip.clip_name)}",
         f"* SOURCE FILE: {_one_line(PurePath(clip.source_path).name)}",
     ]
-    if style == "premiere":
+    if style == "premiere":  # its clip name still says PLACEHOLDER
         return lines
+    if clip.placeholder:
+        lines.append(f"* PLACEHOLDER: {_one_line(clip.placeholder)}")
     extra = [("TAKE", clip.take), ("SCENE", clip.scene), ("BEAT", clip.beat), ("NOTES", clip.notes)]
     lines += [f"* {key}: {_one_line(value)}" for key, value in extra if value and _one_line(value)]
     return lines
@@ -256,6 +258,7 @@ def _clip_metadata(clip: TimelineClip) -> dict[str, object]:
             "scene": clip.scene,
             "beat": clip.beat,
             "notes": clip.notes,
+            **({"placeholder": clip.placeholder} if clip.placeholder else {}),
         }
     }
 

@@ -36,6 +36,9 @@ MATRICES = {
     10: "bt2020c",
 }
 RANGES = {0: "unknown", 1: "tv", 2: "pc"}
+FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+INTERLACED_ORDERS = ("tt", "bb", "tb", "bt")
+STILL_CODECS = {"png", "mjpeg", "bmp", "tiff", "webp", "gif", "jpeg2000", "jpegls", "qoi", "dpx", "exr"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ class VideoInfo:
     color_range: str
     field_order: str | None
     start_time: Fraction
+    rotation: int = 0  # display rotation in degrees (set when the first frame was decoded)
+    interlaced: bool = False  # field order says so, or the first decoded frame is interlaced
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as displayed: after the rotation FFmpeg applies on decode."""
+        if self.rotation % 180:
+            return self.height, self.width
+        return self.width, self.height
 
 
 @dataclass(frozen=True)
@@ -76,20 +88,83 @@ class MediaInfo:
     video: VideoInfo | None
     audio: list[AudioInfo] = field(default_factory=list)
     timecode: str | None = None
+    start_time: Fraction = Fraction(0)  # the container's start (what FFmpeg subtracts from every stream)
 
     @property
     def has_audio(self) -> bool:
         return bool(self.audio)
 
+    @property
+    def video_offset(self) -> Fraction:
+        """How far the picture starts after the file's start: the audio is shifted by this to stay in sync."""
+        if self.video is None:
+            return Fraction(0)
+        return max(Fraction(0), self.video.start_time - self.start_time)
+
+
+def _tag_duration(value: str | None) -> Fraction | None:
+    """Matroska's per-stream ``DURATION`` tag (``00:00:01.000000000``)."""
+    try:
+        h, m, sec = (value or "").split(":")
+        return int(h) * 3600 + int(m) * 60 + Fraction(sec)
+    except ValueError:
+        return None
+
 
 def _stream_duration(stream: av.stream.Stream, container_duration: Fraction) -> Fraction:
     if stream.duration is not None and stream.time_base is not None:
         return Fraction(stream.duration) * stream.time_base
+    # Matroska's DURATION tag is where the stream ends, so a stream that starts late is shorter than it
+    tagged = _tag_duration(stream.metadata.get("DURATION") or stream.metadata.get("duration"))
+    start = Fraction(stream.start_time or 0) * (stream.time_base or 0)
+    if tagged is not None and tagged - start > 0:
+        return tagged - start
     return container_duration
 
 
-def probe(path: str | Path) -> MediaInfo:
-    """Describe a media file, raising a typed error that names it when it is not usable."""
+def _top_level_boxes(p: Path, limit: int = 64) -> list[str]:
+    """ISO-BMFF top-level box types, read from the headers only (a few seeks, whatever the file size)."""
+    kinds: list[str] = []
+    try:
+        with open(p, "rb") as fh:
+            size = p.stat().st_size
+            pos = 0
+            while pos + 8 <= size and len(kinds) < limit:
+                fh.seek(pos)
+                head = fh.read(16)
+                box = int.from_bytes(head[:4], "big")
+                kind = head[4:8].decode("latin-1")
+                if box == 1 and len(head) == 16:
+                    box = int.from_bytes(head[8:16], "big")
+                elif box == 0:
+                    box = size - pos
+                if box < 8 or not kind.isprintable():
+                    break
+                kinds.append(kind)
+                pos += box
+    except OSError:
+        pass
+    return kinds
+
+
+def _unreadable(p: Path, exc: Exception) -> InvalidMediaError:
+    """Say what is wrong with a file FFmpeg cannot open, as precisely as the bytes allow."""
+    boxes = _top_level_boxes(p)
+    if boxes and boxes[0] in ("ftyp", "wide", "mdat", "free", "skip") and "moov" not in boxes:
+        return InvalidMediaError(
+            f"{p}: truncated MP4/MOV: no moov atom (the index FFmpeg needs); the render did not finish writing",
+            path=p,
+        )
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return InvalidMediaError(f"{p}: not a media file FFmpeg can read ({reason})", path=p)
+
+
+def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
+    """Describe a media file, raising a typed error that names it when it is not usable.
+
+    Headers only, unless ``first_frame``: then the first picture is decoded too, for what only frames carry
+    (display rotation, interlacing, colour tags missing from the headers) and to prove the picture decodes.
+    """
     p = Path(path)
     if not p.exists():
         raise MediaNotFoundError(f"{p}: file not found", path=p)
@@ -103,9 +178,10 @@ def probe(path: str | Path) -> MediaInfo:
     except FileNotFoundError as exc:
         raise MediaNotFoundError(f"{p}: file not found", path=p) from exc
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise InvalidMediaError(f"{p}: not readable media ({exc})", path=p) from exc
+        raise _unreadable(p, exc) from exc
     with container:
         cdur = Fraction(container.duration or 0, 1_000_000)
+        cstart = Fraction(container.start_time or 0, 1_000_000)
         timecode = container.metadata.get("timecode")
         video = None
         vstreams = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
@@ -114,6 +190,17 @@ def probe(path: str | Path) -> MediaInfo:
             cc = s.codec_context
             timecode = timecode or s.metadata.get("timecode")
             rate = s.average_rate or s.guessed_rate or s.base_rate
+            field_order = FIELD_ORDERS.get(int(cc.field_order or 0), str(cc.field_order))
+            colour = [int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace), int(cc.color_range)]
+            rotation, interlaced = 0, field_order in INTERLACED_ORDERS
+            if first_frame:
+                frame = _first_frame(container, s, p)
+                rotation = round(frame.rotation or 0) % 360
+                interlaced = interlaced or bool(frame.interlaced_frame)
+                got = [int(frame.color_primaries), int(frame.color_trc), int(frame.colorspace), int(frame.color_range)]
+                # a tag missing from the headers but present on the frames (some containers drop them)
+                unknown: tuple[tuple[int, ...], ...] = ((0, 2), (0, 2), (2,), (0,))
+                colour = [g if c in u and g not in u else c for c, g, u in zip(colour, got, unknown, strict=True)]
             video = VideoInfo(
                 codec=cc.name,
                 width=cc.width,
@@ -124,12 +211,14 @@ def probe(path: str | Path) -> MediaInfo:
                 duration=_stream_duration(s, cdur),
                 sar=Fraction(s.sample_aspect_ratio) if s.sample_aspect_ratio else Fraction(1),
                 profile=cc.profile,
-                color_primaries=PRIMARIES.get(int(cc.color_primaries), str(cc.color_primaries)),
-                color_trc=TRANSFERS.get(int(cc.color_trc), str(cc.color_trc)),
-                colorspace=MATRICES.get(int(cc.colorspace), str(cc.colorspace)),
-                color_range=RANGES.get(int(cc.color_range), str(cc.color_range)),
-                field_order=str(cc.field_order) if getattr(cc, "field_order", None) is not None else None,
+                color_primaries=PRIMARIES.get(colour[0], str(colour[0])),
+                color_trc=TRANSFERS.get(colour[1], str(colour[1])),
+                colorspace=MATRICES.get(colour[2], str(colour[2])),
+                color_range=RANGES.get(colour[3], str(colour[3])),
+                field_order=field_order,
                 start_time=Fraction(s.start_time or 0) * (s.time_base or 0),
+                rotation=rotation,
+                interlaced=interlaced,
             )
         audio = []
         for a in container.streams.audio:
@@ -144,7 +233,22 @@ def probe(path: str | Path) -> MediaInfo:
                 )
             )
         fmt = container.format.name
-    return MediaInfo(str(p), fmt, size, cdur, video, audio, timecode)
+    return MediaInfo(str(p), fmt, size, cdur, video, audio, timecode, cstart)
+
+
+def _first_frame(container: av.container.InputContainer, stream: av.stream.Stream, p: Path) -> av.VideoFrame:
+    """Decode the first picture (a bounded number of packets), or say the picture does not decode."""
+    try:
+        for n, packet in enumerate(container.demux(stream)):
+            for frame in packet.decode():
+                return frame
+            if n > 300:
+                break
+        for frame in stream.codec_context.decode(None):  # flush: a single-frame file decodes only now
+            return frame
+    except av.error.FFmpegError as exc:
+        raise InvalidMediaError(f"{p}: its picture does not decode ({exc})", path=p) from exc
+    raise InvalidMediaError(f"{p}: no picture decodes from its video stream", path=p)
 
 
 def require_video(info: MediaInfo) -> VideoInfo:
@@ -153,8 +257,12 @@ def require_video(info: MediaInfo) -> VideoInfo:
         what = "audio-only" if info.audio else "has no video stream"
         raise InvalidMediaError(f"{info.path}: not a video render ({what})", path=info.path)
     v = info.video
-    if v.codec in {"png", "mjpeg", "bmp", "tiff", "webp", "gif"} and v.frames <= 1:
-        raise InvalidMediaError(f"{info.path}: a still image ({v.codec}), not a video render", path=info.path)
+    image_demuxer = info.format_name.endswith("_pipe") or info.format_name in ("image2", "gif", "webp")
+    if (v.codec in STILL_CODECS and v.frames <= 1) or image_demuxer or v.frames == 1:
+        what = f"{v.codec} image" if v.codec in STILL_CODECS else f"a single {v.codec} frame"
+        raise InvalidMediaError(
+            f"{info.path}: a still image ({what}, {v.width}x{v.height}), not a video render", path=info.path
+        )
     if v.duration <= 0:
         raise InvalidMediaError(f"{info.path}: video stream has no duration", path=info.path)
     return v

@@ -61,6 +61,12 @@ class EditorialSettings(_Strict):
         return v
 
 
+class ColourSettings(_Strict):
+    """What to do with HDR (PQ/HLG) renders: refuse them (default) or tone-map them to SDR BT.709."""
+
+    hdr: Literal["fail", "tonemap"] = "fail"
+
+
 class SequenceEntry(_Strict):
     shot: str
     take: str | None = None
@@ -83,6 +89,10 @@ class ProjectSpec(_Strict):
     sequence: list[SequenceEntry] | None = None
     exports: list[str] = ["web"]
     editorial: EditorialSettings = EditorialSettings()
+    colour: ColourSettings = ColourSettings()
+    # true: a shot whose render is missing or unusable is cut in as a slate of its length (marked in the EDL)
+    # instead of failing the cut
+    placeholders: bool = False
 
     @field_validator("fps")
     @classmethod

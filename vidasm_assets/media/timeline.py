@@ -26,6 +26,7 @@ class TimelineClip:
     scene: str | None = None
     beat: str | None = None
     notes: str | None = None
+    placeholder: str | None = None  # why the shot is a slate instead of its render (None: a real shot)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Timeline:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["rate"] = [self.rate.num, self.rate.den]
+        for clip in d["clips"]:  # only placeholders carry the key, so real timelines keep their versions
+            if clip.get("placeholder") is None:
+                clip.pop("placeholder", None)
         return d
 
     def to_json(self) -> str:
