@@ -30,3 +30,27 @@ def recorded_observation(instance: dg.DagsterInstance, key: dg.AssetKey, partiti
         return None
     obs = records[0].event_log_entry.asset_observation
     return (obs.tags or {}).get(DATA_VERSION_TAG) if obs else None
+
+
+def latest_versions(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: list[str], *, observations: bool = False
+) -> dict[str, str | None]:
+    """Latest data version per partition in a few paged queries, not one query per partition."""
+    found: dict[str, str | None] = {}
+    wanted = set(partitions)
+    if not wanted:
+        return found
+    fetch = instance.fetch_observations if observations else instance.fetch_materializations
+    cursor = None
+    while len(found) < len(wanted):
+        page = fetch(dg.AssetRecordsFilter(asset_key=key, asset_partitions=sorted(wanted)), limit=1000, cursor=cursor)
+        for rec in page.records:
+            entry = rec.event_log_entry
+            event = entry.asset_observation if observations else entry.asset_materialization
+            if event is None or event.partition in found or event.partition not in wanted:
+                continue
+            found[event.partition] = (event.tags or {}).get(DATA_VERSION_TAG)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return {p: found.get(p) for p in partitions}

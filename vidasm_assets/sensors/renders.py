@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ..assets import names as n
-from ..assets.versions import DATA_VERSION_TAG, recorded_observation, recorded_version
+from ..assets.versions import DATA_VERSION_TAG, latest_versions, recorded_observation
 from ..media import build
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
 from ..resources import WorkspaceResource
@@ -48,8 +48,13 @@ def _project_requests(
         key = n.key(P, facet)
         if recorded_observation(instance, key) != version:
             events.append(dg.AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version}))
+    # Only partitions that already existed can have history: one paged query per asset, not per shot.
+    known = [s for s in ch.fingerprints if s in existing]
+    observed = latest_versions(
+        instance, n.key(P, n.RENDER), [s for s in ch.changed if s in existing], observations=True
+    )
     for shot, fp in ch.changed.items():
-        if recorded_observation(instance, n.key(P, n.RENDER), shot) != fp:
+        if observed.get(shot) != fp:
             events.append(
                 dg.AssetObservation(asset_key=n.key(P, n.RENDER), partition=shot, tags={DATA_VERSION_TAG: fp})
             )
@@ -57,13 +62,16 @@ def _project_requests(
     candidates = set(ch.changed)
     if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs:
         candidates |= set(ch.fingerprints)
+    built = {
+        a: latest_versions(instance, n.key(P, a), [s for s in known if s in candidates]) for a in (n.PICTURE, n.AUDIO)
+    }
     for shot in sorted(candidates):
         fp = ch.fingerprints.get(shot) or ch.changed[shot]
         expected = {
             n.PICTURE: build.picture_version(fp, ch.versions[n.PICTURE_SPEC]),
             n.AUDIO: build.audio_version(fp, ch.versions[n.AUDIO_SPEC]),
         }
-        todo = sorted(a for a, v in expected.items() if recorded_version(instance, n.key(P, a), shot) != v)
+        todo = sorted(a for a, v in expected.items() if built[a].get(shot) != v)
         if todo:
             runs.append(
                 dg.RunRequest(
