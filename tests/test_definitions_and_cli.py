@@ -47,6 +47,12 @@ def test_definitions_shape(tmp_path: Path, make_project) -> None:
         assert graph.get(key).description, key
     defs.resolve_job_def("p_1__shots")
     defs.resolve_job_def("p_1__assemble")
+    # every step that runs FFmpeg is in the ffmpeg pool, whose size dagster.yaml limits
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if "ffmpeg" in node.kinds:
+            assert defs.resolve_assets_def(key).op.pool == n.FFMPEG_POOL, key
+    assert "default_limit:" in (REPO / "dagster.yaml").read_text()
 
 
 def test_dagster_definitions_validate(tmp_path: Path, make_project) -> None:
@@ -85,3 +91,14 @@ def test_cli_build_status_and_failure_summary(tmp_path: Path, make_project) -> N
     ok = subprocess.run([vidasm, "build", "bad"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert (ws / "bad" / "06_Exports" / "bad_web.mp4").is_file()
+    # --all rebuilds everything of a project even when fresh, as runs in the same instance
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as inst:
+        before = len(inst.get_runs())
+    again = subprocess.run([vidasm, "build", "--all", "good"], env=env, capture_output=True, text=True, timeout=300,
+                           cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as inst:
+        new_runs = inst.get_runs()[: len(inst.get_runs()) - before]
+        assert sorted(r.job_name for r in new_runs) == ["good__assemble", "good__shots"]
+        cfg = (tmp_path / "home" / "dagster.yaml").read_text()
+        assert f"default_limit: {os.cpu_count()}" in cfg
