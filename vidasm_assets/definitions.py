@@ -68,6 +68,9 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
         assets=assets,
         jobs=jobs,
         sensors=sensors if jobs else [],
+        # Steps run inside the run worker: FFmpeg does the heavy lifting in its own process anyway, and a
+        # subprocess per step would add seconds of Python start-up to every shot (see BENCHMARKS.md).
+        executor=dg.in_process_executor,
         resources={"ffmpeg": ffmpeg, "workspace": workspace},
     )
 
