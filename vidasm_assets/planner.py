@@ -46,6 +46,7 @@ class ProjectPlan:
     project: str
     items: list[Item] = field(default_factory=list)
     error: VidasmError | None = None
+    placeholders: bool = False  # project.json "placeholders": failed shots become slates, the cut still builds
 
     def shot_builds(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -103,7 +104,7 @@ def plan_project(
 ) -> ProjectPlan:
     """Expected vs recorded versions for every asset of a project."""
     P = project.name
-    plan = ProjectPlan(P)
+    plan = ProjectPlan(P, placeholders=project.spec.placeholders)
     if record:
         sync_partitions(instance, project)
     specs = {
@@ -115,8 +116,6 @@ def plan_project(
         for name, version in specs.items():
             observe(instance, n.key(P, name), version)
     cache = build.load_fingerprints(project)
-    pictures: list[str] = []
-    audios: list[str] = []
     shot_errors: list[str] = []
     probes = {}
     for shot in project.shots():
@@ -134,8 +133,6 @@ def plan_project(
             observe(instance, n.key(P, n.RENDER), fp, shot)
         pv = build.picture_version(fp, specs[n.PICTURE_SPEC])
         av = build.audio_version(fp, specs[n.AUDIO_SPEC])
-        pictures.append(pv)
-        audios.append(av)
         for asset, expected, path in (
             (n.PICTURE, pv, project.picture_path(shot)),
             (n.AUDIO, av, project.audio_path(shot)),
@@ -148,13 +145,13 @@ def plan_project(
             plan.items.append(it)
     build.save_fingerprints(project, cache)
     rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in project.spec.exports]]
-    if shot_errors or not project.shots():
+    if (shot_errors and not project.spec.placeholders) or not project.shots():
         why = f"blocked by shot(s) {', '.join(shot_errors)}" if shot_errors else "no shots"
         plan.items += [Item(a, None, "blocked", why) for a in rollups]
         return plan
     tl = build.build_timeline(project, probes)
     tv = build.timeline_version(tl)
-    cv = build.cut_version(pictures, audios, tv)
+    cv = build.expected_cut_version(project, tl, cache)
     expected = {
         n.TIMELINE: (tv, project.timeline_path()),
         n.CUT: (cv, project.cut_path()),
@@ -222,7 +219,7 @@ def execute_plan(
             failed_shots.append(shot)
     blocked = [it for it in plan.items if it.state == "blocked"]
     rollups = plan.rollup_builds()
-    if failed_shots or blocked:
+    if (failed_shots and not plan.placeholders) or blocked:
         bad = failed_shots or [blocked[0].reason]
         if rollups or blocked:
             done(Outcome(P, "cut, EDL, deliveries", False, None, f"not assembled: failed {', '.join(bad)}"))

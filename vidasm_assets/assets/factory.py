@@ -22,9 +22,6 @@ from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
 from .versions import recorded_version
 
-BT709 = "bt709/bt709/bt709/tv"
-LOUDNESS_TOLERANCE_LU = 1.0
-
 # Project roll-ups follow their shots by themselves: eager waits until no upstream run is in progress, so a
 # batch of shot runs yields one cut, not one per shot. Shots themselves are launched by the render sensor.
 ROLLUP_AUTOMATION = dg.AutomationCondition.eager()

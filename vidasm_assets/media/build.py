@@ -22,7 +22,7 @@ from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy, source_colour
 from .errors import InvalidMediaError, MediaNotFoundError, VidasmError
 from .parsers import parse_ebur128_summary, parse_loudness_measurement, parse_loudnorm_result
-from .probe import MediaInfo, VideoInfo, probe, require_video
+from .probe import MediaInfo, VideoInfo, probe, require_video, verify_complete
 from .project import FingerprintCache, Project, ShotRef, Take, list_takes, stable_hash
 from .rates import Rate
 from .runner import atomic_output, write_text_atomic
@@ -169,11 +169,14 @@ def colour_of(video: VideoInfo) -> SourceColour:
 
 
 def usable_take(project: Project, ref: ShotRef, probes: dict[str, MediaInfo] | None = None) -> tuple[Take, MediaInfo]:
-    """The shot's selected take, probed, with a picture vidasm will conform; a typed error naming it otherwise."""
+    """The shot's selected take, probed (headers only), with a picture; a typed error naming it otherwise.
+
+    What only the build can find (truncated data, an HDR picture the project refuses) fails the shot's build,
+    not the timeline: the timeline stays a cheap, header-only view of the cut.
+    """
     take = project.select_take(ref.shot)
     info = (probes or {}).get(ref.shot) or probe(take.path)
-    video = require_video(info)
-    check_hdr_policy(colour_of(video), project.spec.colour.hdr, str(take.path))
+    require_video(info)
     return take, info
 
 
@@ -203,6 +206,7 @@ def conform_picture(run: Run, ffmpeg: str, project: Project, take: Take, info: M
     frames = shot_frames(info, rate)
     with _source_kept(take):
         full = probe(take.path, first_frame=True)
+        verify_complete(full, "video")
     video = require_video(full)
     colour = colour_of(video)
     check_hdr_policy(colour, project.spec.colour.hdr, str(take.path))
@@ -233,6 +237,7 @@ class AudioResult:
     measured_i: float | None = None
     measured_tp: float | None = None
     measured_lra: float | None = None
+    measured_thresh: float | None = None  # loudnorm's gating threshold of the source
     output_i: float | None = None  # ebur128 of the result (independent of loudnorm's own estimate)
     output_tp: float | None = None
     normalization_type: str | None = None  # loudnorm's own report (linear/dynamic), or linear+limiter
@@ -265,6 +270,9 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
     dest = project.audio_path(take.path.parent.name)
     seconds = float(rate.frames_to_seconds(frames))
     offset = info.video_offset
+    # a take the project refuses (HDR without the opt-in) is refused for its sound too: no output of the shot
+    # moves to a take its picture cannot follow
+    check_hdr_policy(colour_of(require_video(info)), project.spec.colour.hdr, str(take.path))
     if not info.has_audio:
         with atomic_output(dest) as tmp:
             run(cmd.silence_cmd(ffmpeg, tmp, samples=samples), path=take.path, total_seconds=seconds)
@@ -273,6 +281,7 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
     target_tp = project.spec.audio.true_peak_db
     ceiling = target_tp - TP_HEADROOM_DB
     with _source_kept(take):
+        verify_complete(info, "audio")
         err = run(
             cmd.loudness_measure_cmd(
                 ffmpeg, take.path, target_i=target_i, target_tp=target_tp, lra=7, samples=samples, offset=offset
@@ -284,6 +293,7 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
         "measured_i": m.input_i,
         "measured_tp": m.input_tp,
         "measured_lra": m.input_lra,
+        "measured_thresh": m.input_thresh,
         "offset_s": round(float(offset), 6),
     }
     if not math.isfinite(m.input_i) or m.input_i <= SILENCE_LUFS:
@@ -382,9 +392,13 @@ def _placeholder_frames(project: Project, shot: str) -> int:
 def _placeholder_clip(project: Project, ref: ShotRef, exc: VidasmError) -> TimelineClip:
     picture, _ = placeholder_paths(project, ref.shot)
     reason = exc.message.replace(str(project.root) + "/", "")
+    try:
+        take = project.select_take(ref.shot).label  # the take that is there but unusable
+    except VidasmError:
+        take = ref.take or "missing"
     return TimelineClip(
         shot=ref.shot,
-        take=ref.take or "missing",
+        take=take,
         clip_name=f"{ref.shot}_PLACEHOLDER",
         source_path=str(picture),
         frames=_placeholder_frames(project, ref.shot),
@@ -399,7 +413,8 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
     """Probe each selected take (headers only) and lay the shots out in story order.
 
     A shot whose render is missing or unusable fails the timeline, naming the shot, unless the project opts
-    into placeholders: then it becomes a placeholder clip of the shot's length.
+    into placeholders: then it becomes a placeholder clip of the shot's length (so does a take the project
+    refuses, HDR without the tone-mapping opt-in, which is otherwise left to fail the shot's build).
     """
     rate = project.spec.rate
     width, height = project.spec.size
@@ -408,10 +423,14 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
         try:
             take, info = usable_take(project, ref, probes)
             frames = shot_frames(info, rate)
+            if project.spec.placeholders:  # a take the project refuses is as missing as no take
+                check_hdr_policy(colour_of(require_video(info)), project.spec.colour.hdr, str(take.path))
         except VidasmError as exc:
             if project.spec.placeholders:
                 clips.append(_placeholder_clip(project, ref, exc))
                 continue
+            if exc.message.startswith(f"shot {ref.shot}:"):
+                raise
             raise type(exc)(f"shot {ref.shot}: {exc.message}", path=exc.path) from exc
         clips.append(
             TimelineClip(
@@ -780,6 +799,7 @@ def audio_report(res: AudioResult) -> dict[str, Any]:
             "source_lufs": res.measured_i,
             "source_true_peak_dbtp": res.measured_tp,
             "source_lra": res.measured_lra,
+            "source_threshold_lufs": res.measured_thresh,
             "loudness_lufs": res.output_i,
             "true_peak_dbtp": res.output_tp,
             "gain_db": res.gain_db,
@@ -790,6 +810,18 @@ def audio_report(res: AudioResult) -> dict[str, Any]:
             "notes": "; ".join(res.notes) or None,
         }
     )
+
+
+def expected_cut_version(project: Project, timeline: Timeline, cache: FingerprintCache) -> str:
+    """The cut's data version from its timeline: the shots' expected versions (placeholders are covered by the
+    timeline's own version), the same arithmetic the cut asset does with the recorded ones."""
+    pictures, audios = [], []
+    for clip in timeline.clips:
+        if not clip.placeholder:
+            pv, av = expected_shot_versions(project, clip, cache)
+            pictures.append(pv)
+            audios.append(av)
+    return cut_version(pictures, audios, timeline_version(timeline))
 
 
 def expected_shot_versions(project: Project, clip: TimelineClip, cache: FingerprintCache) -> tuple[str, str]:

@@ -266,3 +266,44 @@ def require_video(info: MediaInfo) -> VideoInfo:
     if v.duration <= 0:
         raise InvalidMediaError(f"{info.path}: video stream has no duration", path=info.path)
     return v
+
+
+def verify_complete(info: MediaInfo, kind: str = "video") -> None:
+    """Data that stops well short of what the header promises is a truncated render (a crashed writer that still
+    got its index out, e.g. ``+faststart``). MP4/MOV: every sample's offset in the index must lie inside the
+    file (no data read); other containers: the first ``kind`` stream is demuxed (not decoded) to its end."""
+    p = Path(info.path)
+    promised = info.video.duration if kind == "video" and info.video else None
+    if kind == "audio" and info.audio:
+        promised = info.audio[0].duration
+    if not promised:
+        return
+    end = None
+    try:
+        with av.open(str(p), metadata_errors="ignore") as c:
+            streams = c.streams.video if kind == "video" else c.streams.audio
+            s = streams[0]
+            start = Fraction(s.start_time or 0) * (s.time_base or 0)
+            entries = s.index_entries
+            if "mov" in info.format_name and len(entries) and len(entries) >= (s.frames or 0):
+                # MP4/MOV index every sample from the moov: no need to read the data to know it is all there
+                size = p.stat().st_size
+                missing = [e.timestamp for e in entries if e.pos + e.size > size]
+                if not missing:
+                    return
+                end = Fraction(min(missing)) * s.time_base
+            for packet in c.demux(s) if end is None else ():
+                if packet.pts is not None and packet.time_base is not None:
+                    t = Fraction(packet.pts + (packet.duration or 0)) * packet.time_base
+                    end = t if end is None or t > end else end
+    except FileNotFoundError as exc:
+        raise MediaNotFoundError(f"{p}: file not found", path=p) from exc
+    except av.error.FFmpegError:
+        pass  # what was read before the error is what counts
+    got = (end - start) if end is not None else Fraction(0)
+    if promised - got > max(Fraction(1, 4), promised / 100):
+        raise InvalidMediaError(
+            f"{p}: truncated: its {kind} data ends at {float(got):.2f} s but the header says {float(promised):.2f} s "
+            "(the render did not finish writing)",
+            path=p,
+        )
