@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -44,42 +45,50 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _ffmpeg_children(ffmpeg: str) -> set[int]:
+def _ffmpeg_children(marker: str) -> set[int]:
+    """Live processes whose command line carries this test's unique marker."""
     pids = set()
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
-                if (p / "cmdline").read_bytes().split(b"\0")[0].decode() == ffmpeg and _alive(int(p.name)):
+                if marker.encode() in (p / "cmdline").read_bytes() and _alive(int(p.name)):
                     pids.add(int(p.name))
             except (FileNotFoundError, ProcessLookupError, PermissionError):
                 pass
     return pids
 
 
+def _slow(marker: str) -> list[str]:
+    return [*SLOW[:-3], "-metadata", f"comment={marker}", *SLOW[-3:]]
+
+
 def test_timeout_kills_the_child(ffmpeg: str) -> None:
-    before = _ffmpeg_children(ffmpeg)
+    marker = f"vidasm-test-{uuid.uuid4().hex}"
     t0 = time.monotonic()
     with pytest.raises(FFmpegTimeoutError, match="timed out after 1 s") as info:
-        run_ffmpeg([ffmpeg, "-hide_banner", "-nostdin", "-progress", "pipe:1", *SLOW], path="slow", timeout=1)
+        run_ffmpeg([ffmpeg, "-hide_banner", "-nostdin", "-progress", "pipe:1", *_slow(marker)], path="slow", timeout=1)
     assert time.monotonic() - t0 < 15
     assert isinstance(info.value, TimeoutError)
-    assert _ffmpeg_children(ffmpeg) - before == set()
+    assert _ffmpeg_children(marker) == set()
 
 
 def test_cancellation_kills_the_child(ffmpeg: str) -> None:
     """A run cancelled in Dagster raises inside our progress loop; the child must die with it."""
-    before = _ffmpeg_children(ffmpeg)
+    marker = f"vidasm-test-{uuid.uuid4().hex}"
+    seen: list[set[int]] = []
 
     def cancel(_pct: int) -> None:
+        seen.append(_ffmpeg_children(marker))
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run_ffmpeg(
-            [ffmpeg, "-hide_banner", "-nostdin", "-progress", "pipe:1", "-stats_period", "0.2", *SLOW],
+            [ffmpeg, "-hide_banner", "-nostdin", "-progress", "pipe:1", "-stats_period", "0.2", *_slow(marker)],
             total_seconds=600,
             on_progress=cancel,
         )
-    assert _ffmpeg_children(ffmpeg) - before == set()
+    assert seen and seen[0], "the child was running when the run was cancelled"
+    assert _ffmpeg_children(marker) == set()
 
 
 def test_missing_input_is_typed_and_names_file(ffmpeg: str, tmp_path: Path) -> None:
