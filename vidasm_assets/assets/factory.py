@@ -27,6 +27,23 @@ from .versions import recorded_version
 ROLLUP_AUTOMATION = dg.AutomationCondition.eager()
 
 
+def _check_specs(key: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
+    """Blocking checks: a failed one stops the downstream assets of the same run."""
+    return [dg.AssetCheckSpec(name, asset=key, blocking=True, description=text) for name, text in checks.items()]
+
+
+def _check_results(outcomes: list[build.CheckOutcome]) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            check_name=c.name,
+            passed=bool(c.passed),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=build.metadata_safe(c.metadata),
+        )
+        for c in outcomes
+    ]
+
+
 @dataclass
 class ProjectAssets:
     project: str
@@ -136,10 +153,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         n.EDIT_SPEC, build.edit_spec_version, "project.json's sequence: order, pinned takes, story metadata."
     )
 
-    picture_checks = [
-        dg.AssetCheckSpec(name, asset=k[n.PICTURE], blocking=True, description=text)
-        for name, text in build.PICTURE_CHECKS.items()
-    ]
+    picture_checks = _check_specs(k[n.PICTURE], build.PICTURE_CHECKS)
 
     @dg.asset(
         key=k[n.PICTURE],
@@ -168,21 +182,10 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
                 **build.picture_report(res),
                 "path": dg.MetadataValue.path(str(res.path)),
             },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=c.name,
-                    passed=bool(c.passed),
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata=build.metadata_safe(c.metadata),
-                )
-                for c in build.picture_checks(project, res)
-            ],
+            check_results=_check_results(build.picture_checks(project, res)),
         )
 
-    audio_checks = [
-        dg.AssetCheckSpec(name, asset=k[n.AUDIO], blocking=True, description=text)
-        for name, text in build.AUDIO_CHECKS.items()
-    ]
+    audio_checks = _check_specs(k[n.AUDIO], build.AUDIO_CHECKS)
 
     @dg.asset(
         key=k[n.AUDIO],
@@ -216,15 +219,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         return dg.MaterializeResult(
             data_version=dg.DataVersion(build.audio_version(fp, build.audio_spec_version(project))),
             metadata=md,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=c.name,
-                    passed=bool(c.passed),
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata=build.metadata_safe(c.metadata),
-                )
-                for c in build.audio_checks(project, res, out)
-            ],
+            check_results=_check_results(build.audio_checks(project, res, out)),
         )
 
     @dg.asset(
@@ -252,10 +247,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
             },
         )
 
-    cut_checks = [
-        dg.AssetCheckSpec(name, asset=k[n.CUT], blocking=True, description=text)
-        for name, text in build.CUT_CHECKS.items()
-    ]
+    cut_checks = _check_specs(k[n.CUT], build.CUT_CHECKS)
 
     @dg.asset(
         key=k[n.CUT],
@@ -305,15 +297,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
                 "expected_frames": tl.total_frames,
                 "placeholders": ", ".join(placeholders) or "none",
             },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=c.name,
-                    passed=bool(c.passed),
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata=build.metadata_safe(c.metadata),
-                )
-                for c in build.cut_checks(run, ffmpeg.exe, project, tl, path)
-            ],
+            check_results=_check_results(build.cut_checks(run, ffmpeg.exe, project, tl, path)),
         )
 
     @dg.asset(
