@@ -34,7 +34,7 @@ import requests
 
 from vidasm_assets.backfill import graphql
 from vidasm_assets.definitions import build_definitions
-from vidasm_assets.media.demo import RenderSpec, make_render, write_project
+from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render, write_project
 from vidasm_assets.media.runner import ffmpeg_version, find_ffmpeg
 from vidasm_assets.resources import WorkspaceResource
 from vidasm_assets.sensors.renders import SENSOR_NAME
@@ -141,18 +141,7 @@ def latency_bench(ffmpeg: str, changes: int, shots: int, tmp: Path) -> dict:
 
 def sensor_tick_bench(tmp: Path) -> dict:
     root = tmp / "big"
-    for p in range(50):
-        proj = root / f"p{p:02d}"
-        (proj / "03_Renders").mkdir(parents=True)
-        (proj / "project.json").write_text("{}")
-        for s in range(100):
-            d = proj / "03_Renders" / f"s{s:03d}"
-            d.mkdir()
-            (d / f"s{s:03d}_v001.mp4").write_bytes(os.urandom(4096))
-    old = time.time() - 3600
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            os.utime(os.path.join(dirpath, f), (old, old))
+    make_placeholder_workspace(root, 50, 100, size=4096)
     t0 = time.perf_counter()
     defs = build_definitions(root)
     load = time.perf_counter() - t0

@@ -13,7 +13,7 @@ import pytest
 
 from vidasm_assets.assets import names as n
 from vidasm_assets.definitions import build_definitions
-from vidasm_assets.media.demo import RenderSpec, make_render
+from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render
 from vidasm_assets.media.watch import WatchCursor, scan_workspace
 from vidasm_assets.resources import WorkspaceResource
 from vidasm_assets.sensors.renders import FACETS, SENSOR_NAME
@@ -223,16 +223,7 @@ def test_broken_project_json_and_new_project_do_not_crash(ws: Path, instance, ma
 def test_scan_of_a_big_workspace_is_cheap(tmp_path: Path) -> None:
     """50 projects x 100 shots of placeholder files: a no-change tick only stats files."""
     root = tmp_path / "big"
-    for p in range(50):
-        proj = root / f"p{p:02d}"
-        (proj / "03_Renders").mkdir(parents=True)
-        (proj / "project.json").write_text("{}")
-        for s in range(100):
-            d = proj / "03_Renders" / f"s{s:03d}"
-            d.mkdir()
-            (d / f"s{s:03d}_v001.mp4").write_bytes(b"x" * 64)
-    age(root)
-    known = {f"p{p:02d}" for p in range(50)}
+    known = make_placeholder_workspace(root, 50, 100)
     first = scan_workspace(root, WatchCursor(), known_projects=known, spec_versions=FACETS)
     assert sum(len(c.changed) for c in first.changes) == 5000
     cursor = WatchCursor.from_json(first.cursor.to_json())

@@ -114,3 +114,25 @@ def make_demo_workspace(ffmpeg: str, root: Path) -> list[Path]:
         shot = name.split("_")[0]
         made.append(make_render(ffmpeg, teaser / "03_Renders" / shot / name, spec))
     return made
+
+
+def make_placeholder_workspace(root: Path, projects: int, shots: int, size: int = 64, age_s: float = 3600) -> set[str]:
+    """Many projects of tiny non-media files, aged past any settle time: for sensor scale tests and benchmarks."""
+    import os
+    import time
+
+    old = time.time() - age_s
+    names = set()
+    for p in range(projects):
+        name = f"p{p:02d}"
+        names.add(name)
+        proj = root / name
+        (proj / "03_Renders").mkdir(parents=True)
+        (proj / "project.json").write_text("{}")
+        for s in range(shots):
+            d = proj / "03_Renders" / f"s{s:03d}"
+            d.mkdir()
+            f = d / f"s{s:03d}_v001.mp4"
+            f.write_bytes(os.urandom(size))
+            os.utime(f, (old, old))
+    return names
