@@ -13,4 +13,4 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 # FFmpeg: a system ffmpeg is preferred when present; otherwise the binary shipped in imageio-ffmpeg.
-.venv/bin/python -c "from vidasm_assets.media.runner import find_ffmpeg, ffmpeg_version as v; f=find_ffmpeg(); print('ffmpeg:', f); print(v(f))"
+.venv/bin/vidasm doctor

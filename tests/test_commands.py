@@ -17,8 +17,8 @@ R2997 = Rate(30000, 1001)
 def test_picture_filter_square_pixels_fit_and_exact_frames() -> None:
     assert c.picture_filter(1920, 1080, R24, 240) == (
         "fps=24,"
-        "scale=w=1920:h=1080:force_original_aspect_ratio=decrease:force_divisible_by=2:reset_sar=1"
-        ":flags=lanczos+accurate_rnd:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
+        "scale=w='if(gt(dar,1920/1080),1920,max(2,2*round(1080*dar/2)))':h='if(gt(dar,1920/1080),max(2,2*round(1920/dar/2)),1080)'"
+        ":flags=lanczos+accurate_rnd+full_chroma_int:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
         "pad=w=1920:h=1080:x=(ow-iw)/2:y=(oh-ih)/2:color=black,setsar=1,"
         "tpad=stop_mode=clone:stop=3,trim=end_frame=240,setpts=PTS-STARTPTS,format=yuv420p,"
         "setparams=field_mode=prog:range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"
@@ -36,7 +36,7 @@ def test_picture_filter_converts_the_source_matrix_and_range() -> None:
     assert ":in_color_matrix=bt601:in_range=pc:out_color_matrix=bt709:out_range=tv," in f
     rgb = c.PictureSource(colour.SourceColour("rgb", "pc", "bt709", "bt709"))
     f = c.picture_filter(320, 180, R24, 10, rgb)
-    assert ":flags=lanczos+accurate_rnd:out_color_matrix=bt709:out_range=tv," in f
+    assert ":flags=lanczos+accurate_rnd+full_chroma_int:out_color_matrix=bt709:out_range=tv," in f
 
 
 def test_picture_filter_deinterlaces_first() -> None:
@@ -50,8 +50,8 @@ def test_picture_filter_tone_maps_hdr_in_linear_light() -> None:
         "fps=24,"
         "zscale=tin=smpte2084:pin=bt2020:min=bt2020nc:rin=tv:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
         "tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,"
-        "scale=w=320:h=180:force_original_aspect_ratio=decrease:force_divisible_by=2:reset_sar=1"
-        ":flags=lanczos+accurate_rnd:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
+        "scale=w='if(gt(dar,320/180),320,max(2,2*round(180*dar/2)))':h='if(gt(dar,320/180),max(2,2*round(320/dar/2)),180)'"
+        ":flags=lanczos+accurate_rnd+full_chroma_int:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
     )
     wide = colour.SourceColour("bt2020", "tv", "bt2020", "bt2020-10")
     f = c.picture_filter(320, 180, R24, 10, c.PictureSource(wide))
@@ -67,7 +67,7 @@ def test_conform_picture_cmd() -> None:
         "-c:v", "libx264", "-profile:v", "high", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
         "-g", "48", "-keyint_min", "48", "-sc_threshold", "0", "-flags", "+cgop",
         "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv",
-        "-video_track_timescale", "24000", "-f", "mov", "out.mov",
+        "-video_track_timescale", "24000", "-movie_timescale", "24000", "-f", "mov", "out.mov",
     ]  # fmt: skip
 
 
@@ -75,29 +75,44 @@ def test_gop_and_timescale_follow_the_rate() -> None:
     argv = c.conform_picture_cmd(FF, Path("a"), Path("b"), width=64, height=64, rate=R2997, frames=5)
     assert argv[argv.index("-g") + 1] == "60"
     assert argv[argv.index("-video_track_timescale") + 1] == "30000"
+    assert argv[argv.index("-movie_timescale") + 1] == "30000"  # edit lists exact, not in milliseconds
 
 
 def test_loudness_measure_cmd() -> None:
     assert c.loudness_measure_cmd(FF, Path("a.mp4"), target_i=-16, target_tp=-1, lra=7) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", "a.mp4", "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-af", "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
-        "loudnorm=I=-16:TP=-1:LRA=7:print_format=json",
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", "a.mp4",
+        "-filter_complex", "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
+        "loudnorm=I=-16:TP=-1:LRA=7:print_format=json[aout]", "-map", "[aout]", "-vn", "-sn", "-dn",
         "-f", "null", "-",
     ]  # fmt: skip
 
 
 def test_loudness_measure_cmd_measures_the_fitted_shot_and_loops_short_ones() -> None:
     argv = c.loudness_measure_cmd(
-        FF, Path("a.mkv"), target_i=-16, target_tp=-1, lra=7, samples=12000, offset=Fraction(1, 4)
-    )
-    assert argv[argv.index("-af") + 1] == (
-        "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
+        FF, Path("a.mkv"), target_i=-16, target_tp=-1, lra=7, samples=12000,
+        source=c.AudioSource((0,), Fraction(1, 4)),
+    )  # fmt: skip
+    assert argv[argv.index("-filter_complex") + 1] == (
+        "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
         "asetpts=PTS-0.250000/TB,aresample=48000:async=1:first_pts=0,atrim=end_sample=12000,"
         "aloop=loop=-1:size=12000,atrim=end_sample=144000,"
-        "loudnorm=I=-16:TP=-1:LRA=7:print_format=json"
+        "loudnorm=I=-16:TP=-1:LRA=7:print_format=json[aout]"
     )
     long = c.loudness_measure_cmd(FF, Path("a.mp4"), target_i=-16, target_tp=-1, lra=7, samples=144000)
-    assert "aloop" not in long[long.index("-af") + 1] and "asetpts" not in long[long.index("-af") + 1]
+    graph = long[long.index("-filter_complex") + 1]
+    assert "aloop" not in graph and "asetpts" not in graph
+
+
+def test_several_audio_tracks_are_aligned_then_mixed() -> None:
+    argv = c.pcm_fit_cmd(FF, Path("a.mp4"), Path("o.wav"), samples=48000, source=c.AudioSource((0, 2)))
+    prep = "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+    assert argv[argv.index("-filter_complex") + 1] == (
+        f"[0:a:0]{prep},aresample=48000:async=1:first_pts=0[t0];"
+        f"[0:a:2]{prep},aresample=48000:async=1:first_pts=0[t1];"
+        "[t0][t1]amix=inputs=2:duration=longest:normalize=0,atrim=end_sample=48000,"
+        "aresample=48000,apad,atrim=end_sample=48000,asetpts=PTS-STARTPTS[aout]"
+    )
+    assert argv[argv.index("-map") + 1] == "[aout]"
 
 
 def test_normalize_audio_cmd_applies_measurement_and_exact_length() -> None:
@@ -105,13 +120,13 @@ def test_normalize_audio_cmd_applies_measurement_and_exact_length() -> None:
     argv = c.normalize_audio_cmd(
         FF, Path("a.mp4"), Path("o.wav"), samples=96000, target_i=-16, target_tp=-1, measurement=m
     )
-    af = argv[argv.index("-af") + 1]
+    af = argv[argv.index("-filter_complex") + 1]
     assert af == (
-        "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
+        "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
         "aresample=48000:async=1:first_pts=0,atrim=end_sample=96000,"
         "loudnorm=I=-16:TP=-1:LRA=7:measured_I=-29.65:measured_TP=-26.61:measured_LRA=3.20"
         ":measured_thresh=-39.65:offset=0.01:linear=true:print_format=json,"
-        "aresample=48000,apad,atrim=end_sample=96000,asetpts=PTS-STARTPTS"
+        "aresample=48000,apad,atrim=end_sample=96000,asetpts=PTS-STARTPTS[aout]"
     )
     assert argv[-9:] == ["-c:a", "pcm_s24le", "-ar", "48000", "-ac", "2", "-f", "wav", "o.wav"]
 
@@ -125,11 +140,12 @@ def test_limited_audio_cmd_gain_then_true_peak_limiter() -> None:
     argv = c.limited_audio_cmd(FF, Path("a.mp4"), Path("o.wav"), samples=48000, gain_db=14.25, ceiling_db=-1.5)
     assert argv == [
         "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
-        "-i", "a.mp4", "-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1",
-        "-af", "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
+        "-i", "a.mp4",
+        "-filter_complex", "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
         "aresample=48000:async=1:first_pts=0,atrim=end_sample=48000,volume=14.25dB,"
         "aresample=192000,alimiter=limit=0.8414:attack=1:release=50:level=0:latency=1,"
-        "aresample=48000,apad,atrim=end_sample=48000,asetpts=PTS-STARTPTS",
+        "aresample=48000,apad,atrim=end_sample=48000,asetpts=PTS-STARTPTS[aout]",
+        "-map", "[aout]", "-vn", "-sn", "-dn", "-map_metadata", "-1",
         "-c:a", "pcm_s24le", "-ar", "48000", "-ac", "2", "-f", "wav", "o.wav",
     ]  # fmt: skip
 
@@ -139,7 +155,7 @@ def test_slate_uses_the_conform_settings() -> None:
     conform = c.conform_picture_cmd(FF, Path("x"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
     assert argv[argv.index("-i") - 4 : argv.index("-i") + 2] == ["-loop", "1", "-framerate", "24", "-i", "card.png"]
     vf = argv[argv.index("-vf") + 1]
-    assert vf.startswith("fps=24,scale=w=320:h=180:") and ":in_color_matrix" not in vf
+    assert vf.startswith(f"fps=24,scale={c.fit_expr(320, 180)}:") and ":in_color_matrix" not in vf
     after = argv[argv.index("-vf") + 2 :]
     assert after == conform[conform.index("-vf") + 2 :]  # identical encoder settings, tags and time scale
 
@@ -159,7 +175,7 @@ def test_silence_cmd_exact_samples() -> None:
 
 def test_pcm_fit_cmd() -> None:
     argv = c.pcm_fit_cmd(FF, Path("a.mov"), Path("o.wav"), samples=10)
-    assert argv[argv.index("-af") + 1].endswith("apad,atrim=end_sample=10,asetpts=PTS-STARTPTS")
+    assert argv[argv.index("-filter_complex") + 1].endswith("apad,atrim=end_sample=10,asetpts=PTS-STARTPTS[aout]")
 
 
 def test_concat_list_escapes_quotes(tmp_path: Path) -> None:
@@ -177,7 +193,8 @@ def test_assemble_cmd_is_stream_copy() -> None:
     assert argv == [
         "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-f", "concat", "-safe", "0", "-i", "v.txt", "-f", "concat", "-safe", "0", "-i", "a.txt",
-        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-video_track_timescale", "24000", "-map_metadata", "-1",
+        "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-video_track_timescale", "24000", "-movie_timescale", "24000",
+        "-map_metadata", "-1",
         "-f", "mov", "cut.mov",
     ]  # fmt: skip
 
@@ -188,7 +205,8 @@ def test_web_delivery_copies_video_and_encodes_aac_once() -> None:
         "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "cut.mov", "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy",
         "-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2", "-video_track_timescale", "24000",
-        "-map_metadata", "-1", "-metadata", "title=t", "-tag:v", "avc1", "-movflags", "+faststart",
+        "-movie_timescale", "24000", "-map_metadata", "-1", "-metadata", "title=t", "-tag:v", "avc1",
+        "-movflags", "+faststart",
         "-f", "mp4", "w.mp4",
     ]  # fmt: skip
 

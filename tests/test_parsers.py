@@ -1,4 +1,4 @@
-"""Parsers and error classification against captured FFmpeg 9 output (tests/data)."""
+"""Parsers and error classification against captured FFmpeg output (tests/data: FFmpeg 9 and Debian's 5.1)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from pathlib import Path
 import pytest
 
 from vidasm_assets.media.errors import (
+    Blame,
     CodecNotFoundError,
+    FFmpegBuildError,
     FFmpegError,
     FFmpegOutOfMemoryError,
     InvalidMediaError,
     MediaNotFoundError,
     MediaPermissionError,
+    OutputWriteError,
     VidasmError,
+    classify_failure,
     classify_ffmpeg_failure,
 )
 from vidasm_assets.media.parsers import (
@@ -25,6 +29,7 @@ from vidasm_assets.media.parsers import (
     parse_progress,
     progress_seconds,
 )
+from vidasm_assets.media.runner import failure_error
 
 DATA = Path(__file__).parent / "data"
 
@@ -89,7 +94,41 @@ def test_progress_steps_emit_each_milestone_once() -> None:
     ],
 )
 def test_classify_captured_failures(name: str, cls: type) -> None:
-    assert classify_ffmpeg_failure(read(name)) is cls
+    assert issubclass(classify_ffmpeg_failure(read(name)), cls)
+
+
+@pytest.mark.parametrize(
+    ("name", "returncode", "cls", "blame", "line"),
+    [
+        # Debian 12's FFmpeg 5.1 and an option only newer builds have: the build is at fault, not the render
+        ("err_option_not_found.txt", 1, FFmpegBuildError, Blame.FFMPEG_BUILD, "Option 'reset_sar' not found"),
+        ("err_encoder.txt", 1, FFmpegBuildError, Blame.FFMPEG_BUILD, "Unknown encoder 'nosuchcodec'"),
+        # a full disk (a 200 KB tmpfs): the output is at fault
+        ("err_disk_full.txt", 228, OutputWriteError, Blame.OUTPUT, "No space left on device"),
+        ("err_missing.txt", 254, MediaNotFoundError, Blame.INPUT, "No such file or directory"),
+        ("err_truncated.txt", 1, InvalidMediaError, Blame.INPUT, "moov atom not found"),
+    ],
+)
+def test_a_failure_names_its_cause_and_who_is_at_fault(
+    name: str, returncode: int, cls: type, blame: Blame, line: str
+) -> None:
+    cause = classify_failure(read(name), returncode)
+    assert cause.cls is cls and cause.blame is blame
+    assert line in cause.lines[0] and not cause.lines[0].startswith("frame=")
+    assert cause.summary().startswith(f"{blame.value} is at fault: ")
+
+
+def test_exit_status_alone_names_a_full_disk() -> None:
+    cause = classify_failure("Conversion failed!\n", 228)
+    assert cause.cls is OutputWriteError and cause.blame is Blame.OUTPUT and "full" in cause.reason
+
+
+def test_a_failure_message_puts_the_cause_on_its_first_line() -> None:
+    err = failure_error(["/usr/bin/ffmpeg", "-i", "x"], 1, read("err_option_not_found.txt"), "/w/sh010_v001.mp4")
+    first = str(err).splitlines()[0]
+    assert isinstance(err, FFmpegBuildError)
+    assert "the FFmpeg build is at fault" in first and "Option 'reset_sar' not found" in first
+    assert "/usr/bin/ffmpeg" in first and "FFMPEG_PATH" in first
 
 
 def test_classify_other_failures() -> None:

@@ -95,6 +95,7 @@ def build(
 
     root = _workspace(workspace)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    console.print(_ffmpeg_line())
     t0 = time.monotonic()
     with _instance() as instance:
         ws = discover_projects(root)
@@ -150,6 +151,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
     from .planner import plan_workspace
 
     root = _workspace(workspace)
+    console.print(_ffmpeg_line())
     with _instance() as instance:
         plans = plan_workspace(instance, discover_projects(root), record=False)
     any_bad = False
@@ -164,6 +166,53 @@ def status(workspace: WorkspaceOpt = None) -> None:
             table.add_row(escape(it.label), f"[{STATE_STYLE[it.state]}]{it.state}[/]", escape(it.reason))
         Console(soft_wrap=True).print(table)
     if any_bad:
+        raise typer.Exit(1)
+
+
+def _ffmpeg_line() -> str:
+    """Which FFmpeg is used, its version and why (or why none can be)."""
+    from .media.errors import VidasmError
+    from .media.ffmpeg_tool import select_ffmpeg
+
+    try:
+        return select_ffmpeg().describe()
+    except VidasmError as exc:
+        return f"[red]no usable FFmpeg[/]: {escape(str(exc))}"
+
+
+@app.command()
+def doctor() -> None:
+    """Which FFmpeg vidasm uses, its version and why; what it lacks; where the instance and workspace are."""
+    from .media.errors import VidasmError
+    from .media.ffmpeg_tool import MIN_VERSION, bundled_ffmpeg, capabilities, select_ffmpeg
+
+    out = Console(soft_wrap=True)
+    ok = True
+    try:
+        tool = select_ffmpeg()
+        out.print(f"ffmpeg: {escape(tool.describe())}")
+    except VidasmError as exc:
+        out.print(f"[red]ffmpeg: none usable[/]: {escape(str(exc))}")
+        ok = False
+    found = [
+        ("PATH", shutil.which("ffmpeg")),
+        ("FFMPEG_PATH", os.environ.get("FFMPEG_PATH")),
+        ("bundled", bundled_ffmpeg()),
+    ]
+    for origin, exe in found:
+        if not exe:
+            continue
+        try:
+            caps = capabilities(shutil.which(exe) or exe)
+        except (OSError, VidasmError) as exc:
+            out.print(f"  {origin}: {escape(exe)}: cannot run it ({escape(str(exc))})")
+            continue
+        verdict = "[green]can do the job[/]" if caps.usable else f"[yellow]cannot[/]: {escape(caps.problems())}"
+        out.print(f"  {origin}: {escape(exe)} (FFmpeg {escape(caps.version)}): {verdict}")
+    out.print(f"  supported: FFmpeg {MIN_VERSION[0]}.{MIN_VERSION[1]} or newer; FFMPEG_PATH chooses one explicitly")
+    out.print(f"workspace: {Path(os.environ.get('VIDASM_WORKSPACE') or 'workspace').resolve()}")
+    out.print(f"DAGSTER_HOME: {Path(os.environ.get('DAGSTER_HOME') or DEFAULT_HOME).resolve()}")
+    if not ok:
         raise typer.Exit(1)
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 import dagster as dg
 
 from .assets import names as n
-from .assets.versions import DATA_VERSION_TAG, recorded_observation, recorded_version
+from .assets.versions import DATA_VERSION_TAG, failed_checks_of, latest_materialization, recorded_observation
 from .media import build
 from .media.errors import VidasmError
 from .media.probe import probe
@@ -89,13 +89,21 @@ def _last_run_failed(instance: dg.DagsterInstance, job: str, partition: str | No
     return bool(runs) and runs[0].status == dg.DagsterRunStatus.FAILURE
 
 
-def _item(asset: str, partition: str | None, expected: str, recorded: str | None, output_ok: bool) -> Item:
+def _item(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, expected: str, output_ok: bool
+) -> Item:
+    asset = key.path[-1]
+    mat = latest_materialization(instance, key, partition)
+    recorded = (mat.tags or {}).get(DATA_VERSION_TAG) if mat else None
     if recorded is None:
         return Item(asset, partition, "missing", "never built")
     if recorded != expected:
         return Item(asset, partition, "stale", "inputs or code changed")
     if not output_ok:
         return Item(asset, partition, "missing", "output file missing")
+    failed = failed_checks_of(mat)
+    if failed:
+        return Item(asset, partition, "failed", f"failed check(s) {', '.join(failed)}")
     return Item(asset, partition, "fresh")
 
 
@@ -137,7 +145,7 @@ def plan_project(
             (n.PICTURE, pv, project.picture_path(shot)),
             (n.AUDIO, av, project.audio_path(shot)),
         ):
-            it = _item(asset, shot, expected, recorded_version(instance, n.key(P, asset), shot), path.is_file())
+            it = _item(instance, n.key(P, asset), shot, expected, path.is_file())
             if force:
                 it = Item(asset, shot, "stale", "forced")
             elif it.needs_build and _last_run_failed(instance, n.shots_job_name(P), shot):
@@ -161,7 +169,7 @@ def plan_project(
     }
     for asset in rollups:
         version, path = expected[asset]
-        it = _item(asset, None, version, recorded_version(instance, n.key(P, asset)), path.is_file())
+        it = _item(instance, n.key(P, asset), None, version, path.is_file())
         if force:
             it = Item(asset, None, "stale", "forced")
         elif it.needs_build and _last_run_failed(instance, n.assemble_job_name(P), None):

@@ -20,7 +20,7 @@ from ..media.runner import write_text_atomic
 from ..media.timeline import Timeline
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
-from .versions import recorded_version
+from .versions import FAILED_CHECKS_KEY, failed_checks, recorded_version
 
 # Project roll-ups follow their shots by themselves: eager waits until no upstream run is in progress, so a
 # batch of shot runs yields one cut, not one per shot. Shots themselves are launched by the render sensor.
@@ -32,8 +32,13 @@ def _check_specs(key: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheck
     return [dg.AssetCheckSpec(name, asset=key, blocking=True, description=text) for name, text in checks.items()]
 
 
-def _check_results(outcomes: list[build.CheckOutcome]) -> list[dg.AssetCheckResult]:
-    return [
+def _checked(result_kw: dict, outcomes: list[build.CheckOutcome]) -> dg.MaterializeResult:
+    """A materialization with its check results, and the names of the failed ones in its metadata
+    (``FAILED_CHECKS_KEY``): a consumer in a later run reads them there and refuses the output (a blocking check
+    only stops the rest of its own run)."""
+    failed = [c.name for c in outcomes if not c.passed]
+    metadata = {**result_kw.pop("metadata"), FAILED_CHECKS_KEY: ", ".join(failed) or "none"}
+    checks = [
         dg.AssetCheckResult(
             check_name=c.name,
             passed=bool(c.passed),
@@ -42,6 +47,7 @@ def _check_results(outcomes: list[build.CheckOutcome]) -> list[dg.AssetCheckResu
         )
         for c in outcomes
     ]
+    return dg.MaterializeResult(metadata=metadata, check_results=checks, **result_kw)
 
 
 @dataclass
@@ -75,7 +81,8 @@ def _take_metadata(take, info: MediaInfo, fp: str) -> dict:
     if src:
         md["source"] = f"{src.width}x{src.height} {float(src.rate or 0):.3f} fps {src.codec}"
     md["source_audio"] = (
-        f"{info.audio[0].codec} {info.audio[0].sample_rate} Hz {info.audio[0].layout}" if info.audio else "none"
+        "; ".join(f"{a.codec} {a.sample_rate} Hz {a.layout}" + (f" ({a.title})" if a.title else "") for a in info.audio)
+        or "none"
     )
     return md
 
@@ -174,15 +181,17 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         project, take, info, fp = _shot_context(workspace, P, shot)
         res = build.conform_picture(ffmpeg.runner(context, f"{P}/{shot} picture"), ffmpeg.exe, project, take, info)
         md = build.media_metadata(res.info)
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.picture_version(fp, build.picture_spec_version(project))),
-            metadata={
-                **md,
-                **_take_metadata(take, info, fp),
-                **build.picture_report(res),
-                "path": dg.MetadataValue.path(str(res.path)),
+        return _checked(
+            {
+                "data_version": dg.DataVersion(build.picture_version(fp, build.picture_spec_version(project))),
+                "metadata": {
+                    **md,
+                    **_take_metadata(take, info, fp),
+                    **build.picture_report(res),
+                    "path": dg.MetadataValue.path(str(res.path)),
+                },
             },
-            check_results=_check_results(build.picture_checks(project, res)),
+            build.picture_checks(project, res),
         )
 
     audio_checks = _check_specs(k[n.AUDIO], build.AUDIO_CHECKS)
@@ -216,10 +225,12 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
             "target_lufs": project.spec.audio.loudness_lufs,
             "ceiling_dbtp": project.spec.audio.true_peak_db,
         }
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.audio_version(fp, build.audio_spec_version(project))),
-            metadata=md,
-            check_results=_check_results(build.audio_checks(project, res, out)),
+        return _checked(
+            {
+                "data_version": dg.DataVersion(build.audio_version(fp, build.audio_spec_version(project))),
+                "metadata": md,
+            },
+            build.audio_checks(project, res, out),
         )
 
     @dg.asset(
@@ -281,6 +292,14 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
                     "build failed or is stale); build the shot first, the cut never uses an older render",
                     path=clip.source_path,
                 )
+            for asset in (n.PICTURE, n.AUDIO):
+                failed = failed_checks(context.instance, k[asset], clip.shot)
+                if failed:
+                    raise VidasmError(
+                        f"shot {clip.shot} of {P}: its {asset} failed check(s) {', '.join(failed)}; the cut never "
+                        "uses an output that failed a blocking check (fix the render or the settings and rebuild)",
+                        path=clip.source_path,
+                    )
             pics.append(pv)
             auds.append(av)
         build.save_fingerprints(project, cache)
@@ -288,16 +307,18 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         path = build.assemble_cut(run, ffmpeg.exe, project, tl)
         info = probe(path)
         placeholders = [c.shot for c in tl.clips if c.placeholder]
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.cut_version(pics, auds, build.timeline_version(tl))),
-            metadata={
-                **build.media_metadata(info),
-                "path": dg.MetadataValue.path(str(path)),
-                "shots": len(tl.clips),
-                "expected_frames": tl.total_frames,
-                "placeholders": ", ".join(placeholders) or "none",
+        return _checked(
+            {
+                "data_version": dg.DataVersion(build.cut_version(pics, auds, build.timeline_version(tl))),
+                "metadata": {
+                    **build.media_metadata(info),
+                    "path": dg.MetadataValue.path(str(path)),
+                    "shots": len(tl.clips),
+                    "expected_frames": tl.total_frames,
+                    "placeholders": ", ".join(placeholders) or "none",
+                },
             },
-            check_results=_check_results(build.cut_checks(run, ffmpeg.exe, project, tl, path)),
+            build.cut_checks(run, ffmpeg.exe, project, tl, path),
         )
 
     @dg.asset(
@@ -392,6 +413,12 @@ def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey):
         cut_v = recorded_version(context.instance, cut_key)
         if cut_v is None:
             raise VidasmError(f"the cut of {P} has not been built", path=project.cut_path())
+        failed = failed_checks(context.instance, cut_key)
+        if failed:
+            raise VidasmError(
+                f"the cut of {P} failed check(s) {', '.join(failed)}: no delivery is made from it; rebuild the cut",
+                path=project.cut_path(),
+            )
         path = build.deliver(ffmpeg.runner(context, f"{P} {preset}"), ffmpeg.exe, project, preset)
         info = probe(path)
         md = {**build.media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset}

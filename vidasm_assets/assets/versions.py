@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 DATA_VERSION_TAG = "dagster/data_version"
+FAILED_CHECKS_KEY = "failed_checks"
+"""Materialization metadata: the blocking checks that failed on that output (``"none"`` when all passed)."""
 
 
 def latest_materialization(
@@ -20,6 +22,20 @@ def recorded_version(instance: dg.DagsterInstance, key: dg.AssetKey, partition: 
     """The data version of the latest materialization (per partition), or None if never built."""
     mat = latest_materialization(instance, key, partition)
     return (mat.tags or {}).get(DATA_VERSION_TAG) if mat else None
+
+
+def failed_checks(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None) -> list[str]:
+    """The blocking checks the latest materialization failed (empty when it passed them all or has none)."""
+    mat = latest_materialization(instance, key, partition)
+    return failed_checks_of(mat)
+
+
+def failed_checks_of(mat: dg.AssetMaterialization | None) -> list[str]:
+    if mat is None:
+        return []
+    value = (mat.metadata or {}).get(FAILED_CHECKS_KEY)
+    text = getattr(value, "value", value)
+    return [] if not text or text == "none" else [t.strip() for t in str(text).split(",")]
 
 
 def recorded_observation(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None) -> str | None:

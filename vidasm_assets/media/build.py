@@ -20,7 +20,7 @@ import opentimelineio as otio
 
 from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy, source_colour
-from .errors import InvalidMediaError, MediaNotFoundError, VidasmError
+from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError, VidasmError
 from .parsers import parse_ebur128_summary, parse_loudness_measurement, parse_loudnorm_result
 from .probe import MediaInfo, VideoInfo, probe, require_video, verify_complete
 from .project import FingerprintCache, Project, ShotRef, Take, list_takes, stable_hash
@@ -64,16 +64,28 @@ def picture_spec_version(project: Project) -> str:
     return stable_hash("picture", s.resolution, [project.spec.rate.num, project.spec.rate.den], s.colour.hdr)
 
 
+def _track_choices(project: Project) -> list[Any]:
+    """The project's audio track selection and every shot's own (project.json)."""
+    own = {r.shot: r.audio_tracks for r in project.sequence() if r.audio_tracks is not None}
+    return [project.spec.audio.tracks, sorted((k, list(v) if isinstance(v, tuple) else v) for k, v in own.items())]
+
+
 def audio_spec_version(project: Project) -> str:
     s = project.spec
-    return stable_hash("audio", s.audio.loudness_lufs, s.audio.true_peak_db, [s.rate.num, s.rate.den])
+    rate = [s.rate.num, s.rate.den]
+    if s.audio.tracks == "all" and not any(r.audio_tracks is not None for r in project.sequence()):
+        return stable_hash("audio", s.audio.loudness_lufs, s.audio.true_peak_db, rate)  # as before track choice
+    return stable_hash("audio", s.audio.loudness_lufs, s.audio.true_peak_db, rate, _track_choices(project))
 
 
 def edit_spec_version(project: Project) -> str:
     refs = [[r.shot, r.take, r.scene, r.beat, r.notes] for r in project.sequence()]
     ed = project.spec.editorial
     rate = [project.spec.rate.num, project.spec.rate.den]
-    return stable_hash("edit", refs, rate, ed.edl_style, ed.record_start, project.spec.placeholders)
+    parts: list[Any] = [refs, rate, ed.edl_style, ed.record_start, project.spec.placeholders]
+    if project.spec.audio.tracks != "all" or any(r.audio_tracks is not None for r in project.sequence()):
+        parts.append(_track_choices(project))  # the EDL says which tracks each event uses
+    return stable_hash("edit", *parts)
 
 
 def picture_version(render_fp: str, picture_spec: str) -> str:
@@ -134,10 +146,13 @@ def render_fingerprint(take: Take, cache: FingerprintCache | None = None) -> str
 
 
 def shot_frames(info: MediaInfo, rate: Rate) -> int:
-    """The shot's length in timeline frames: its frame count at the same rate, else its duration."""
+    """The shot's length in timeline frames: what a player presents, ``round(duration x rate)``.
+
+    The duration is the stream's presented duration: libavformat applies MOV/MP4 edit lists to it, while the
+    sample count (``nb_frames``) also counts the samples an edit list hides (a render trimmed by stream copy has
+    48 coded frames and presents 36: lossless-cut #3057). So the sample count is never the shot's length.
+    """
     v = require_video(info)
-    if v.frames and v.rate == rate.fraction:
-        return v.frames
     frames = rate.seconds_to_frames(v.duration)
     if frames < 1:
         raise InvalidMediaError(f"{info.path}: shorter than one frame at {rate} fps", path=info.path)
@@ -178,6 +193,47 @@ def usable_take(project: Project, ref: ShotRef, probes: dict[str, MediaInfo] | N
     info = (probes or {}).get(ref.shot) or probe(take.path)
     require_video(info)
     return take, info
+
+
+def selected_tracks(project: Project, shot: str, info: MediaInfo) -> tuple[int, ...]:
+    """0-based indices of the render's audio streams the shot uses (project.json ``audio.tracks`` or the sequence
+    entry's ``audio_tracks``: ``"all"`` mixes every track, so nothing a render carries is lost; ``"first"``; or
+    track numbers from 1). Raises ``ProjectConfigError`` naming the shot, the render and its tracks when a
+    number asks for a track the render does not have. A render without audio uses none."""
+    wanted = project.audio_tracks(shot)
+    count = len(info.audio)
+    if count == 0:
+        return ()
+    if wanted == "all":
+        return tuple(range(count))
+    if wanted == "first":
+        return (0,)
+    numbers = tuple(int(n) for n in wanted)
+    over = [n for n in numbers if n > count]
+    if over:
+        raise ProjectConfigError(
+            f"shot {shot}: audio_tracks asks for track {', '.join(map(str, over))} but {info.path} has "
+            f"{count} audio track(s): {describe_tracks(info, tuple(range(count)))}",
+            path=info.path,
+        )
+    return tuple(n - 1 for n in numbers)
+
+
+def describe_tracks(info: MediaInfo, tracks: tuple[int, ...]) -> str:
+    """``"1+2 of 2 mixed (Game, Microphone)"``: which tracks, counted from 1, with their titles when they have any."""
+    if not info.audio:
+        return "none (no audio track)"
+    names = [info.audio[t].title for t in tracks]
+    label = "+".join(str(t + 1) for t in tracks) + f" of {len(info.audio)}"
+    if len(tracks) > 1:
+        label += " mixed"
+    return label + (f" ({', '.join(n or '-' for n in names)})" if any(names) else "")
+
+
+def audio_source(project: Project, take: Take, info: MediaInfo) -> tuple[cmd.AudioSource, str]:
+    """The audio the shot uses (tracks and picture offset) and its description for the metadata and the EDL."""
+    tracks = selected_tracks(project, take.path.parent.name, info)
+    return cmd.AudioSource(tracks or (0,), info.video_offset), describe_tracks(info, tracks)
 
 
 @contextlib.contextmanager
@@ -245,6 +301,7 @@ class AudioResult:
     peak_reduction_db: float | None = None  # how far the limiter had to pull the loudest peak down
     offset_s: float = 0.0  # audio shifted by this to start with the picture
     passes: int = 0  # apply passes (the limiter path corrects its gain once or twice)
+    tracks: str = ""  # which audio tracks of the render were used (``describe_tracks``)
     notes: tuple[str, ...] = ()
 
     def on_target(self, target_i: float, target_tp: float, tolerance: float = LOUDNESS_TOLERANCE_LU) -> bool:
@@ -269,14 +326,16 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
     samples = rate.samples_for_frames(frames)
     dest = project.audio_path(take.path.parent.name)
     seconds = float(rate.frames_to_seconds(frames))
-    offset = info.video_offset
+    source, tracks_used = audio_source(project, take, info)
     # a take the project refuses (HDR without the opt-in) is refused for its sound too: no output of the shot
     # moves to a take its picture cannot follow
     check_hdr_policy(colour_of(require_video(info)), project.spec.colour.hdr, str(take.path))
     if not info.has_audio:
         with atomic_output(dest) as tmp:
             run(cmd.silence_cmd(ffmpeg, tmp, samples=samples), path=take.path, total_seconds=seconds)
-        return AudioResult(dest, samples, "silence", notes=("the render has no audio stream: exact silence",))
+        return AudioResult(
+            dest, samples, "silence", tracks=tracks_used, notes=("the render has no audio stream: exact silence",)
+        )
     target_i = project.spec.audio.loudness_lufs
     target_tp = project.spec.audio.true_peak_db
     ceiling = target_tp - TP_HEADROOM_DB
@@ -284,7 +343,7 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
         verify_complete(info, "audio")
         err = run(
             cmd.loudness_measure_cmd(
-                ffmpeg, take.path, target_i=target_i, target_tp=target_tp, lra=7, samples=samples, offset=offset
+                ffmpeg, take.path, target_i=target_i, target_tp=target_tp, lra=7, samples=samples, source=source
             ),
             path=take.path,
         )
@@ -294,11 +353,12 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
         "measured_tp": m.input_tp,
         "measured_lra": m.input_lra,
         "measured_thresh": m.input_thresh,
-        "offset_s": round(float(offset), 6),
+        "offset_s": round(float(source.offset), 6),
+        "tracks": tracks_used,
     }
     if not math.isfinite(m.input_i) or m.input_i <= SILENCE_LUFS:
         with atomic_output(dest) as tmp, _source_kept(take):
-            argv = cmd.pcm_fit_cmd(ffmpeg, take.path, tmp, samples=samples, offset=offset)
+            argv = cmd.pcm_fit_cmd(ffmpeg, take.path, tmp, samples=samples, source=source)
             run(argv, path=take.path, total_seconds=seconds)
         out_i, out_tp = measure_loudness(run, ffmpeg, dest, samples=samples)
         note = f"source loudness {m.input_i:g} LUFS is below the {SILENCE_LUFS:g} LUFS gate: kept as is"
@@ -312,7 +372,7 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
         with atomic_output(dest) as tmp, _source_kept(take):
             argv = cmd.normalize_audio_cmd(
                 ffmpeg, take.path, tmp, samples=samples, target_i=target_i, target_tp=target_tp, measurement=m,
-                offset=offset,
+                source=source,
             )  # fmt: skip
             res = parse_loudnorm_result(run(argv, path=take.path, total_seconds=seconds))
         out_i, out_tp = measure_loudness(run, ffmpeg, dest, samples=samples)
@@ -334,7 +394,7 @@ def normalize_audio(run: Run, ffmpeg: str, project: Project, take: Take, info: M
         passes += 1
         with atomic_output(dest) as tmp, _source_kept(take):
             argv = cmd.limited_audio_cmd(
-                ffmpeg, take.path, tmp, samples=samples, gain_db=gain, ceiling_db=ceiling, offset=offset
+                ffmpeg, take.path, tmp, samples=samples, gain_db=gain, ceiling_db=ceiling, source=source
             )
             run(argv, path=take.path, total_seconds=seconds)
         out_i, out_tp = measure_loudness(run, ffmpeg, dest, samples=samples)
@@ -443,12 +503,20 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
                 scene=ref.scene,
                 beat=ref.beat,
                 notes=ref.notes,
+                audio_tracks=_tracks_note(project, ref, info),
             )
         )
     if not clips:
         raise VidasmError(f"project {project.name}: no shots to assemble in {project.renders_dir}", path=project.root)
     record_start = project.spec.editorial.record_start
     return Timeline(project.name, rate, tuple(clips), record_start=record_start, width=width, height=height)
+
+
+def _tracks_note(project: Project, ref: ShotRef, info: MediaInfo) -> str | None:
+    """What the EDL says about the shot's audio tracks: only when there was a choice to make."""
+    if len(info.audio) < 2 and project.audio_tracks(ref.shot) == "all":
+        return None
+    return describe_tracks(info, selected_tracks(project, ref.shot, info))
 
 
 def render_placeholder(run: Run, ffmpeg: str, project: Project, clip: TimelineClip) -> tuple[Path, Path]:
@@ -806,6 +874,7 @@ def audio_report(res: AudioResult) -> dict[str, Any]:
             "limiter_peak_reduction_db": res.peak_reduction_db,
             "apply_passes": res.passes,
             "start_offset_compensated_s": res.offset_s,
+            "audio_tracks": res.tracks or None,
             "samples": res.samples,
             "notes": "; ".join(res.notes) or None,
         }

@@ -63,6 +63,16 @@ class X264:
 CONFORM_X264 = X264()
 
 
+def timescale_args(rate: Rate) -> list[str]:
+    """Track and movie time scales of ``rate.timescale`` ticks per second (1000 or 1001 ticks a frame).
+
+    The movie time scale is MOV/MP4's unit for edit lists and durations; FFmpeg's default of 1000 rounds a
+    70-frame 30 fps shot (2.3333 s) to 2333 ms, and the concat demuxer then starts the next shot early (gpac
+    #2728; measured, shared/notes/media-findings.md). At the track's own scale every length is exact.
+    """
+    return ["-video_track_timescale", str(rate.timescale), "-movie_timescale", str(rate.timescale)]
+
+
 def progress_args() -> list[str]:
     """Machine-readable progress on stdout; stats off so stderr stays readable."""
     return ["-progress", "pipe:1", "-nostats", "-stats_period", "0.5"]
@@ -88,6 +98,25 @@ def pad_limit(rate: Rate) -> int:
     return max(2, -(-rate.nominal // 10))
 
 
+SCALE_FLAGS = "lanczos+accurate_rnd+full_chroma_int"
+"""Lanczos, with rounding and chroma interpolation exact enough that a matrix conversion (BT.601 -> BT.709) lands
+within a code value of the exact result (measured: without ``full_chroma_int`` neutral grey came out 1 code value
+darker and its chroma 1 off; swscale's default rounding is 2 off)."""
+
+
+def fit_expr(width: int, height: int) -> str:
+    """``w=...:h=...`` for ``scale``: the input's display aspect (``dar`` = iw*sar/ih, after the decoder's rotation)
+    fitted inside ``width`` x ``height``, even sizes, for square pixels out (``setsar=1`` follows).
+
+    Written as expressions every supported FFmpeg evaluates (``scale``'s ``reset_sar`` does the same but only
+    exists since FFmpeg 7.1; Debian 12's 5.1 refuses it). Quoted: the commas are inside one filter's option.
+    """
+    box = f"{width}/{height}"
+    w = f"if(gt(dar,{box}),{width},max(2,2*round({height}*dar/2)))"
+    h = f"if(gt(dar,{box}),max(2,2*round({width}/dar/2)),{height})"
+    return f"w='{w}':h='{h}'"
+
+
 def picture_filter(
     width: int, height: int, rate: Rate, frames: int, source: PictureSource = PictureSource(), pad: int | None = None
 ) -> str:
@@ -96,8 +125,9 @@ def picture_filter(
     In order: deinterlace (bwdif, one frame per frame) when the source is interlaced; constant rate; HDR or
     BT.2020 sources to SDR BT.709 in linear light (zscale; ``colour.py``); scale to fit with the source's
     own matrix and range converted to BT.709 limited (``accurate_rnd``: within a code value of the exact
-    conversion, where the default is 2 off; ``reset_sar`` squares non-square pixels; rotation was
-    applied by the decoder, so the displayed size is what fits); pad; repeat the last frame at most
+    conversion; ``SCALE_FLAGS``); the size is fitted by display aspect, ``fit_expr``, so non-square
+    pixels come out square; rotation was applied by the decoder, so the displayed size is what fits); pad;
+    repeat the last frame at most
     ``pad`` times and cut at exactly ``frames``; tag.
     """
     colour = source.colour
@@ -110,8 +140,7 @@ def picture_filter(
         colour = BT709_SOURCE
     matrix_in = "" if colour.matrix == "rgb" else f":in_color_matrix={colour.matrix}:in_range={colour.range}"
     chain += [
-        f"scale=w={width}:h={height}:force_original_aspect_ratio=decrease:force_divisible_by=2:reset_sar=1"
-        f":flags=lanczos+accurate_rnd{matrix_in}:out_color_matrix=bt709:out_range=tv",
+        f"scale={fit_expr(width, height)}:flags={SCALE_FLAGS}{matrix_in}:out_color_matrix=bt709:out_range=tv",
         f"pad=w={width}:h={height}:x=(ow-iw)/2:y=(oh-ih)/2:color=black",
         "setsar=1",
         f"tpad=stop_mode=clone:stop={pad_limit(rate) if pad is None else pad}",
@@ -143,7 +172,7 @@ def conform_picture_cmd(
         "-vf", picture_filter(width, height, rate, frames, source),
         *x264.args(rate),
         *BT709_TAGS,
-        "-video_track_timescale", str(rate.timescale),
+        *timescale_args(rate),
         "-f", "mov", str(dst),
     ]  # fmt: skip
 
@@ -160,7 +189,7 @@ def slate_picture_cmd(
         "-vf", picture_filter(width, height, rate, frames, PictureSource(SourceColour("rgb", "pc", "bt709", "bt709"))),
         *x264.args(rate),
         *BT709_TAGS,
-        "-video_track_timescale", str(rate.timescale),
+        *timescale_args(rate),
         "-f", "mov", str(dst),
     ]  # fmt: skip
 
@@ -178,18 +207,50 @@ def _secs(value: Fraction) -> str:
     return f"{float(value):.6f}"
 
 
-def audio_fit_filter(samples: int, offset: Fraction = Fraction(0)) -> list[str]:
-    """48 kHz stereo, sample 0 at the picture's first frame, nothing past the shot's last sample.
+@dataclass(frozen=True)
+class AudioSource:
+    """Which audio of a render a shot uses, and where the picture starts in it.
 
-    ``offset`` is how far the picture starts after the file's start (``MediaInfo.video_offset``): the audio
-    is shifted back by it; ``first_pts=0`` then pads silence in front of audio that starts late and drops
-    audio from before the picture, so picture and sound stay in sync.
+    ``tracks`` are 0-based indices among the render's audio streams (``0:a:N``); several are mixed (summed,
+    each first made 48 kHz stereo and aligned to the picture; the loudness normalization after the mix sets
+    the level). ``offset`` is how far the picture starts after the file's start (``MediaInfo.video_offset``).
     """
+
+    tracks: tuple[int, ...] = (0,)
+    offset: Fraction = Fraction(0)
+
+
+FIRST_TRACK = AudioSource()
+
+
+def _align(offset: Fraction) -> list[str]:
+    """Sample 0 at the picture's first frame: the audio shifted back by ``offset``; ``first_pts=0`` then pads
+    silence in front of audio that starts late and drops audio from before the picture."""
     chain = [audio_prep_filter()]
     if offset:
         chain.append(f"asetpts=PTS-{_secs(offset)}/TB")
-    chain += [f"aresample={AUDIO_RATE}:async=1:first_pts=0", f"atrim=end_sample={samples}"]
+    chain.append(f"aresample={AUDIO_RATE}:async=1:first_pts=0")
     return chain
+
+
+AUDIO_OUT = "[aout]"
+
+
+def audio_graph(source: AudioSource, chain: list[str], samples: int | None = None) -> list[str]:
+    """``-filter_complex`` and ``-map`` arguments: the source's tracks (aligned, and mixed when several), cut at
+    ``samples`` when given, then ``chain``; the result is the output's only audio stream."""
+    fit = [f"atrim=end_sample={samples}"] if samples is not None else []
+    if samples is None and len(source.tracks) == 1 and not source.offset:
+        head = [f"[0:a:{source.tracks[0]}]{audio_prep_filter()}"]
+    elif len(source.tracks) == 1:
+        head = [f"[0:a:{source.tracks[0]}]" + ",".join(_align(source.offset))]
+    else:
+        labels = [f"[t{i}]" for i in range(len(source.tracks))]
+        align = ",".join(_align(source.offset))
+        parts = [f"[0:a:{t}]{align}{lab}" for t, lab in zip(source.tracks, labels, strict=True)]
+        head = [";".join(parts) + ";" + "".join(labels) + f"amix=inputs={len(labels)}:duration=longest:normalize=0"]
+    graph = ",".join([*head, *fit, *chain]) + AUDIO_OUT
+    return ["-filter_complex", graph, "-map", AUDIO_OUT]
 
 
 def _exact_length(samples: int) -> list[str]:
@@ -210,15 +271,12 @@ def loudness_measure_cmd(
     target_tp: float,
     lra: float,
     samples: int | None = None,
-    offset: Fraction = Fraction(0),
+    source: AudioSource = FIRST_TRACK,
 ) -> list[str]:
     """First loudnorm pass: measure only, exactly the audio the shot will use; the JSON lands on stderr."""
-    chain = [audio_prep_filter()] if samples is None else [*audio_fit_filter(samples, offset)]
-    chain += _loop_for_measure(samples)
-    chain.append(f"loudnorm=I={target_i:g}:TP={target_tp:g}:LRA={lra:g}:print_format=json")
+    chain = [*_loop_for_measure(samples), f"loudnorm=I={target_i:g}:TP={target_tp:g}:LRA={lra:g}:print_format=json"]
     return [
-        ffmpeg, *BASE, "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-af", ",".join(chain),
+        ffmpeg, *BASE, "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
         "-f", "null", "-",
     ]  # fmt: skip
 
@@ -260,18 +318,14 @@ def normalize_audio_cmd(
     target_i: float,
     target_tp: float,
     measurement: LoudnessMeasurement,
-    offset: Fraction = Fraction(0),
+    source: AudioSource = FIRST_TRACK,
 ) -> list[str]:
     """Second pass: apply the measured loudness linearly, then exactly ``samples`` at 48 kHz (PCM WAV)."""
     lra = target_lra(measurement.input_lra)
-    chain = [
-        *audio_fit_filter(samples, offset),
-        loudnorm_apply_filter(target_i, target_tp, lra, measurement),
-        *_exact_length(samples),
-    ]
+    chain = [loudnorm_apply_filter(target_i, target_tp, lra, measurement), *_exact_length(samples)]
     return [
-        ffmpeg, *BASE, *progress_args(), "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-map_metadata", "-1", "-af", ",".join(chain), *_pcm_out(dst),
+        ffmpeg, *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
+        "-map_metadata", "-1", *_pcm_out(dst),
     ]  # fmt: skip
 
 
@@ -295,31 +349,25 @@ def limited_audio_cmd(
     samples: int,
     gain_db: float,
     ceiling_db: float,
-    offset: Fraction = Fraction(0),
+    source: AudioSource = FIRST_TRACK,
 ) -> list[str]:
     """A linear gain whose peaks would pass the ceiling: the gain, then a true-peak limiter at ``ceiling_db``.
 
     For quiet programme with loud transients (dialogue and a door slam): loudnorm's linear mode would cap the
     gain at the peaks and miss the target by many LU, its dynamic mode would pump the whole shot.
     """
-    chain = [
-        *audio_fit_filter(samples, offset),
-        f"volume={gain_db:.2f}dB",
-        *limiter_filter(ceiling_db),
-        *_exact_length(samples),
-    ]
+    chain = [f"volume={gain_db:.2f}dB", *limiter_filter(ceiling_db), *_exact_length(samples)]
     return [
-        ffmpeg, *BASE, *progress_args(), "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-map_metadata", "-1", "-af", ",".join(chain), *_pcm_out(dst),
+        ffmpeg, *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
+        "-map_metadata", "-1", *_pcm_out(dst),
     ]  # fmt: skip
 
 
-def pcm_fit_cmd(ffmpeg: str, src: Path, dst: Path, *, samples: int, offset: Fraction = Fraction(0)) -> list[str]:
+def pcm_fit_cmd(ffmpeg: str, src: Path, dst: Path, *, samples: int, source: AudioSource = FIRST_TRACK) -> list[str]:
     """Audio that cannot be measured (silent source): keep it as is, fitted to the exact length."""
-    chain = [*audio_fit_filter(samples, offset), *_exact_length(samples)]
     return [
-        ffmpeg, *BASE, *progress_args(), "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-map_metadata", "-1", "-af", ",".join(chain), *_pcm_out(dst),
+        ffmpeg, *BASE, *progress_args(), "-i", str(src), *audio_graph(source, _exact_length(samples), samples),
+        "-vn", "-sn", "-dn", "-map_metadata", "-1", *_pcm_out(dst),
     ]  # fmt: skip
 
 
@@ -347,7 +395,7 @@ def assemble_cmd(ffmpeg: str, video_list: Path, audio_list: Path, dst: Path, *, 
         "-f", "concat", "-safe", "0", "-i", str(video_list),
         "-f", "concat", "-safe", "0", "-i", str(audio_list),
         "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
-        "-video_track_timescale", str(rate.timescale), "-map_metadata", "-1",
+        *timescale_args(rate), "-map_metadata", "-1",
         "-f", "mov", str(dst),
     ]  # fmt: skip
 
@@ -391,7 +439,7 @@ def delivery_cmd(
         ffmpeg, *BASE, *progress_args(), "-i", str(cut),
         "-map", "0:v:0", "-map", "0:a:0", *video,
         "-c:a", "aac", "-b:a", preset.audio_bitrate, "-ar", str(AUDIO_RATE), "-ac", "2",
-        "-video_track_timescale", str(rate.timescale),
+        *timescale_args(rate),
         "-map_metadata", "-1", "-metadata", f"title={title}", "-tag:v", "avc1",
         "-movflags", "+faststart", "-f", "mp4", str(dst),
     ]  # fmt: skip

@@ -182,6 +182,7 @@ def _event_comments(clip: TimelineClip, style: str) -> list[str]:
     if clip.placeholder:
         lines.append(f"* PLACEHOLDER: {_one_line(clip.placeholder)}")
     extra = [("TAKE", clip.take), ("SCENE", clip.scene), ("BEAT", clip.beat), ("NOTES", clip.notes)]
+    extra.append(("AUDIO TRACKS", clip.audio_tracks))
     lines += [f"* {key}: {_one_line(value)}" for key, value in extra if value and _one_line(value)]
     return lines
 
@@ -259,6 +260,7 @@ def _clip_metadata(clip: TimelineClip) -> dict[str, object]:
             "beat": clip.beat,
             "notes": clip.notes,
             **({"placeholder": clip.placeholder} if clip.placeholder else {}),
+            **({"audio_tracks": clip.audio_tracks} if clip.audio_tracks else {}),
         }
     }
 

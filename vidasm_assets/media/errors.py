@@ -7,7 +7,11 @@ FileNotFoundError`` keeps working for callers who do not know vidasm.
 
 from __future__ import annotations
 
+import errno
 import re
+import signal
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 
@@ -71,43 +75,131 @@ class ToolNotFoundError(VidasmError, FileNotFoundError):
     """No FFmpeg binary could be found."""
 
 
+class FFmpegBuildError(CodecNotFoundError):
+    """The FFmpeg binary lacks something vidasm uses (an encoder, a filter, a filter or muxer option)."""
+
+
+class OutputWriteError(VidasmError, OSError):
+    """An output could not be written: the disk is full, the folder is read-only, a quota was hit."""
+
+
 def stderr_tail(stderr: str, lines: int = 12) -> str:
     kept = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     return "\n".join(kept[-lines:])
 
 
-_CLASSIFIERS: list[tuple[re.Pattern[str], type[VidasmError]]] = [
-    (re.compile(r"No such file or directory", re.I), MediaNotFoundError),
-    (
-        re.compile(r"Permission denied|Operation not permitted|Read-only file system", re.I),
-        MediaPermissionError,
-    ),
-    (re.compile(r"Cannot allocate memory|Out of memory|ENOMEM", re.I), FFmpegOutOfMemoryError),
-    (
-        re.compile(
-            r"Unknown encoder|Encoder not found|Unknown decoder|Decoder .*not found|"
-            r"No such filter|Unrecognized option|Codec .* not (?:currently )?supported|"
-            r"Encoder \S+ not found|codec not currently supported",
-            re.I,
-        ),
-        CodecNotFoundError,
-    ),
-    (
-        re.compile(
-            r"Invalid data found when processing input|moov atom not found|"
-            r"does not contain any stream|Invalid argument|could not find codec parameters|"
-            r"Error opening input|End of file|Output file does not contain any stream|"
-            r"matches no streams|Stream map .* matches no streams",
-            re.I,
-        ),
-        InvalidMediaError,
-    ),
-]
+class Blame(str, Enum):
+    """Who is at fault when FFmpeg fails: what the user has to fix."""
+
+    INPUT = "the input"
+    OUTPUT = "the output"
+    FFMPEG_BUILD = "the FFmpeg build"
+    RESOURCES = "the machine's resources"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class FailureCause:
+    """What an FFmpeg failure means: the error class, who is at fault, and the stderr lines that say why."""
+
+    cls: type[VidasmError]
+    blame: Blame
+    reason: str
+    lines: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """``<blame>: <reason>: <first line that matters>`` on one line."""
+        text = f"{self.blame.value} is at fault: {self.reason}"
+        return f"{text}: {self.lines[0]}" if self.lines else text
+
+
+# (pattern, error class, blame, reason); first match in this order wins.
+_CLASSIFIERS: list[tuple[re.Pattern[str], type[VidasmError], Blame, str]] = [
+    (re.compile(r"No space left on device|Disk quota exceeded|File too large", re.I), OutputWriteError,
+     Blame.OUTPUT, "the disk is full"),
+    (re.compile(r"Read-only file system", re.I), OutputWriteError, Blame.OUTPUT, "the folder is read-only"),
+    (re.compile(r"Cannot allocate memory|Out of memory|ENOMEM", re.I), FFmpegOutOfMemoryError, Blame.RESOURCES,
+     "out of memory"),
+    (re.compile(r"Option '?\S+'? not found|Unrecognized option|No such filter|Unknown encoder|Encoder \S* ?not "
+                r"found|Filter not found|Unknown filter|Error applying option|Option not found|"
+                r"Invalid option|Unknown option", re.I),
+     FFmpegBuildError, Blame.FFMPEG_BUILD, "it lacks an option, filter or encoder vidasm uses"),
+    (re.compile(r"Decoder \(codec \S+\) not found|Unknown decoder|Decoder .*not found|"
+                r"Codec .* not (?:currently )?supported|codec not currently supported", re.I),
+     CodecNotFoundError, Blame.FFMPEG_BUILD, "it cannot decode this input's codec"),
+    (re.compile(r"No such file or directory", re.I), MediaNotFoundError, Blame.INPUT, "a file is missing"),
+    (re.compile(r"Permission denied|Operation not permitted", re.I), MediaPermissionError, Blame.INPUT,
+     "permission denied"),
+    (re.compile(r"Invalid data found when processing input|moov atom not found|does not contain any stream|"
+                r"could not find codec parameters|Error opening input|End of file|"
+                r"Output file does not contain any stream|matches no streams|Stream map .* matches no streams|"
+                r"Invalid argument|error while decoding|corrupt", re.I),
+     InvalidMediaError, Blame.INPUT, "the input is not media FFmpeg can use"),
+]  # fmt: skip
+
+# FFmpeg exits with its AVERROR(errno) truncated to 8 bits: 256 - errno (libavutil/error.h).
+EXIT_CODES: dict[int, tuple[type[VidasmError], Blame, str]] = {
+    256 - errno.ENOSPC: (OutputWriteError, Blame.OUTPUT, "the disk is full (ENOSPC)"),
+    256 - errno.EDQUOT: (OutputWriteError, Blame.OUTPUT, "disk quota exceeded (EDQUOT)"),
+    256 - errno.EROFS: (OutputWriteError, Blame.OUTPUT, "the folder is read-only (EROFS)"),
+    256 - errno.ENOMEM: (FFmpegOutOfMemoryError, Blame.RESOURCES, "out of memory (ENOMEM)"),
+    256 - errno.ENOENT: (MediaNotFoundError, Blame.INPUT, "a file is missing (ENOENT)"),
+    256 - errno.EACCES: (MediaPermissionError, Blame.INPUT, "permission denied (EACCES)"),
+}
+_NOTEWORTHY = re.compile(
+    r"error|invalid|not found|no such|cannot|can't|could not|unable|failed|unrecognized|unknown|denied|"
+    r"no space|read-only|out of memory|corrupt|truncat|missing",
+    re.I,
+)
+_NOISE = re.compile(r"^(Conversion failed!|Error while filtering: |Exiting normally|frame=|size=|video:)", re.I)
+
+
+def cause_lines(stderr: str, limit: int = 3) -> tuple[str, ...]:
+    """The stderr lines that say what went wrong (deduplicated, in order), without FFmpeg's generic trailers."""
+    seen: list[str] = []
+    for raw in stderr.splitlines():
+        line = raw.strip()
+        if not line or _NOISE.match(line) or not _NOTEWORTHY.search(line) or line in seen:
+            continue
+        seen.append(line)
+    if not seen:
+        tail = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip() and not _NOISE.match(ln.strip())]
+        seen = tail[-1:]
+    return tuple(seen[:limit])
+
+
+def classify_failure(stderr: str, returncode: int | None = None) -> FailureCause:
+    """Why FFmpeg failed, from its stderr and exit status: class, blame, reason and the lines that matter."""
+    lines = cause_lines(stderr)
+    for pattern, cls, blame, reason in _CLASSIFIERS:
+        m = pattern.search(stderr)
+        if m:
+            found = [ln.strip() for ln in stderr.splitlines() if m.group(0) in ln]
+            hit = next((ln for ln in found if not _NOISE.match(ln)), found[0] if found else "")
+            ordered = (hit, *[ln for ln in lines if ln != hit]) if hit else lines
+            blame = _output_or_input(blame, hit)
+            return FailureCause(cls, blame, reason, tuple(ordered[:3]))
+    if returncode is not None and returncode in EXIT_CODES:
+        cls, blame, reason = EXIT_CODES[returncode]
+        return FailureCause(cls, blame, reason, lines)
+    if returncode is not None and returncode < 0:
+        sig = -returncode
+        if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGABRT):
+            return FailureCause(FFmpegError, Blame.FFMPEG_BUILD, f"FFmpeg crashed (signal {sig})", lines)
+        return FailureCause(FFmpegError, Blame.RESOURCES, f"FFmpeg was killed (signal {sig})", lines)
+    return FailureCause(FFmpegError, Blame.UNKNOWN, "FFmpeg reported an error", lines)
+
+
+_PARTIAL = re.compile(r"\.partial-[0-9a-f]{8}")
+
+
+def _output_or_input(blame: Blame, line: str) -> Blame:
+    """A permission or missing-file error on one of vidasm's temp outputs is the output's fault, not the input's."""
+    if blame is Blame.INPUT and _PARTIAL.search(line):
+        return Blame.OUTPUT
+    return blame
 
 
 def classify_ffmpeg_failure(stderr: str) -> type[VidasmError]:
-    """Pick the error class that matches FFmpeg's stderr; first match in priority order wins."""
-    for pattern, cls in _CLASSIFIERS:
-        if pattern.search(stderr):
-            return cls
-    return FFmpegError
+    """The error class that matches FFmpeg's stderr (``classify_failure`` gives the blame and lines too)."""
+    return classify_failure(stderr).cls

@@ -77,6 +77,8 @@ class AudioInfo:
     layout: str
     duration: Fraction | None
     samples: int | None
+    title: str = ""  # the stream's title tag ("Microphone"), if any
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,16 @@ def _stream_duration(stream: av.stream.Stream, container_duration: Fraction) -> 
     if tagged is not None and tagged - start > 0:
         return tagged - start
     return container_duration
+
+
+def _track_title(tags: dict[str, str]) -> str:
+    """A track's name: MKV/MOV ``title``, MP4 ``name`` (udta), or a handler name a recorder set (not the muxers'
+    defaults such as ``SoundHandler``)."""
+    for key in ("title", "name"):
+        if tags.get(key):
+            return str(tags[key])
+    handler = str(tags.get("handler_name") or "")
+    return "" if not handler or "handler" in handler.lower() else handler
 
 
 def _top_level_boxes(p: Path, limit: int = 64) -> list[str]:
@@ -230,6 +242,8 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
                     layout=a.layout.name if a.layout else "",
                     duration=_stream_duration(a, cdur) if a.duration or cdur else None,
                     samples=int(a.duration) if a.duration and a.time_base == Fraction(1, a.sample_rate) else None,
+                    title=_track_title(a.metadata),
+                    language=str(a.metadata.get("language") or "").replace("und", ""),
                 )
             )
         fmt = container.format.name

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -42,9 +42,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+TrackSelection = Literal["all", "first"] | list[Annotated[int, Field(ge=1, le=64)]]
+"""Which audio tracks of a render a shot uses: ``"all"`` (mixed), ``"first"``, or track numbers counted from 1
+in the render's order of audio streams (as an NLE shows them: A1, A2...)."""
+
+
 class AudioSettings(_Strict):
     loudness_lufs: float = Field(-16.0, ge=-70.0, le=-5.0)
     true_peak_db: float = Field(-1.0, ge=-9.0, le=0.0)
+    tracks: TrackSelection = "all"
+
+    @field_validator("tracks")
+    @classmethod
+    def _tracks(cls, v: TrackSelection) -> TrackSelection:
+        return _check_tracks(v)
+
+
+def _check_tracks(v: TrackSelection) -> TrackSelection:
+    if isinstance(v, list):
+        if not v:
+            raise ValueError('lists no track; use "all", "first" or track numbers like [1, 2]')
+        if len(set(v)) != len(v):
+            raise ValueError(f"lists a track twice: {v}")
+    return v
 
 
 class EditorialSettings(_Strict):
@@ -73,11 +93,17 @@ class SequenceEntry(_Strict):
     scene: str | None = None
     beat: str | None = None
     notes: str | None = None
+    audio_tracks: TrackSelection | None = None  # this shot's own choice; default: the project's audio.tracks
 
     @field_validator("shot")
     @classmethod
     def _shot_name(cls, v: str) -> str:
         return check_name(v, "shot id")
+
+    @field_validator("audio_tracks")
+    @classmethod
+    def _tracks(cls, v: TrackSelection | None) -> TrackSelection | None:
+        return None if v is None else _check_tracks(v)
 
 
 class ProjectSpec(_Strict):
@@ -187,6 +213,10 @@ class Take:
         return self.name.rsplit("_", 1)[1]
 
 
+def _tracks_key(v: TrackSelection | None) -> str | tuple[int, ...] | None:
+    return tuple(v) if isinstance(v, list) else v
+
+
 def natural_key(text: str) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
@@ -247,6 +277,7 @@ class ShotRef:
     scene: str | None = None
     beat: str | None = None
     notes: str | None = None
+    audio_tracks: str | tuple[int, ...] | None = None  # "all" | "first" | 1-based track numbers; None: project's
 
 
 @dataclass
@@ -295,7 +326,10 @@ class Project:
         Read once per Project object (they are made fresh for each build step or sensor tick)."""
         if self._sequence is None:
             if self.spec.sequence is not None:
-                self._sequence = [ShotRef(e.shot, e.take, e.scene, e.beat, e.notes) for e in self.spec.sequence]
+                self._sequence = [
+                    ShotRef(e.shot, e.take, e.scene, e.beat, e.notes, _tracks_key(e.audio_tracks))
+                    for e in self.spec.sequence
+                ]
             else:
                 self._sequence = [ShotRef(s) for s in self.shot_folders() if list_takes(self.shot_dir(s), s)]
         return list(self._sequence)
@@ -308,6 +342,11 @@ class Project:
             if r.shot == shot:
                 return r
         return ShotRef(shot)
+
+    def audio_tracks(self, shot: str) -> str | tuple[int, ...]:
+        """The shot's track selection: its sequence entry's ``audio_tracks``, else the project's ``audio.tracks``."""
+        own = self.ref(shot).audio_tracks
+        return own if own is not None else _tracks_key(self.spec.audio.tracks) or "all"
 
     def select_take(self, shot: str) -> Take:
         return select_take(self.shot_dir(shot), shot, self.ref(shot).take)

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import threading
@@ -16,7 +15,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import FFmpegTimeoutError, ToolNotFoundError, VidasmError, classify_ffmpeg_failure
+from .errors import Blame, FFmpegTimeoutError, ToolNotFoundError, VidasmError, classify_failure
+from .ffmpeg_tool import known_version, select_ffmpeg
 from .parsers import ProgressSteps, parse_progress, progress_seconds
 
 log = logging.getLogger("vidasm")
@@ -25,25 +25,13 @@ MAX_STDERR = 4 << 20
 
 
 def find_ffmpeg(configured: str | None = None) -> str:
-    """Resource config, then FFMPEG_PATH, then PATH, then the binary shipped in imageio-ffmpeg."""
-    for candidate, origin in ((configured, "config"), (os.environ.get("FFMPEG_PATH"), "FFMPEG_PATH")):
-        if candidate:
-            found = shutil.which(candidate) or (candidate if os.access(candidate, os.X_OK) else None)
-            if not found:
-                raise ToolNotFoundError(f"ffmpeg from {origin} ({candidate}) is not an executable", path=candidate)
-            return found
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        return on_path
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as exc:  # imageio-ffmpeg raises RuntimeError when it has no binary for this platform
-        raise ToolNotFoundError("no ffmpeg: set FFMPEG_PATH, install ffmpeg, or pip install imageio-ffmpeg") from exc
+    """The FFmpeg binary to run: resource config, FFMPEG_PATH, PATH, then imageio-ffmpeg's, whichever first can do
+    the job (``ffmpeg_tool.select_ffmpeg``; probed once per process)."""
+    return select_ffmpeg(configured).exe
 
 
 def ffmpeg_version(ffmpeg: str) -> str:
+    """``ffmpeg -version``'s first line."""
     out = subprocess.run([ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, check=False)
     first = (out.stdout or "").splitlines()[:1]
     return first[0] if first else "unknown"
@@ -140,10 +128,24 @@ def run_ffmpeg(
             stderr=stderr,
         )
     if proc.returncode != 0:
-        cls = classify_ffmpeg_failure(stderr)
-        raise cls(f"{path or 'ffmpeg'}: FFmpeg failed (exit {proc.returncode})", path=path, stderr=stderr)
+        raise failure_error(argv, proc.returncode, stderr, path)
     lg.debug("ffmpeg finished in %.2f s", elapsed)
     return stderr
+
+
+def failure_error(argv: list[str], returncode: int, stderr: str, path: str | Path | None) -> VidasmError:
+    """A typed error whose first line says who is at fault (input, output, FFmpeg build) and FFmpeg's own words."""
+    cause = classify_failure(stderr, returncode)
+    what = f"{path}: " if path else ""
+    exe = argv[0]
+    if cause.blame is Blame.FFMPEG_BUILD:
+        version = known_version(exe)
+        build = f"{exe}" + (f" (FFmpeg {version})" if version else "")
+        hint = f"[{build}; set FFMPEG_PATH to another FFmpeg]"
+        text = f"{what}FFmpeg failed (exit {returncode}): {cause.summary()} {hint}"
+    else:
+        text = f"{what}FFmpeg failed (exit {returncode}): {cause.summary()}"
+    return cause.cls(text, path=path, stderr=stderr)
 
 
 def temp_name(dest: Path) -> Path:

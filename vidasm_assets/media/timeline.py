@@ -27,6 +27,7 @@ class TimelineClip:
     beat: str | None = None
     notes: str | None = None
     placeholder: str | None = None  # why the shot is a slate instead of its render (None: a real shot)
+    audio_tracks: str | None = None  # which audio tracks are used, when the render has several or a choice was made
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ class Timeline:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["rate"] = [self.rate.num, self.rate.den]
-        for clip in d["clips"]:  # only placeholders carry the key, so real timelines keep their versions
-            if clip.get("placeholder") is None:
-                clip.pop("placeholder", None)
+        for clip in d["clips"]:  # optional keys only when set, so timelines without them keep their versions
+            for optional in ("placeholder", "audio_tracks"):
+                if clip.get(optional) is None:
+                    clip.pop(optional, None)
         return d
 
     def to_json(self) -> str:

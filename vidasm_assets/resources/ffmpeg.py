@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from ..media.runner import ffmpeg_version, find_ffmpeg, run_ffmpeg
+from ..media.ffmpeg_tool import FFmpeg, select_ffmpeg
+from ..media.runner import run_ffmpeg
 
 
 class FFmpegResource(dg.ConfigurableResource):
@@ -19,14 +19,15 @@ class FFmpegResource(dg.ConfigurableResource):
     _exe: str | None = PrivateAttr(default=None)
 
     @property
+    def tool(self) -> FFmpeg:
+        """The chosen FFmpeg with its version and capabilities (probed once per process; see ``ffmpeg_tool``)."""
+        return select_ffmpeg(self.ffmpeg_path)
+
+    @property
     def exe(self) -> str:
         if self._exe is None:
-            self._exe = find_ffmpeg(self.ffmpeg_path)
+            self._exe = self.tool.exe
         return self._exe
-
-    @cached_property
-    def version(self) -> str:
-        return ffmpeg_version(self.exe)
 
     def runner(self, context: dg.AssetExecutionContext | None = None, label: str = ""):
         """A ``Run`` callable that logs the command and percent done into the run log."""
