@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,12 +12,50 @@ import dagster as dg
 import pytest
 
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
+from vidasm_assets.media.ffmpeg_tool import bundled_ffmpeg, select_ffmpeg
 from vidasm_assets.media.runner import find_ffmpeg
+
+REPO = Path(__file__).resolve().parent.parent
+BUILDS = Path(os.environ.get("VIDASM_FFMPEG_BUILDS") or REPO / ".venv" / "ffmpeg-builds")
+
+
+def _session_ffmpeg() -> str | None:
+    """The FFmpeg this test session runs: ``VIDASM_TEST_FFMPEG`` = ``bundled`` (imageio-ffmpeg's), ``system``
+    (``ffmpeg`` on PATH, e.g. Debian's 5.1) or a path; unset: vidasm's own choice (FFMPEG_PATH, PATH, bundled)."""
+    choice = os.environ.get("VIDASM_TEST_FFMPEG", "")
+    if choice == "bundled":
+        return bundled_ffmpeg()
+    if choice == "system":
+        found = shutil.which("ffmpeg")
+        if not found:
+            raise pytest.UsageError("VIDASM_TEST_FFMPEG=system but there is no ffmpeg on PATH (apt-get install ffmpeg)")
+        return found
+    return choice or os.environ.get("FFMPEG_PATH") or None
+
+
+SESSION_FFMPEG = _session_ffmpeg()
+if SESSION_FFMPEG:
+    os.environ["FFMPEG_PATH"] = SESSION_FFMPEG
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return select_ffmpeg().describe()
 
 
 @pytest.fixture(scope="session")
 def ffmpeg() -> str:
     return find_ffmpeg()
+
+
+def ffmpeg_build(version: str) -> str:
+    """Another FFmpeg build (``scripts/ffmpeg-builds.sh`` extracts them from older imageio-ffmpeg wheels).
+    Missing: a failure under CI (``CI`` set), else a skip that says how to get it."""
+    exe = BUILDS / version / "ffmpeg"
+    if exe.is_file():
+        return str(exe)
+    if os.environ.get("CI"):
+        pytest.fail(f"{exe} is missing: scripts/ffmpeg-builds.sh fetches it (CI must run it)")
+    pytest.skip(f"FFmpeg {version} not at {exe}: run scripts/ffmpeg-builds.sh")
 
 
 @pytest.fixture
@@ -56,5 +95,8 @@ def _no_cwd_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run in their tmp dir so nothing is written to the checkout."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VIDASM_WORKSPACE", raising=False)
-    monkeypatch.delenv("FFMPEG_PATH", raising=False)
+    if SESSION_FFMPEG:
+        monkeypatch.setenv("FFMPEG_PATH", SESSION_FFMPEG)
+    else:
+        monkeypatch.delenv("FFMPEG_PATH", raising=False)
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")

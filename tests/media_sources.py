@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from vidasm_assets.media.ffmpeg_tool import bundled_ffmpeg
+
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 AAC = ["-c:a", "aac", "-b:a", "128k"]
 PCM = ["-c:a", "pcm_s16le"]
@@ -95,7 +97,9 @@ def flat(rgb: str = "0xC0C0C0", size: str = "160x90", rate: str = "24", seconds:
 def rotated(ffmpeg: str, dest: Path, work: Path, degrees: int = 90) -> Path:
     """A phone-style render: the picture stored landscape with a display-rotation matrix."""
     base = run(ffmpeg, work / f"{dest.stem}_base.mp4", [*flat(size="160x90"), *X264])
-    return run(ffmpeg, dest, ["-display_rotation", str(degrees), "-i", str(base), "-c", "copy"])
+    # -display_rotation is FFmpeg 6.1+: the file is written with the bundled FFmpeg whatever vidasm runs
+    writer = bundled_ffmpeg() or ffmpeg
+    return run(writer, dest, ["-display_rotation", str(degrees), "-i", str(base), "-c", "copy"])
 
 
 def sync_pair(ffmpeg: str, dest: Path, work: Path, *, audio_late: float, picture_late: float, fmt: str) -> Path:

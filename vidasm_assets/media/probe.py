@@ -124,6 +124,16 @@ def _stream_duration(stream: av.stream.Stream, container_duration: Fraction) -> 
     return container_duration
 
 
+LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "4.1", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def _layout_name(channels: int) -> str:
+    """A name for the channel count. PyAV's own ``AudioLayout.name`` is not read: on a custom-order 7.1 layout
+    (a MOV written by FFmpeg 5.1) it raises UnicodeDecodeError and then aborts the process (double free in
+    av 18.1), which would kill a build on a valid render."""
+    return LAYOUTS.get(channels, f"{channels} channels")
+
+
 def _track_title(tags: dict[str, str]) -> str:
     """A track's name: MKV/MOV ``title``, MP4 ``name`` (udta), or a handler name a recorder set (not the muxers'
     defaults such as ``SoundHandler``)."""
@@ -239,7 +249,7 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
                     codec=a.codec_context.name,
                     sample_rate=int(a.sample_rate or 0),
                     channels=int(a.channels or 0),
-                    layout=a.layout.name if a.layout else "",
+                    layout=_layout_name(int(a.channels or 0)),
                     duration=_stream_duration(a, cdur) if a.duration or cdur else None,
                     samples=int(a.duration) if a.duration and a.time_base == Fraction(1, a.sample_rate) else None,
                     title=_track_title(a.metadata),
