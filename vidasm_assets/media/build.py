@@ -30,7 +30,7 @@ from .slate import card_lines, draw_card
 from .timeline import Timeline, TimelineClip
 
 # Code versions: bump one when its step's output changes for the same inputs; everything after it goes stale.
-PICTURE_VERSION = "picture-2"
+PICTURE_VERSION = "picture-3"  # 3: every wide gamut converted (colour.py)
 AUDIO_VERSION = "audio-2"
 TIMELINE_VERSION = "timeline-1"
 CUT_VERSION = "cut-2"
@@ -845,15 +845,7 @@ def picture_report(res: PictureResult) -> dict[str, Any]:
     if res.colour is not None:
         md.update(
             source_colour=res.colour.describe(),
-            colour_conversion=(
-                f"tone-mapped {res.colour.hdr} to SDR BT.709"
-                if res.colour.hdr
-                else "BT.2020 gamut-converted to BT.709"
-                if res.colour.wide_gamut
-                else "RGB to BT.709 Y'CbCr"
-                if res.colour.matrix == "rgb"
-                else f"{res.colour.matrix} {res.colour.range} to bt709 tv"
-            ),
+            colour_conversion=res.colour.conversion(),
         )
     return md
 

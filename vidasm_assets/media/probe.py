@@ -10,30 +10,67 @@ import av
 
 from .errors import InvalidMediaError, MediaNotFoundError, MediaPermissionError
 
-PRIMARIES = {1: "bt709", 2: "unknown", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020"}
-TRANSFERS = {
+# FFmpeg's AVColorPrimaries, AVColorTransferCharacteristic and AVColorSpace (libavutil/pixfmt.h, the ITU-T H.273
+# code points), named as ffprobe and av_color_*_name() name them (FFmpeg 8: libavutil 60, which PyAV ships). A number
+# missing here is reported as its number (and refused by ``colour.py``), never mistaken for a known value.
+PRIMARIES = {
+    0: "reserved",
     1: "bt709",
     2: "unknown",
-    4: "gamma22",
-    5: "gamma28",
+    3: "reserved",
+    4: "bt470m",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "film",
+    9: "bt2020",
+    10: "smpte428",
+    11: "smpte431",
+    12: "smpte432",
+    22: "ebu3213",
+    256: "vgamut",
+}
+TRANSFERS = {
+    0: "reserved",
+    1: "bt709",
+    2: "unknown",
+    3: "reserved",
+    4: "bt470m",
+    5: "bt470bg",
     6: "smpte170m",
     7: "smpte240m",
     8: "linear",
+    9: "log100",
+    10: "log316",
+    11: "iec61966-2-4",
+    12: "bt1361e",
     13: "iec61966-2-1",
     14: "bt2020-10",
     15: "bt2020-12",
     16: "smpte2084",
+    17: "smpte428",
     18: "arib-std-b67",
+    256: "vlog",
 }
 MATRICES = {
     0: "gbr",
     1: "bt709",
     2: "unknown",
+    3: "reserved",
+    4: "fcc",
     5: "bt470bg",
     6: "smpte170m",
     7: "smpte240m",
+    8: "ycgco",
     9: "bt2020nc",
     10: "bt2020c",
+    11: "smpte2085",
+    12: "chroma-derived-nc",
+    13: "chroma-derived-c",
+    14: "ictcp",
+    15: "ipt-c2",
+    16: "ycgco-re",
+    17: "ycgco-ro",
 }
 RANGES = {0: "unknown", 1: "tv", 2: "pc"}
 FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
