@@ -18,7 +18,10 @@ rates (non-drop 23.976 labels run 0.1 % slow): 25 fps ``10:00:00:24`` would beco
 36 s away from every frame of the render. The label rule is exact (integer arithmetic), and the result is
 the record frame whose label time span holds the source label's time, so it is the same moment within one
 record frame of label time. Where the record count is drop frame and the scaled label is one of the labels
-drop frame skips, that is the frame before the gap (``00:00:59;29`` for ``00:01:00;00``).
+drop frame skips, that is the frame before the gap (``00:00:59;29`` for ``00:01:00;00``). The rule applies
+between drop and non-drop counts too: a 29.97 render counting non-drop keeps its label in a drop-frame
+timeline (``01:00:00:00`` -> ``01:00:00;00``, 108 frames an hour apart in frame count), as it does in every
+other pair; only the same count and mode keep the frame number.
 
 The render's own timecode (label, rate, drop-frame flag) is kept alongside, for the FCP XML ``<file>`` and
 OTIO media ranges, which can say it exactly.
