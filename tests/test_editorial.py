@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import opentimelineio as otio
@@ -31,6 +32,7 @@ from vidasm_assets.media.editorial import (
     write_otio,
 )
 from vidasm_assets.media.rates import TIMELINE_RATES, Rate
+from vidasm_assets.media.timecode import SourceTimecode
 from vidasm_assets.media.timeline import Timeline, TimelineClip
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "edl"
@@ -536,3 +538,54 @@ def test_failed_write_leaves_destination_untouched(
         writer(simple_timeline(), out)
     assert out.read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut"]
+
+
+# --------------------------------------------------------------------------- renders timecoded at another rate
+
+
+def own_rate_timeline() -> Timeline:
+    """A 25 fps render (own timecode 10:00:00:24) used twice, 10 record frames apart, in a 23.976 cut."""
+    tc = SourceTimecode("10:00:00:24", Rate(25))
+    base = tc.to_record_frame(Rate(24000, 1001))  # 10:00:00:23 at 23.976
+
+    def clip(shot: str, start: int, frames: int) -> TimelineClip:
+        return TimelineClip(shot, "v001", "a020_v001", "/r/a020_v001.mov", frames, start, source_timecode=tc)
+
+    return Timeline("own", Rate(24000, 1001), (clip("a020", base, 12), clip("a021", base + 10, 14)))
+
+
+def test_relabelled_source_timecode_in_the_edl_and_its_remark() -> None:
+    timeline = own_rate_timeline()
+    text = write_cmx3600(timeline)
+    check_edl(text, timeline)
+    assert [line[-47:-24] for line in event_lines(text)] == ["10:00:00:23 10:00:01:11", "10:00:01:09 10:00:01:23"]
+    assert text.count("* SOURCE TIMECODE: 10:00:00:24 AT 25 FPS NON-DROP FRAME") == 2
+    assert "SOURCE TIMECODE" not in write_cmx3600(timeline, style="premiere")
+    same_rate = Timeline("p", Rate(25), (replace(timeline.clips[0], source_start_frame=900024),))
+    assert "SOURCE TIMECODE" not in write_cmx3600(same_rate)  # the EDL carries the render's own label as is
+
+
+def test_otio_and_fcp_xml_measure_a_reused_render_from_its_own_timecode(tmp_path: Path) -> None:
+    timeline = own_rate_timeline()
+    video = to_otio(timeline).tracks[0]
+    starts = [(c.source_range.start_time.value, c.source_range.start_time.rate) for c in video]
+    assert starts == [(900024, 25), (900024 + 10 * 25 * 1001 / 24000, 25)]  # 10 frames at 23.976 by elapsed time
+    assert [c.source_range.duration for c in video] == [otio.opentime.RationalTime(f, 24000 / 1001) for f in (12, 14)]
+    available = video[0].media_reference.available_range
+    assert available == video[1].media_reference.available_range
+    assert (available.start_time.value, available.start_time.rate, available.duration.value) == (900024, 25, 26)
+    write_fcp_xml(timeline, tmp_path / "cut.xml")
+    xml = (tmp_path / "cut.xml").read_text()
+    assert re.findall(r"<in>(\d+)</in>\s*<out>(\d+)</out>", xml) == [("0", "12"), ("10", "24")] * 2
+    assert xml.count("<string>10:00:00:24</string>") == 1 and xml.count("<frame>900024</frame>") == 1
+    assert "<duration>26</duration>" in xml  # 24 record frames are 25.025 frames of the render
+
+
+def test_a_source_in_before_the_render_or_two_timecodes_for_one_file_are_refused() -> None:
+    timeline = own_rate_timeline()
+    early = replace(timeline, clips=(replace(timeline.clips[0], source_start_frame=863998),))
+    with pytest.raises(ValueError, match=r"source_start_frame 863998 is before.*10:00:00:24 \(10:00:00:23 at 23.976"):
+        write_cmx3600(early)
+    other = replace(timeline.clips[1], source_timecode=SourceTimecode("10:00:00:23", Rate(25)))
+    with pytest.raises(ValueError, match="two start timecodes"):
+        to_otio(replace(timeline, clips=(timeline.clips[0], other)))

@@ -246,6 +246,9 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         project = workspace.project(P)
         tl = build.build_timeline(project)
         write_text_atomic(project.timeline_path(), tl.to_json())
+        unreadable = [f"{c.shot}: {c.source_timecode_error}" for c in tl.clips if c.source_timecode_error]
+        if unreadable:  # the cut still builds; the EDL and OTIO/FCP XML refuse these shots, naming them
+            context.log.warning("unreadable source timecode: " + "; ".join(unreadable))
         return dg.MaterializeResult(
             data_version=dg.DataVersion(build.timeline_version(tl)),
             metadata={
@@ -255,6 +258,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
                 "duration_s": round(build.seconds(tl.total_frames, tl.rate), 4),
                 "fps": str(tl.rate),
                 "order": ", ".join(f"{c.shot}:{c.take}" for c in tl.clips),
+                **({"source_timecode_errors": "\n".join(unreadable)} if unreadable else {}),
             },
         )
 

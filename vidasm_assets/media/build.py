@@ -16,23 +16,22 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
-import opentimelineio as otio
-
 from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy, source_colour
-from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError, VidasmError
+from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError, SourceTimecodeError, VidasmError
 from .parsers import parse_ebur128_summary, parse_loudness_measurement, parse_loudnorm_result
 from .probe import MediaInfo, VideoInfo, probe, require_video, verify_complete
 from .project import FingerprintCache, Project, ShotRef, Take, list_takes, stable_hash
 from .rates import Rate
 from .runner import atomic_output, write_text_atomic
 from .slate import card_lines, draw_card
+from .timecode import read_source_timecode
 from .timeline import Timeline, TimelineClip
 
 # Code versions: bump one when its step's output changes for the same inputs; everything after it goes stale.
 PICTURE_VERSION = "picture-3"  # 3: every wide gamut converted (colour.py)
 AUDIO_VERSION = "audio-2"
-TIMELINE_VERSION = "timeline-1"
+TIMELINE_VERSION = "timeline-2"
 CUT_VERSION = "cut-2"
 EDL_VERSION = "edl-1"
 OTIO_VERSION = "otio-1"
@@ -159,14 +158,18 @@ def shot_frames(info: MediaInfo, rate: Rate) -> int:
     return frames
 
 
-def source_start_frames(info: MediaInfo, rate: Rate) -> int:
-    """The render's start timecode in timeline frames (0 when it carries none)."""
-    if not info.timecode:
-        return 0
+def source_timecode_fields(info: MediaInfo, rate: Rate) -> dict[str, Any]:
+    """The render's start timecode as ``TimelineClip`` fields: the timecode at its own rate and drop-frame mode,
+    the source in relabelled at the timeline ``rate`` (``timecode.py`` says how and why), or, when the tag is
+    not a timecode at the render's rate, why (the EDL/OTIO exports then fail naming the file; never 00:00:00:00).
+    No fields for a render without a timecode: its source in is 0."""
     try:
-        return int(otio.opentime.from_timecode(info.timecode, rate.fps).to_frames())
-    except Exception:
-        return 0
+        tc = read_source_timecode(info)
+    except SourceTimecodeError as exc:
+        return {"source_timecode_error": exc.message}
+    if tc is None:
+        return {}
+    return {"source_timecode": tc, "source_start_frame": tc.to_record_frame(rate)}
 
 
 def colour_of(video: VideoInfo) -> SourceColour:
@@ -499,11 +502,11 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
                 clip_name=take.name,
                 source_path=str(take.path),
                 frames=frames,
-                source_start_frame=source_start_frames(info, rate),
                 scene=ref.scene,
                 beat=ref.beat,
                 notes=ref.notes,
                 audio_tracks=_tracks_note(project, ref, info),
+                **source_timecode_fields(info, rate),
             )
         )
     if not clips:

@@ -1,23 +1,34 @@
 """Editorial interchange for a cut: CMX3600 EDL, OpenTimelineIO and FCP 7 XML.
 
 The EDL is written here rather than by OTIO's ``cmx_3600`` adapter, which writes no ``FCM:`` line, ignores
-the record start and truncates reel names without keeping them unique. All timecode arithmetic (drop frame
-included) still goes through ``opentimelineio.opentime`` so the labels are the ones OTIO and the NLEs read
-back. Frame counts stay integers throughout; the float rate is only what OTIO's API takes.
+the record start and truncates reel names without keeping them unique. All record-rate timecode arithmetic
+(drop frame included) still goes through ``opentimelineio.opentime`` so the labels are the ones OTIO and the
+NLEs read back. Frame counts stay integers throughout; the float rate is only what OTIO's API takes.
+
+A render whose start timecode counts at another rate or drop-frame mode than the timeline: the EDL (one
+FCM) gets its start relabelled at the record rate (``timecode.py``) and the render's own timecode as a
+``* SOURCE TIMECODE:`` remark; the OTIO media reference and the FCP XML ``<file>`` keep the render's own rate,
+timecode and drop-frame flag, and the clip's source range is measured from them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import uuid
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path, PurePath
+from xml.dom import minidom
+from xml.etree import ElementTree
 
 import opentimelineio as otio
 from opentimelineio import opentime
 
+from .errors import SourceTimecodeError
 from .rates import TIMELINE_RATES, Rate
+from .timecode import SourceTimecode, is_drop_frame, nominal_fps
 from .timeline import Timeline, TimelineClip
 
 EDL_STYLES: tuple[str, ...] = ("resolve", "premiere", "avid")
@@ -34,11 +45,6 @@ _TAKE_RE = re.compile(r"(v|take)0*(\d+)", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- timecode
-
-
-def is_drop_frame(rate: Rate) -> bool:
-    """29.97 and 59.94 use drop-frame timecode; every other rate (23.976 too) counts every frame."""
-    return rate.is_ntsc and rate.nominal in (30, 60)
 
 
 def _fps(rate: Rate) -> float:
@@ -100,13 +106,25 @@ def _one_line(text: object) -> str:
     return "".join(ch for ch in " ".join(str(text).split()) if ch.isprintable())
 
 
-def _check_clip(index: int, clip: TimelineClip) -> None:
+def _check_clip(index: int, clip: TimelineClip, rate: Rate) -> None:
+    """A clip the writers can place. SourceTimecodeError (naming the render) when its timecode was unreadable."""
     where = f"clip {index + 1} ({clip.clip_name!r})"
+    if clip.source_timecode_error:
+        raise SourceTimecodeError(
+            f"shot {clip.shot}: no source timecode can be written: {clip.source_timecode_error}",
+            path=clip.source_path,
+        )
     if isinstance(clip.frames, bool) or not isinstance(clip.frames, int) or clip.frames <= 0:
         raise ValueError(f"{where}: frames must be a positive whole number, got {clip.frames!r}")
     start = clip.source_start_frame
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
         raise ValueError(f"{where}: source_start_frame must be a whole number >= 0, got {start!r}")
+    if clip.source_timecode is not None and start < clip.source_timecode.to_record_frame(rate):
+        raise ValueError(
+            f"{where}: source_start_frame {start} is before the render's own start timecode "
+            f"{clip.source_timecode.label} ({frames_to_timecode(clip.source_timecode.to_record_frame(rate), rate)} "
+            f"at {rate} fps)"
+        )
     if not _one_line(clip.clip_name):
         raise ValueError(f"{where}: clip_name is empty")
 
@@ -172,7 +190,13 @@ def _check_style(style: str) -> None:
         raise ValueError(f"unknown EDL style {style!r}; use one of {', '.join(EDL_STYLES)}")
 
 
-def _event_comments(clip: TimelineClip, style: str) -> list[str]:
+def _relabelled(clip: TimelineClip, rate: Rate) -> SourceTimecode | None:
+    """The clip's own timecode when the EDL cannot carry it as is (another rate or drop-frame mode)."""
+    tc = clip.source_timecode
+    return tc if tc is not None and (tc.rate != rate or tc.drop_frame != is_drop_frame(rate)) else None
+
+
+def _event_comments(clip: TimelineClip, style: str, rate: Rate) -> list[str]:
     lines = [
         f"* FROM CLIP NAME: {_one_line(clip.clip_name)}",
         f"* SOURCE FILE: {_one_line(PurePath(clip.source_path).name)}",
@@ -181,6 +205,10 @@ def _event_comments(clip: TimelineClip, style: str) -> list[str]:
         return lines
     if clip.placeholder:
         lines.append(f"* PLACEHOLDER: {_one_line(clip.placeholder)}")
+    own = _relabelled(clip, rate)
+    if own is not None:
+        mode = "DROP FRAME" if own.drop_frame else "NON-DROP FRAME"
+        lines.append(f"* SOURCE TIMECODE: {own.label} AT {own.rate} FPS {mode}")
     extra = [("TAKE", clip.take), ("SCENE", clip.scene), ("BEAT", clip.beat), ("NOTES", clip.notes)]
     extra.append(("AUDIO TRACKS", clip.audio_tracks))
     lines += [f"* {key}: {_one_line(value)}" for key, value in extra if value and _one_line(value)]
@@ -203,16 +231,19 @@ def write_cmx3600(timeline: Timeline, *, style: str = "resolve") -> str:
       import as UNKNOWN), so take and story metadata go only to the OTIO and FCP XML exports.
     - ``avid``: as ``resolve``, but reels are ``[A-Z0-9]{1,8}`` (Avid rejects the underscore).
 
-    Source timecode is the render's own (``source_start_frame``) and uses the same FCM as the record side.
+    Source timecode is the render's own start timecode (``source_start_frame``) and uses the same FCM as the
+    record side; a render counting at another rate or mode has it relabelled at the record rate (``timecode.py``:
+    ``HH:MM:SS`` kept, frames scaled) and its own label in a ``* SOURCE TIMECODE:`` remark (not for Premiere).
     Raises ValueError naming the offending value for an unknown style, an empty timeline, a clip without
-    positive frames, an invalid ``record_start`` or a cut that would run past 24 hours of timecode.
+    positive frames, an invalid ``record_start`` or a cut that would run past 24 hours of timecode, and
+    SourceTimecodeError naming the render for a clip whose timecode could not be read.
     """
     _check_style(style)
     _check_rate(timeline.rate)
     if not timeline.clips:
         raise ValueError(f"timeline {timeline.project!r} has no clips; an EDL needs at least one event")
     for i, clip in enumerate(timeline.clips):
-        _check_clip(i, clip)
+        _check_clip(i, clip, timeline.rate)
     rate = timeline.rate
     record = _record_start_frame(timeline)
     day = _day_frames(rate)
@@ -237,7 +268,7 @@ def write_cmx3600(timeline: Timeline, *, style: str = "resolve") -> str:
             f"{number:03d}  {reels[clip.source_path]:<8} {EDL_TRACK:<4}  {'C':<4} {'':3} "
             f"{_tcs(rate, src_in, src_in + clip.frames, record, record + clip.frames)}"
         )
-        lines += _event_comments(clip, style)
+        lines += _event_comments(clip, style, rate)
         record += clip.frames
     return "\n".join(lines) + "\n"
 
@@ -265,23 +296,71 @@ def _clip_metadata(clip: TimelineClip) -> dict[str, object]:
     }
 
 
-def to_otio(timeline: Timeline) -> otio.schema.Timeline:
+def _record_spans(timeline: Timeline) -> dict[str, tuple[int, int]]:
+    """Per source file, the record-rate frames ``[first, end)`` of it the cut needs: from the render's own start
+    timecode (relabelled) when it has one, else from its first use, to the end of its last use."""
+    spans: dict[str, tuple[int, int]] = {}
+    owns: dict[str, SourceTimecode | None] = {}
+    for i, clip in enumerate(timeline.clips):
+        tc = clip.source_timecode
+        if owns.setdefault(clip.source_path, tc) != tc:
+            raise ValueError(
+                f"clip {i + 1} ({clip.clip_name!r}): {clip.source_path} has two start timecodes: "
+                f"{owns[clip.source_path]} and {tc}"
+            )
+        end = clip.source_start_frame + clip.frames
+        start = tc.to_record_frame(timeline.rate) if tc is not None else clip.source_start_frame
+        first, last = spans.get(clip.source_path, (start, end))
+        spans[clip.source_path] = (min(first, start), max(last, end))
+    return spans
+
+
+def _own_length(tc: SourceTimecode, span: tuple[int, int], rate: Rate) -> int:
+    """A file's needed span in frames of its own rate, rounded up to whole frames."""
+    return math.ceil(tc.media_frames(span[1] - span[0], rate))
+
+
+def _media_ranges(
+    clip: TimelineClip, rate: Rate, span: tuple[int, int], *, own_rate: bool
+) -> tuple[opentime.TimeRange, opentime.TimeRange]:
+    """``(available range of the clip's file, the clip's source range)``.
+
+    ``own_rate`` and a source timecode: in the file's own time, the available range from its timecode's frame
+    at its own rate, the source range that far in by elapsed time (the conform retimes by timestamp), lasting
+    the clip's record frames. Otherwise in record frames, the file starting at ``span``'s first frame.
+    """
+    fps, tc = _fps(rate), clip.source_timecode
+    if tc is None or not own_rate:
+        first, last = span
+        available = opentime.TimeRange(opentime.RationalTime(first, fps), opentime.RationalTime(last - first, fps))
+        used = opentime.RationalTime(clip.source_start_frame, fps)
+    else:
+        own = _fps(tc.rate)
+        available = opentime.TimeRange(
+            opentime.RationalTime(tc.frame, own), opentime.RationalTime(_own_length(tc, span, rate), own)
+        )
+        offset: Fraction = tc.media_frames(clip.source_start_frame - span[0], rate)
+        used = opentime.RationalTime(float(tc.frame + offset), own)
+    return available, opentime.TimeRange(start_time=used, duration=opentime.RationalTime(clip.frames, fps))
+
+
+def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timeline:
     """The cut as an OTIO timeline: track ``V1`` and track ``A1`` holding the same clips.
 
-    Times are whole frames at ``rate.num / rate.den`` (OTIO's float rate); the exact rational rate is kept
-    in ``metadata["vidasm"]["rate"]``. ``global_start_time`` is the record start. A file's available range
+    Record times are whole frames at ``rate.num / rate.den`` (OTIO's float rate); the exact rational rate is
+    kept in ``metadata["vidasm"]["rate"]``. ``global_start_time`` is the record start. A file's available range
     is the span of all its uses in the cut, the same on every reference to it: the FCP XML adapter writes a
-    file once and measures every later use of it from that first element's timecode.
+    file once and measures every later use of it from that first element's timecode. A render with a start
+    timecode is described in its own time (OTIO times carry their own rate): its available range starts at
+    its timecode's frame at its own rate, a clip's source range starts where the clip does in it and lasts the
+    clip's record frames (so the tracks add up exactly at the record rate). ``own_rate=False`` puts everything
+    in record frames (what ``write_fcp_xml`` feeds the adapter before giving ``<file>`` its own timecode).
     """
     _check_rate(timeline.rate)
     for i, clip in enumerate(timeline.clips):
-        _check_clip(i, clip)
+        _check_clip(i, clip, timeline.rate)
     fps = _fps(timeline.rate)
-    spans: dict[str, tuple[int, int]] = {}
-    for clip in timeline.clips:
-        start, end = clip.source_start_frame, clip.source_start_frame + clip.frames
-        first, last = spans.get(clip.source_path, (start, end))
-        spans[clip.source_path] = (min(first, start), max(last, end))
+    spans = _record_spans(timeline)
     result = otio.schema.Timeline(
         name=timeline.project,
         global_start_time=opentime.RationalTime(_record_start_frame(timeline), fps),
@@ -298,18 +377,12 @@ def to_otio(timeline: Timeline) -> otio.schema.Timeline:
     for name, kind in (("V1", otio.schema.TrackKind.Video), ("A1", otio.schema.TrackKind.Audio)):
         track = otio.schema.Track(name=name, kind=kind)
         for clip in timeline.clips:
-            used = opentime.TimeRange(
-                start_time=opentime.RationalTime(clip.source_start_frame, fps),
-                duration=opentime.RationalTime(clip.frames, fps),
-            )
-            first, last = spans[clip.source_path]
+            available, used = _media_ranges(clip, timeline.rate, spans[clip.source_path], own_rate=own_rate)
             reference = otio.schema.ExternalReference(
-                target_url=_target_url(clip.source_path),
-                available_range=opentime.TimeRange(
-                    start_time=opentime.RationalTime(first, fps),
-                    duration=opentime.RationalTime(last - first, fps),
-                ),
+                target_url=_target_url(clip.source_path), available_range=available
             )
+            if clip.source_timecode is not None:
+                reference.metadata["vidasm"] = {"source_timecode": clip.source_timecode.to_dict()}
             track.append(
                 otio.schema.Clip(
                     name=clip.clip_name,
@@ -344,15 +417,57 @@ def write_otio(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
     return _write_atomically(path, lambda tmp: otio.adapters.write_to_file(result, tmp, adapter_name="otio_json"))
 
 
+def _set_rate(rate_e: ElementTree.Element, rate: Rate) -> None:
+    """An FCP XML ``<rate>``: the integer timebase, and ``<ntsc>`` TRUE for the 1000/1001 rates."""
+    rate_e.find("timebase").text = str(nominal_fps(rate))  # type: ignore[union-attr]
+    rate_e.find("ntsc").text = "TRUE" if rate.is_ntsc else "FALSE"  # type: ignore[union-attr]
+
+
+def _own_file_timecodes(text: str, files: dict[str, tuple[SourceTimecode, int]]) -> str:
+    """Give each ``<file>`` of a render with a start timecode the render's own rate, length (frames at that rate)
+    and ``<timecode>`` (label, frame number, ``DF``/``NDF``), as FCP 7 XML describes a file; everything else is
+    the adapter's, re-indented as it indents. The adapter itself writes a file's timecode only at a rate OTIO
+    has SMPTE timecode for, so not at 12 or 15 fps."""
+    root = ElementTree.fromstring(text)
+    for file_e in root.iter("file"):
+        own = files.get(file_e.findtext("pathurl") or "")
+        if own is None:  # another file, or a later reference to one (<file id="file-1"/>)
+            continue
+        tc, length = own
+        _set_rate(file_e.find("rate"), tc.rate)  # type: ignore[arg-type]
+        file_e.find("duration").text = str(length)  # type: ignore[union-attr]
+        tc_e = file_e.find("timecode")
+        _set_rate(tc_e.find("rate"), tc.rate)  # type: ignore[union-attr,arg-type]
+        tc_e.find("string").text = tc.label  # type: ignore[union-attr]
+        tc_e.find("frame").text = str(tc.frame)  # type: ignore[union-attr]
+        tc_e.find("displayformat").text = "DF" if tc.drop_frame else "NDF"  # type: ignore[union-attr]
+    for element in root.iter():
+        element.text = element.text if element.text and element.text.strip() else None
+        element.tail = element.tail if element.tail and element.tail.strip() else None
+    return minidom.parseString(ElementTree.tostring(root, encoding="UTF-8")).toprettyxml(indent="    ")
+
+
 def write_fcp_xml(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
     """Write the cut as FCP 7 XML (xmeml) with OTIO's ``fcp_xml`` adapter, atomically.
 
     Two adapter defaults are overridden through its ``fcp_xml`` metadata: at 29.97 and 59.94 the sequence
     and file timecodes are marked drop frame (it writes non-drop otherwise, unlike the EDL), and audio
     clips get a ``sourcetrack`` (without one, the adapter folds each audio clip into a back-reference to
-    the identical video ``clipitem``).
+    the identical video ``clipitem``). Clip items are in record frames, ``<in>``/``<out>`` counted from the
+    start of the file; the ``<file>`` of a render with a start timecode then gets that render's own rate and
+    timecode with its drop-frame flag (``<rate><timebase>``, ``<ntsc>``, ``<timecode><string>``, ``<frame>``,
+    ``<displayformat>``), so the file's timecode is exactly the render's whatever the record rate.
     """
-    result = to_otio(timeline)
+    result = to_otio(timeline, own_rate=False)
+    spans = _record_spans(timeline)
+    own = {
+        _target_url(c.source_path): (
+            c.source_timecode,
+            _own_length(c.source_timecode, spans[c.source_path], timeline.rate),
+        )
+        for c in timeline.clips
+        if c.source_timecode is not None
+    }
     drop = is_drop_frame(timeline.rate)
     if drop:
         result.metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
@@ -362,4 +477,11 @@ def write_fcp_xml(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
                 clip.media_reference.metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
             if track.kind == otio.schema.TrackKind.Audio:
                 clip.metadata["fcp_xml"] = {"sourcetrack": {"mediatype": "audio", "trackindex": 1}}
-    return _write_atomically(path, lambda tmp: otio.adapters.write_to_file(result, tmp, adapter_name="fcp_xml"))
+
+    def write(tmp: str) -> None:
+        otio.adapters.write_to_file(result, tmp, adapter_name="fcp_xml")
+        if own:
+            out = Path(tmp)
+            out.write_text(_own_file_timecodes(out.read_text(encoding="utf-8"), own), encoding="utf-8")
+
+    return _write_atomically(path, write)

@@ -51,6 +51,10 @@ class UnsupportedMediaError(InvalidMediaError):
     """Valid media that vidasm refuses by policy (e.g. HDR without the opt-in)."""
 
 
+class SourceTimecodeError(InvalidMediaError):
+    """A render's start timecode tag is not a timecode at the render's own rate (so no source in can be written)."""
+
+
 class CodecNotFoundError(VidasmError, LookupError):
     """FFmpeg lacks a decoder, encoder or filter the command needs."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 
@@ -128,6 +130,7 @@ class MediaInfo:
     audio: list[AudioInfo] = field(default_factory=list)
     timecode: str | None = None
     start_time: Fraction = Fraction(0)  # the container's start (what FFmpeg subtracts from every stream)
+    timecode_rate: Fraction | None = None  # the rate a QuickTime/MP4 timecode track counts at (None: no such track)
 
     @property
     def has_audio(self) -> bool:
@@ -139,6 +142,12 @@ class MediaInfo:
         if self.video is None:
             return Fraction(0)
         return max(Fraction(0), self.video.start_time - self.start_time)
+
+
+def _tag(metadata: Mapping[str, str], key: str) -> str | None:
+    """A metadata tag by its lower-case name, in any case, as FFmpeg's ``av_dict_get`` finds it (Matroska's are
+    upper case: ``TIMECODE``)."""
+    return next((value for name, value in metadata.items() if name.lower() == key), None)
 
 
 def _tag_duration(value: str | None) -> Fraction | None:
@@ -241,13 +250,13 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
     with container:
         cdur = Fraction(container.duration or 0, 1_000_000)
         cstart = Fraction(container.start_time or 0, 1_000_000)
-        timecode = container.metadata.get("timecode")
+        timecode = _tag(container.metadata, "timecode")
         video = None
         vstreams = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
         if vstreams:
             s = vstreams[0]
             cc = s.codec_context
-            timecode = timecode or s.metadata.get("timecode")
+            timecode = timecode or _tag(s.metadata, "timecode")
             rate = s.average_rate or s.guessed_rate or s.base_rate
             field_order = FIELD_ORDERS.get(int(cc.field_order or 0), str(cc.field_order))
             colour = [int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace), int(cc.color_range)]
@@ -294,7 +303,50 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
                 )
             )
         fmt = container.format.name
-    return MediaInfo(str(p), fmt, size, cdur, video, audio, timecode, cstart)
+    tc_rate = _timecode_track_rate(p) if timecode and "mov" in fmt else None
+    return MediaInfo(str(p), fmt, size, cdur, video, audio, timecode, cstart, timecode_rate=tc_rate)
+
+
+def _boxes(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[str, int, int]]:
+    """``(type, payload start, end)`` of the ISO-BMFF boxes between two file offsets, from their headers only."""
+    pos = start
+    while pos + 8 <= end:
+        fh.seek(pos)
+        head = fh.read(16)
+        size, kind, header = int.from_bytes(head[:4], "big"), head[4:8].decode("latin-1"), 8
+        if size == 1 and len(head) == 16:
+            size, header = int.from_bytes(head[8:16], "big"), 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            return
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _timecode_track_rate(p: Path) -> Fraction | None:
+    """The rate of a MOV/MP4 timecode track: time scale / frame duration of its ``tmcd`` sample description
+    (Apple, QuickTime File Format, "Timecode sample description"), the rate FFmpeg labels its timecode at.
+    PyAV does not expose it. None without a timecode track; a few header reads whatever the file size."""
+    try:
+        with open(p, "rb") as fh:
+            moov = next(((a, b) for kind, a, b in _boxes(fh, 0, p.stat().st_size) if kind == "moov"), (0, 0))
+            for kind, a, b in _boxes(fh, *moov):
+                if kind != "trak":
+                    continue
+                for name in ("mdia", "minf", "stbl", "stsd"):
+                    a, b = next(((x, y) for k, x, y in _boxes(fh, a, b) if k == name), (0, 0))
+                if b - a >= 41:
+                    fh.seek(a)
+                    # stsd: version+flags, entry count; entry: size, format, 6 reserved, data ref index; tmcd:
+                    # reserved, flags, time scale, frame duration, number of frames
+                    stsd = fh.read(41)
+                    scale, duration = int.from_bytes(stsd[32:36], "big"), int.from_bytes(stsd[36:40], "big")
+                    if stsd[12:16] == b"tmcd" and scale > 0 and duration > 0:
+                        return Fraction(scale, duration)
+    except OSError:
+        return None
+    return None
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.stream.Stream, p: Path) -> av.VideoFrame:

@@ -2,6 +2,10 @@
 
 This is what the EDL, OTIO and FCP XML writers consume and what the cut is assembled from. Durations are
 whole frames at the timeline rate; nothing here is float seconds.
+
+A render's start timecode is kept twice: as the file counts it (``source_timecode``: label, exact rate,
+drop-frame flag) and as the record-rate source in an EDL needs (``source_start_frame``, relabelled by
+``SourceTimecode.to_record_frame``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .rates import Rate
+from .timecode import SourceTimecode
 
 
 @dataclass(frozen=True)
@@ -22,12 +27,15 @@ class TimelineClip:
     clip_name: str  # the render's file stem, e.g. "sh010_v003"
     source_path: str  # the selected render file
     frames: int  # duration in timeline frames
-    source_start_frame: int = 0  # the render's start timecode, in timeline frames (0 if it has none)
+    # source in, in timeline frames: the render's start timecode relabelled at the timeline rate (0 without one)
+    source_start_frame: int = 0
     scene: str | None = None
     beat: str | None = None
     notes: str | None = None
     placeholder: str | None = None  # why the shot is a slate instead of its render (None: a real shot)
     audio_tracks: str | None = None  # which audio tracks are used, when the render has several or a choice was made
+    source_timecode: SourceTimecode | None = None  # the render's start timecode at its own rate (None: it has none)
+    source_timecode_error: str | None = None  # why the render's timecode tag is unreadable (the exports refuse it)
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,13 @@ class Timeline:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["rate"] = [self.rate.num, self.rate.den]
-        for clip in d["clips"]:  # optional keys only when set, so timelines without them keep their versions
-            for optional in ("placeholder", "audio_tracks"):
-                if clip.get(optional) is None:
-                    clip.pop(optional, None)
+        for clip, obj in zip(d["clips"], self.clips, strict=True):
+            # optional keys only when set, so timelines without them keep their versions
+            for key in ("placeholder", "audio_tracks", "source_timecode", "source_timecode_error"):
+                if clip.get(key) is None:
+                    clip.pop(key, None)
+            if obj.source_timecode is not None:
+                clip["source_timecode"] = obj.source_timecode.to_dict()
         return d
 
     def to_json(self) -> str:
@@ -63,7 +74,7 @@ class Timeline:
         return cls(
             project=d["project"],
             rate=Rate(*d["rate"]),
-            clips=tuple(TimelineClip(**c) for c in d["clips"]),
+            clips=tuple(_clip_from_dict(c) for c in d["clips"]),
             record_start=d.get("record_start", "01:00:00:00"),
             width=d.get("width", 1920),
             height=d.get("height", 1080),
@@ -73,3 +84,8 @@ class Timeline:
     @classmethod
     def from_json(cls, text: str) -> Timeline:
         return cls.from_dict(json.loads(text))
+
+
+def _clip_from_dict(d: dict[str, Any]) -> TimelineClip:
+    tc = d.get("source_timecode")
+    return TimelineClip(**{**d, "source_timecode": SourceTimecode.from_dict(tc) if tc else None})
