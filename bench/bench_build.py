@@ -57,10 +57,11 @@ from vidasm_assets.media.commands import (
     picture_filter,
 )
 from vidasm_assets.media.demo import write_project
+from vidasm_assets.media.outputs import atomic_output
 from vidasm_assets.media.probe import probe, require_video
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.media.rates import AUDIO_RATE, Rate
-from vidasm_assets.media.runner import atomic_output, ffmpeg_version, find_ffmpeg, run_ffmpeg
+from vidasm_assets.media.runner import ffmpeg_version, find_ffmpeg, run_ffmpeg
 from vidasm_assets.planner import Outcome, execute_plan, plan_workspace
 
 REPO = Path(__file__).resolve().parents[1]

@@ -38,9 +38,10 @@ sys.path.insert(0, str(REPO))
 from vidasm_assets.media import build  # noqa: E402
 from vidasm_assets.media import commands as cmd  # noqa: E402
 from vidasm_assets.media.demo import write_project  # noqa: E402
+from vidasm_assets.media.outputs import atomic_output  # noqa: E402
 from vidasm_assets.media.probe import probe  # noqa: E402
 from vidasm_assets.media.project import load_project  # noqa: E402
-from vidasm_assets.media.runner import atomic_output, ffmpeg_version, find_ffmpeg, run_ffmpeg  # noqa: E402
+from vidasm_assets.media.runner import ffmpeg_version, find_ffmpeg, run_ffmpeg  # noqa: E402
 from vidasm_assets.media.timeline import Timeline  # noqa: E402
 
 START, END = "<!-- bench_media:start -->", "<!-- bench_media:end -->"

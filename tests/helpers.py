@@ -8,25 +8,17 @@ from pathlib import Path
 import av
 import dagster as dg
 
-from vidasm_assets.definitions import build_definitions
+from vidasm_assets.make import make
 from vidasm_assets.media import build
-from vidasm_assets.media.project import discover_projects
 from vidasm_assets.media.runner import run_ffmpeg
-from vidasm_assets.planner import Outcome, execute_plan, plan_workspace
+from vidasm_assets.planner import Outcome
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def build_workspace(instance: dg.DagsterInstance, root: Path, projects: list[str] | None = None) -> list[Outcome]:
-    ws = discover_projects(root)
-    defs = build_definitions(root)
-    outcomes: list[Outcome] = []
-    for plan in plan_workspace(instance, ws, projects):
-        if plan.error:
-            outcomes.append(Outcome(plan.project, "project", False, None, str(plan.error)))
-            continue
-        outcomes += execute_plan(defs, instance, plan, run_config=QUIET)
-    return outcomes
+    """``vidasm build`` through its one entry point (``make.make``), quietly; the outcome of every run."""
+    return make(root, projects, instance=instance, run_config=QUIET).outcomes
 
 
 def last_storage_id(instance: dg.DagsterInstance) -> int:

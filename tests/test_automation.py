@@ -79,17 +79,21 @@ def test_rollups_follow_shots_once(tmp_path: Path, make_project, instance, ffmpe
 
 def test_code_version_bump_marks_stale_without_rebuilding(tmp_path: Path, make_project, instance, monkeypatch) -> None:
     """A conform code change shows as stale in vidasm status (and the UI); eager automation does not fire."""
-    from vidasm_assets.media import build
+    from vidasm_assets.media import versions
 
     make_project(tmp_path, "alpha", {"sh010_v001.mp4": TINY}, {"fps": 24, "resolution": "64x36"})
     assert all(o.success for o in build_workspace(instance, tmp_path))
     cursor = dg.evaluate_automation_conditions(defs=build_definitions(tmp_path), instance=instance).cursor
-    monkeypatch.setattr(build, "PICTURE_VERSION", "picture-999")
+    before = versions.CODE_VERSIONS[versions.Asset.PICTURE]
+    monkeypatch.setitem(versions.CODE_VERSIONS, versions.Asset.PICTURE, "picture-999")
     defs = build_definitions(tmp_path)
     project = discover_projects(tmp_path).projects["alpha"]
     plan = plan_project(instance, project, record=False)
     states = {it.label: it.state for it in plan.items}
     assert states["picture[sh010]"] == "stale" and states["audio[sh010]"] == "fresh"
+    reasons = {it.label: it.reason for it in plan.items}
+    assert reasons["picture[sh010]"] == f"code version {before} -> picture-999"  # says what changed
+    assert reasons["cut"] == "shot(s) rebuilt or changed: sh010"
     assert states["cut"] == "stale" and states["delivery_web"] == "stale" and states["edl"] == "fresh"
     assert defs.resolve_asset_graph().get(n.key("alpha", n.PICTURE)).code_version == "picture-999"
     assert dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor).total_requested == 0

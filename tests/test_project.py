@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from vidasm_assets.media.errors import MediaNotFoundError, ProjectConfigError, VidasmError
+from vidasm_assets.media.outputs import atomic_output
 from vidasm_assets.media.project import discover_projects, list_takes, load_spec, select_take
 from vidasm_assets.media.rates import TIMELINE_RATES, Rate
-from vidasm_assets.media.runner import atomic_output
 
 
 def write(path: Path, data: object) -> Path:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from vidasm_assets.media import build
 from vidasm_assets.media import commands as cmd
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.errors import ProjectConfigError
+from vidasm_assets.media.ffmpeg_tool import bundled_ffmpeg
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import discover_projects, load_project
 from vidasm_assets.media.rates import TIMELINE_RATES
@@ -254,3 +257,22 @@ def test_a_cut_that_failed_its_checks_never_feeds_a_later_delivery(
     # the next build rebuilds the cut (its real checks pass) and then the delivery
     assert all(o.success for o in build_workspace(instance, root))
     assert web.stat().st_mtime_ns != before
+
+
+# ------------------------------------------------------------------ odd channel layouts
+
+
+def test_a_custom_order_71_render_is_probed_without_killing_the_process(ffmpeg: str, tmp_path: Path) -> None:
+    """7.1 in a non-native channel order (what FFmpeg 5.1 writes into MOV) made PyAV 17.1/18 corrupt memory and
+    abort the whole process on the first look at the stream's channels; probed in a child so a regression fails
+    this test instead of killing the test run."""
+    pan = "pan=FL+FR+FC+LFE+SL+SR+BL+BR|" + "|".join(f"c{i}=c0" for i in range(8))
+    writer = bundled_ffmpeg() or ffmpeg  # writes the custom order into the MOV's channel layout box
+    src = ms.run(writer, tmp_path / "sh_v001.mov", [
+        *ms.video("160x90", "24", 1), "-f", "lavfi", "-i", f"sine=f=440:r=48000:d=1,{pan}",
+        "-map", "0:v", "-map", "1:a", *ms.X264, *ms.PCM, "-shortest",
+    ])  # fmt: skip
+    code = f"from vidasm_assets.media.probe import probe; a = probe({str(src)!r}).audio[0]; print(a.channels, a.layout)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["8", "7.1"]

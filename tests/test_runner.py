@@ -77,7 +77,7 @@ def test_cancellation_kills_the_child(ffmpeg: str) -> None:
     marker = f"vidasm-test-{uuid.uuid4().hex}"
     seen: list[set[int]] = []
 
-    def cancel(_pct: int) -> None:
+    def cancel(_done: float, _total: float | None) -> None:
         seen.append(_ffmpeg_children(marker))
         raise KeyboardInterrupt
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from .planner import Outcome, ProjectPlan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidasm: make for video, on Dagster.")
 console = Console(stderr=True, soft_wrap=True)
@@ -81,72 +86,112 @@ STATE_STYLE = {
 }
 
 
+class _ConsoleListener:
+    """Prints a build as it goes: plans, one line per run (one line per failure, with where the full log is),
+    notes (waits, reclaimed runs) and a progress bar per FFmpeg step with percent and time left."""
+
+    def __init__(self, progress: Progress, failures: list[str]) -> None:
+        self.progress = progress
+        self.failures = failures
+        self.tasks: dict[str, TaskID] = {}
+
+    def note(self, project: str, text: str) -> None:
+        self.progress.console.print(f"[yellow]… {escape(project + ': ' if project else '')}{escape(text)}[/]")
+
+    def plan(self, plan: ProjectPlan) -> None:
+        out = self.progress.console
+        todo = sum(1 for it in plan.items if it.needs_build)
+        out.rule(f"{plan.project}: {todo} to build" if todo else f"{plan.project}: up to date")
+        for it in plan.items:
+            if it.needs_build or it.state == "blocked":
+                out.print(f"  [{STATE_STYLE[it.state]}]{it.state:8}[/] {escape(it.label)}  {escape(it.reason)}")
+
+    def start(self, project: str, label: str) -> None:
+        self.progress.console.print(f"[bold]▶ {escape(project)}[/] {escape(label)}")
+
+    def done(self, out: Outcome) -> None:
+        self._clear()
+        if out.success:
+            self.progress.console.print(f"[green]✓ {escape(out.project)}[/] {escape(out.label)}")
+            return
+        where = f" [dim](full log: run {out.run_id[:8]}, `vidasm ui` → Runs)[/]" if out.run_id else ""
+        self.failures.append(f"{out.project}: {out.label}: {out.message}")
+        self.progress.console.print(
+            f"[red]✗ {escape(out.project)}[/] {escape(out.label)}: {escape(out.message)}{where}"
+        )
+
+    def ffmpeg(self, label: str, done_s: float, total_s: float | None) -> None:
+        task = self.tasks.get(label)
+        if task is None:
+            task = self.tasks[label] = self.progress.add_task(label, total=total_s or None)
+        self.progress.update(task, completed=done_s, total=total_s or None)
+
+    def _clear(self) -> None:
+        for task in self.tasks.values():
+            self.progress.remove_task(task)
+        self.tasks.clear()
+
+
 @app.command()
 def build(
     projects: Annotated[list[str] | None, typer.Argument(help="Projects to build (default: all)")] = None,
     workspace: WorkspaceOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Rebuild everything, stale or not")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Dagster's full run log")] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail instead of waiting when another build holds a project")
+    ] = False,
 ) -> None:
     """Materialize everything missing or stale, in the persistent Dagster instance."""
-    from .definitions import build_definitions
+    from .make import make
+    from .media.progress import listening
     from .media.project import discover_projects
-    from .planner import Outcome, execute_plan, plan_workspace
 
     root = _workspace(workspace)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     console.print(_ffmpeg_line())
-    t0 = time.monotonic()
+    # SIGTERM (a farm scheduler, systemd) stops the build like Ctrl-C: the current run is cancelled, no more start
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with _instance() as instance:
         ws = discover_projects(root)
         if not ws.projects and not ws.errors:
             console.print(f"[red]no projects (folders with project.json) in {root}[/]")
             raise typer.Exit(2)
-        defs = build_definitions(root)
-        plans = plan_workspace(instance, ws, projects, force=all_)
-        level = "DEBUG" if verbose else "INFO"
+        level = "DEBUG" if verbose else "WARNING"
         run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
         failures: list[str] = []
-        built = 0
-        for plan in plans:
-            if plan.error:
-                failures.append(f"{plan.project}: {plan.error}")
-                console.print(f"[red]✗ {plan.project}[/]: {escape(str(plan.error))}")
-                continue
-            todo = sum(1 for it in plan.items if it.needs_build)
-            console.rule(f"{plan.project}: {todo} to build" if todo else f"{plan.project}: up to date")
-            for it in plan.items:
-                if it.needs_build or it.state == "blocked":
-                    console.print(f"  [{STATE_STYLE[it.state]}]{it.state:8}[/] {escape(it.label)}  {escape(it.reason)}")
-
-            def report(out: Outcome) -> None:
-                if out.success:
-                    console.print(f"[green]✓ {out.project}[/] {escape(out.label)}")
-                else:
-                    failures.append(f"{out.project}: {out.label}: {out.message}")
-                    console.print(f"[red]✗ {out.project}[/] {escape(out.label)}: {escape(out.message)}")
-
-            outs = execute_plan(
-                defs,
-                instance,
-                plan,
-                run_config=run_config,
-                on_step=lambda p, m: console.print(f"[bold]▶ {p}[/] {escape(m)}"),
-                on_done=report,
-            )
-            built += sum(1 for o in outs if o.run_id)
-    elapsed = time.monotonic() - t0
+        columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+        try:
+            with Progress(*columns, console=console, transient=True) as bars:
+                listener = _ConsoleListener(bars, failures)
+                with listening(listener.ffmpeg):
+                    report = make(
+                        root,
+                        projects,
+                        instance=instance,
+                        force=all_,
+                        listener=listener,  # type: ignore[arg-type]
+                        run_config=run_config,
+                        wait_for_lock=not no_wait,
+                    )
+        except KeyboardInterrupt:
+            console.print("\n[red bold]interrupted[/]: stopped; what finished is kept, nothing half-written counts")
+            raise typer.Exit(130) from None
+    if report.interrupted:
+        console.print(f"\n[red bold]interrupted[/] after {report.seconds:.1f} s: the current run was cancelled")
+        raise typer.Exit(130)
     if failures:
-        console.print(f"\n[red bold]{len(failures)} failed[/] ({elapsed:.1f} s):")
+        console.print(f"\n[red bold]{len(failures)} failed[/] ({report.seconds:.1f} s):")
         for f in failures:
             console.print(f"  - {escape(f)}")
         raise typer.Exit(1)
-    console.print(f"\n[green bold]done[/]: {built} run(s) in {elapsed:.1f} s; instance at {os.environ['DAGSTER_HOME']}")
+    home = os.environ["DAGSTER_HOME"]
+    console.print(f"\n[green bold]done[/]: {report.runs} run(s) in {report.seconds:.1f} s; instance at {home}")
 
 
 @app.command()
 def status(workspace: WorkspaceOpt = None) -> None:
-    """Per project: what is built, stale, missing or failed (changes nothing)."""
+    """Per project: what is built, stale, missing or failed, and why (changes nothing)."""
     from .media.project import discover_projects
     from .planner import plan_workspace
 
@@ -155,16 +200,23 @@ def status(workspace: WorkspaceOpt = None) -> None:
     with _instance() as instance:
         plans = plan_workspace(instance, discover_projects(root), record=False)
     any_bad = False
+    out = Console(soft_wrap=True)
     for plan in plans:
+        rows = []
+        if plan.error:
+            rows.append(("project.json", "error", str(plan.error).splitlines()[0]))
+            any_bad = True
+        rows += [(it.label, it.state, it.reason) for it in plan.items]
+        if not out.is_terminal:  # piped: one tab-separated line per asset, nothing cut
+            for asset, state, why in rows:
+                print(f"{plan.project}\t{asset}\t{state}\t{why}")
+            continue
         table = Table(title=plan.project, title_justify="left")
         for col in ("asset", "state", "why"):
-            table.add_column(col)
-        if plan.error:
-            table.add_row("project.json", "[red]error[/]", escape(str(plan.error)))
-            any_bad = True
-        for it in plan.items:
-            table.add_row(escape(it.label), f"[{STATE_STYLE[it.state]}]{it.state}[/]", escape(it.reason))
-        Console(soft_wrap=True).print(table)
+            table.add_column(col, overflow="fold")
+        for asset, state, why in rows:
+            table.add_row(escape(asset), f"[{STATE_STYLE.get(state, 'red')}]{state}[/]", escape(why))
+        out.print(table)
     if any_bad:
         raise typer.Exit(1)
 

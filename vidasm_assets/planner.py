@@ -14,8 +14,15 @@ from typing import Literal
 import dagster as dg
 
 from .assets import names as n
-from .assets.versions import DATA_VERSION_TAG, failed_checks_of, latest_materialization, recorded_observation
+from .assets.versions import (
+    DATA_VERSION_TAG,
+    failed_checks_of,
+    latest_materialization,
+    recorded_inputs,
+    recorded_observation,
+)
 from .media import build
+from .media import versions as v
 from .media.errors import VidasmError
 from .media.probe import probe
 from .media.project import Project, Workspace
@@ -90,39 +97,36 @@ def _last_run_failed(instance: dg.DagsterInstance, job: str, partition: str | No
 
 
 def _item(
-    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None, expected: str, output_ok: bool
+    instance: dg.DagsterInstance, project: Project, asset: str, partition: str | None, expected: v.Inputs, force: bool
 ) -> Item:
-    asset = key.path[-1]
+    """Gather what the instance recorded and what is on disk, and let ``versions.decide`` judge."""
+    key = n.key(project.name, asset)
     mat = latest_materialization(instance, key, partition)
-    recorded = (mat.tags or {}).get(DATA_VERSION_TAG) if mat else None
-    if recorded is None:
-        return Item(asset, partition, "missing", "never built")
-    if recorded != expected:
-        return Item(asset, partition, "stale", "inputs or code changed")
-    if not output_ok:
-        return Item(asset, partition, "missing", "output file missing")
-    failed = failed_checks_of(mat)
-    if failed:
-        return Item(asset, partition, "failed", f"failed check(s) {', '.join(failed)}")
-    return Item(asset, partition, "fresh")
+    job = n.shots_job_name(project.name) if partition else n.assemble_job_name(project.name)
+    state, reason = v.decide(
+        expected,
+        recorded=(mat.tags or {}).get(DATA_VERSION_TAG) if mat else None,
+        recorded_inputs=recorded_inputs(mat),
+        on_disk=project.built_version(asset, partition),
+        failed_checks=failed_checks_of(mat),
+        last_run_failed=_last_run_failed(instance, job, partition),
+        force=force,
+    )
+    return Item(asset, partition, state, reason)
 
 
 def plan_project(
     instance: dg.DagsterInstance, project: Project, *, record: bool = True, force: bool = False
 ) -> ProjectPlan:
-    """Expected vs recorded versions for every asset of a project."""
+    """Expected vs recorded versions (and the outputs on disk) for every asset of a project."""
     P = project.name
     plan = ProjectPlan(P, placeholders=project.spec.placeholders)
     if record:
         sync_partitions(instance, project)
-    specs = {
-        n.PICTURE_SPEC: build.picture_spec_version(project),
-        n.AUDIO_SPEC: build.audio_spec_version(project),
-        n.EDIT_SPEC: build.edit_spec_version(project),
-    }
+    facets = v.spec_facets(project)
     if record:
-        for name, version in specs.items():
-            observe(instance, n.key(P, name), version)
+        for facet, values in facets.items():
+            observe(instance, n.key(P, facet.value), v.facet_version(facet, values))
     cache = build.load_fingerprints(project)
     shot_errors: list[str] = []
     probes = {}
@@ -134,23 +138,13 @@ def plan_project(
             build.shot_frames(probes[shot], project.spec.rate)
         except VidasmError as exc:
             shot_errors.append(shot)
-            for asset in (n.PICTURE, n.AUDIO):
-                plan.items.append(Item(asset, shot, "error", str(exc).splitlines()[0]))
+            for asset in v.SHOT_ASSETS:
+                plan.items.append(Item(asset.value, shot, "error", str(exc).splitlines()[0]))
             continue
         if record:
             observe(instance, n.key(P, n.RENDER), fp, shot)
-        pv = build.picture_version(fp, specs[n.PICTURE_SPEC])
-        av = build.audio_version(fp, specs[n.AUDIO_SPEC])
-        for asset, expected, path in (
-            (n.PICTURE, pv, project.picture_path(shot)),
-            (n.AUDIO, av, project.audio_path(shot)),
-        ):
-            it = _item(instance, n.key(P, asset), shot, expected, path.is_file())
-            if force:
-                it = Item(asset, shot, "stale", "forced")
-            elif it.needs_build and _last_run_failed(instance, n.shots_job_name(P), shot):
-                it = Item(asset, shot, "failed", f"last build failed ({it.reason})")
-            plan.items.append(it)
+        for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
+            plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
     build.save_fingerprints(project, cache)
     rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in project.spec.exports]]
     if (shot_errors and not project.spec.placeholders) or not project.shots():
@@ -158,23 +152,14 @@ def plan_project(
         plan.items += [Item(a, None, "blocked", why) for a in rollups]
         return plan
     tl = build.build_timeline(project, probes)
-    tv = build.timeline_version(tl)
-    cv = build.expected_cut_version(project, tl, cache)
-    expected = {
-        n.TIMELINE: (tv, project.timeline_path()),
-        n.CUT: (cv, project.cut_path()),
-        n.EDL: (build.edl_version(tv, project.spec.editorial.edl_style), project.edl_path()),
-        n.OTIO: (build.otio_version(tv), project.otio_path()),
-        **{n.delivery(p): (build.delivery_version(p, cv), project.delivery_path(p)) for p in project.spec.exports},
-    }
+    shots = {}
+    for clip in tl.clips:
+        if not clip.placeholder:
+            wanted = build.expected_shot_inputs(project, clip, cache)
+            shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)
+    expected = v.rollup_inputs(project, tl, shots)
     for asset in rollups:
-        version, path = expected[asset]
-        it = _item(instance, n.key(P, asset), None, version, path.is_file())
-        if force:
-            it = Item(asset, None, "stale", "forced")
-        elif it.needs_build and _last_run_failed(instance, n.assemble_job_name(P), None):
-            it = Item(asset, None, "failed", f"last build failed ({it.reason})")
-        plan.items.append(it)
+        plan.items.append(_item(instance, project, asset, None, expected[asset], force))
     return plan
 
 
@@ -185,6 +170,7 @@ class Outcome:
     success: bool
     run_id: str | None
     message: str = ""
+    interrupted: bool = False  # the run was stopped by Ctrl-C / SIGTERM: the build stops too
 
 
 Listener = Callable[[str, str], None]
@@ -198,8 +184,11 @@ def execute_plan(
     run_config: dict | None = None,
     on_step: Listener | None = None,
     on_done: Callable[[Outcome], None] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> list[Outcome]:
-    """One run per stale shot (its picture and/or audio), then one run for the stale roll-ups."""
+    """One run per stale shot (its picture and/or audio), then one run for the stale roll-ups; stops after a run
+    that was interrupted (Ctrl-C, SIGTERM)."""
+    run_tags = {"vidasm/project": plan.project, **(tags or {})}
     P = plan.project
     outcomes: list[Outcome] = []
     say = on_step or (lambda _p, _m: None)
@@ -219,10 +208,15 @@ def execute_plan(
             asset_selection=[n.key(P, a) for a in assets],
             raise_on_error=False,
             run_config=run_config,
-            tags={"vidasm/project": P},
+            tags=run_tags,
         )
         ok = result.success
-        done(Outcome(P, f"{shot} ({', '.join(assets)})", ok, result.run_id, _failure_text(result)))
+        out = Outcome(
+            P, f"{shot} ({', '.join(assets)})", ok, result.run_id, _failure_text(result), _interrupted(result)
+        )
+        done(out)
+        if out.interrupted:
+            return outcomes
         if not ok:
             failed_shots.append(shot)
     blocked = [it for it in plan.items if it.state == "blocked"]
@@ -239,10 +233,25 @@ def execute_plan(
             asset_selection=[n.key(P, a) for a in rollups],
             raise_on_error=False,
             run_config=run_config,
-            tags={"vidasm/project": P},
+            tags=run_tags,
         )
-        done(Outcome(P, ", ".join(rollups), result.success, result.run_id, _failure_text(result)))
+        done(Outcome(P, ", ".join(rollups), result.success, result.run_id, _failure_text(result), _interrupted(result)))
     return outcomes
+
+
+def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Dagster turns Ctrl-C/SIGTERM during a run into a failed step (DagsterExecutionInterruptedError) and returns
+    normally; the build must stop there, not go on with the next shot."""
+    if result.success:
+        return False
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            err = event.step_failure_data.error
+            while err is not None:
+                if err.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+                    return True
+                err = err.cause
+    return False
 
 
 def _failure_text(result: dg.ExecuteInProcessResult) -> str:

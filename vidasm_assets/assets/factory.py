@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ..media import build
+from ..media import versions as v
 from ..media.editorial import write_cmx3600, write_fcp_xml, write_otio
 from ..media.errors import VidasmError
+from ..media.outputs import stamped, write_text_atomic
 from ..media.probe import MediaInfo, probe
 from ..media.project import Project
-from ..media.runner import write_text_atomic
 from ..media.timeline import Timeline
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
-from .versions import FAILED_CHECKS_KEY, failed_checks, recorded_version
+from .versions import FAILED_CHECKS_KEY, INPUTS_KEY, failed_checks, recorded_version
 
 # Project roll-ups follow their shots by themselves: eager waits until no upstream run is in progress, so a
 # batch of shot runs yields one cut, not one per shot. Shots themselves are launched by the render sensor.
@@ -38,6 +39,8 @@ def _checked(result_kw: dict, outcomes: list[build.CheckOutcome]) -> dg.Material
     only stops the rest of its own run)."""
     failed = [c.name for c in outcomes if not c.passed]
     metadata = {**result_kw.pop("metadata"), FAILED_CHECKS_KEY: ", ".join(failed) or "none"}
+    if INPUTS_KEY in result_kw:
+        metadata[INPUTS_KEY] = result_kw.pop(INPUTS_KEY)
     checks = [
         dg.AssetCheckResult(
             check_name=c.name,
@@ -68,7 +71,8 @@ def _shot_context(workspace: WorkspaceResource, project_name: str, shot: str):
     cache = build.load_fingerprints(project)
     fp = build.render_fingerprint(take, cache)
     build.save_fingerprints(project, cache)
-    return project, take, info, fp
+    inputs = v.shot_inputs(fp, take.label, v.spec_facets(project))
+    return project, take, info, fp, inputs
 
 
 def _take_metadata(take, info: MediaInfo, fp: str) -> dict:
@@ -87,11 +91,50 @@ def _take_metadata(take, info: MediaInfo, fp: str) -> dict:
     return md
 
 
-def _read_timeline(project: Project) -> Timeline:
-    path = project.timeline_path()
-    if not path.is_file():
-        raise VidasmError(f"{path} is missing: materialize {project.name}/timeline first", path=path)
-    return Timeline.from_json(path.read_text())
+def _versioned(inputs: v.Inputs) -> dict:
+    """The data version of an output and its named inputs (kept so a later status can say what changed)."""
+    return {"data_version": dg.DataVersion(inputs.version), INPUTS_KEY: dg.MetadataValue.json(inputs.to_record())}
+
+
+def _result(inputs: v.Inputs, metadata: dict) -> dg.MaterializeResult:
+    versioned = _versioned(inputs)
+    metadata = {**metadata, INPUTS_KEY: versioned.pop(INPUTS_KEY)}
+    return dg.MaterializeResult(metadata=metadata, **versioned)
+
+
+def current_input(
+    instance: dg.DagsterInstance, project: Project, key: dg.AssetKey, partition: str | None = None
+) -> str:
+    """The recorded data version of an upstream output this step reads, after checking that it may be read: it
+    was built, passed its blocking checks, and the file on disk is the one recorded (its stamp). Raises
+    ``VidasmError`` naming the output otherwise: a consumer never reads what a crash, a failed check or a hand
+    edit left behind."""
+    asset = key.path[-1]
+    label = f"{asset} of shot {partition}" if partition else asset
+    recorded = recorded_version(instance, key, partition)
+    outputs = project.outputs(asset, partition)
+    if recorded is None:
+        raise VidasmError(f"{project.name}: the {label} has not been built", path=outputs[0])
+    failed = failed_checks(instance, key, partition)
+    if failed:
+        raise VidasmError(
+            f"{project.name}: the {label} failed check(s) {', '.join(failed)}; an output that failed a blocking "
+            "check is never used (fix the render or the settings and rebuild it)",
+            path=outputs[0],
+        )
+    if project.built_version(asset, partition) != recorded:
+        raise VidasmError(
+            f"{project.name}: {outputs[0]} is not the {label} recorded as built (a build was interrupted, or the "
+            "file was changed by hand); rebuild it",
+            path=outputs[0],
+        )
+    return recorded
+
+
+def _read_timeline(instance: dg.DagsterInstance, project: Project) -> tuple[Timeline, str]:
+    """The timeline (typed) and its recorded version, from the one file the timeline asset writes."""
+    version = current_input(instance, project, n.key(project.name, n.TIMELINE))
+    return Timeline.from_json(project.timeline_path().read_text()), version
 
 
 def build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets:
@@ -141,24 +184,16 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         build.save_fingerprints(project, cache)
         return dg.DataVersionsByPartition(versions)
 
-    def spec_source(name: str, fn, what: str):
-        @dg.observable_source_asset(key=k[name], group_name=n.SOURCES_GROUP, description=what)
+    def spec_source(facet: v.Asset, what: str):
+        @dg.observable_source_asset(key=k[facet.value], group_name=n.SOURCES_GROUP, description=what)
         def _observe(workspace: WorkspaceResource) -> dg.DataVersion:
-            return dg.DataVersion(fn(workspace.project(P)))
+            return dg.DataVersion(v.facet_versions(workspace.project(P))[facet])
 
         return _observe
 
-    picture_spec = spec_source(
-        n.PICTURE_SPEC, build.picture_spec_version, "project.json's picture settings (resolution, fps)."
-    )
-    audio_spec = spec_source(
-        n.AUDIO_SPEC,
-        build.audio_spec_version,
-        "project.json's audio settings (loudness target, true peak, fps).",
-    )
-    edit_spec = spec_source(
-        n.EDIT_SPEC, build.edit_spec_version, "project.json's sequence: order, pinned takes, story metadata."
-    )
+    picture_spec = spec_source(v.Asset.PICTURE_SPEC, "project.json's picture settings (resolution, fps, HDR).")
+    audio_spec = spec_source(v.Asset.AUDIO_SPEC, "project.json's audio settings (loudness, true peak, tracks, fps).")
+    edit_spec = spec_source(v.Asset.EDIT_SPEC, "project.json's sequence: order, pinned takes, story metadata.")
 
     picture_checks = _check_specs(k[n.PICTURE], build.PICTURE_CHECKS)
 
@@ -168,7 +203,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         deps=[k[n.RENDER], k[n.PICTURE_SPEC]],
         group_name=n.SHOTS_GROUP,
         kinds={"ffmpeg"},
-        code_version=build.PICTURE_VERSION,
+        code_version=v.CODE_VERSIONS[v.Asset.PICTURE],
         pool=n.FFMPEG_POOL,
         check_specs=picture_checks,
         description="The shot conformed to the timeline: size (letter/pillarbox), constant fps, yuv420p, "
@@ -178,12 +213,15 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         shot = context.partition_key
-        project, take, info, fp = _shot_context(workspace, P, shot)
-        res = build.conform_picture(ffmpeg.runner(context, f"{P}/{shot} picture"), ffmpeg.exe, project, take, info)
+        project, take, info, fp, inputs = _shot_context(workspace, P, shot)
+        mine = inputs[v.Asset.PICTURE]
+        with stamped(project.stamps(n.PICTURE, shot, mine.version)):
+            run = ffmpeg.runner(context, f"{P}/{shot} picture")
+            res = build.conform_picture(run, ffmpeg.exe, project, take, info)
         md = build.media_metadata(res.info)
         return _checked(
             {
-                "data_version": dg.DataVersion(build.picture_version(fp, build.picture_spec_version(project))),
+                **_versioned(mine),
                 "metadata": {
                     **md,
                     **_take_metadata(take, info, fp),
@@ -202,7 +240,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         deps=[k[n.RENDER], k[n.AUDIO_SPEC]],
         group_name=n.SHOTS_GROUP,
         kinds={"ffmpeg"},
-        code_version=build.AUDIO_VERSION,
+        code_version=v.CODE_VERSIONS[v.Asset.AUDIO],
         pool=n.FFMPEG_POOL,
         check_specs=audio_checks,
         description="The shot's audio: 48 kHz stereo PCM, two-pass EBU R128 loudness normalized, exactly as "
@@ -212,10 +250,12 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         shot = context.partition_key
-        project, take, info, fp = _shot_context(workspace, P, shot)
+        project, take, info, fp, inputs = _shot_context(workspace, P, shot)
+        mine = inputs[v.Asset.AUDIO]
         run = ffmpeg.runner(context, f"{P}/{shot} audio")
         frames = build.shot_frames(info, project.spec.rate)
-        res = build.normalize_audio(run, ffmpeg.exe, project, take, info, frames)
+        with stamped(project.stamps(n.AUDIO, shot, mine.version)):
+            res = build.normalize_audio(run, ffmpeg.exe, project, take, info, frames)
         out = probe(res.path)
         md = {
             **build.media_metadata(out),
@@ -225,19 +265,13 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
             "target_lufs": project.spec.audio.loudness_lufs,
             "ceiling_dbtp": project.spec.audio.true_peak_db,
         }
-        return _checked(
-            {
-                "data_version": dg.DataVersion(build.audio_version(fp, build.audio_spec_version(project))),
-                "metadata": md,
-            },
-            build.audio_checks(project, res, out),
-        )
+        return _checked({**_versioned(mine), "metadata": md}, build.audio_checks(project, res, out))
 
     @dg.asset(
         key=k[n.TIMELINE],
         deps=[k[n.RENDER], k[n.EDIT_SPEC], k[n.PICTURE_SPEC]],
         group_name=n.EDITORIAL_GROUP,
-        code_version=build.TIMELINE_VERSION,
+        code_version=v.CODE_VERSIONS[v.Asset.TIMELINE],
         automation_condition=ROLLUP_AUTOMATION,
         description="The cut as an edit decision model (shots in story order, takes, exact frame durations), "
         "from render headers only. Its data version changes only when editorial content changes.",
@@ -245,13 +279,15 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     def timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
         project = workspace.project(P)
         tl = build.build_timeline(project)
-        write_text_atomic(project.timeline_path(), tl.to_json())
+        mine = v.timeline_inputs(tl)
+        with stamped(project.stamps(n.TIMELINE, None, mine.version)):
+            write_text_atomic(project.timeline_path(), tl.to_json())
         unreadable = [f"{c.shot}: {c.source_timecode_error}" for c in tl.clips if c.source_timecode_error]
         if unreadable:  # the cut still builds; the EDL and OTIO/FCP XML refuse these shots, naming them
             context.log.warning("unreadable source timecode: " + "; ".join(unreadable))
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.timeline_version(tl)),
-            metadata={
+        return _result(
+            mine,
+            {
                 "path": dg.MetadataValue.path(str(project.timeline_path())),
                 "shots": len(tl.clips),
                 "frames": tl.total_frames,
@@ -269,7 +305,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         deps=[k[n.PICTURE], k[n.AUDIO], k[n.TIMELINE]],
         group_name=n.ASSEMBLY_GROUP,
         kinds={"ffmpeg"},
-        code_version=build.CUT_VERSION,
+        code_version=v.CODE_VERSIONS[v.Asset.CUT],
         check_specs=cut_checks,
         automation_condition=ROLLUP_AUTOMATION,
         pool=n.FFMPEG_POOL,
@@ -280,40 +316,32 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         project = workspace.project(P)
-        tl = _read_timeline(project)
-        pics, auds = [], []
+        tl, tv = _read_timeline(context.instance, project)
+        shots: dict[str, tuple[str, str]] = {}
         cache = build.load_fingerprints(project)
         for clip in tl.clips:
             if clip.placeholder:  # a slate, rendered by assemble_cut; the timeline's version covers it
                 continue
-            pv = recorded_version(context.instance, k[n.PICTURE], clip.shot)
-            av = recorded_version(context.instance, k[n.AUDIO], clip.shot)
-            if pv is None or av is None:
-                raise VidasmError(f"shot {clip.shot} of {P} has not been built (picture and audio)", path=project.root)
-            if (pv, av) != build.expected_shot_versions(project, clip, cache):
+            pv = current_input(context.instance, project, k[n.PICTURE], clip.shot)
+            av = current_input(context.instance, project, k[n.AUDIO], clip.shot)
+            wanted = build.expected_shot_inputs(project, clip, cache)
+            if (pv, av) != (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version):
                 raise VidasmError(
                     f"shot {clip.shot} of {P}: its picture/audio were not built from {clip.clip_name} (its last "
                     "build failed or is stale); build the shot first, the cut never uses an older render",
                     path=clip.source_path,
                 )
-            for asset in (n.PICTURE, n.AUDIO):
-                failed = failed_checks(context.instance, k[asset], clip.shot)
-                if failed:
-                    raise VidasmError(
-                        f"shot {clip.shot} of {P}: its {asset} failed check(s) {', '.join(failed)}; the cut never "
-                        "uses an output that failed a blocking check (fix the render or the settings and rebuild)",
-                        path=clip.source_path,
-                    )
-            pics.append(pv)
-            auds.append(av)
+            shots[clip.shot] = (pv, av)
         build.save_fingerprints(project, cache)
+        mine = v.cut_inputs(tv, shots)
         run = ffmpeg.runner(context, f"{P} cut")
-        path = build.assemble_cut(run, ffmpeg.exe, project, tl)
+        with stamped(project.stamps(n.CUT, None, mine.version)):
+            path = build.assemble_cut(run, ffmpeg.exe, project, tl)
         info = probe(path)
         placeholders = [c.shot for c in tl.clips if c.placeholder]
         return _checked(
             {
-                "data_version": dg.DataVersion(build.cut_version(pics, auds, build.timeline_version(tl))),
+                **_versioned(mine),
                 "metadata": {
                     **build.media_metadata(info),
                     "path": dg.MetadataValue.path(str(path)),
@@ -329,19 +357,21 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         key=k[n.EDL],
         deps=[k[n.TIMELINE]],
         group_name=n.EDITORIAL_GROUP,
-        code_version=build.EDL_VERSION,
+        code_version=v.CODE_VERSIONS[v.Asset.EDL],
         automation_condition=ROLLUP_AUTOMATION,
         description="CMX3600 EDL of the cut for the editor's NLE (04_Project_Files/assemblies).",
     )
     def edl(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
         project = workspace.project(P)
-        tl = _read_timeline(project)
+        tl, tv = _read_timeline(context.instance, project)
         style = project.spec.editorial.edl_style
         text = write_cmx3600(tl, style=style)
-        write_text_atomic(project.edl_path(), text)
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.edl_version(build.timeline_version(tl), style)),
-            metadata={
+        mine = v.edl_inputs(tv, style)
+        with stamped(project.stamps(n.EDL, None, mine.version)):
+            write_text_atomic(project.edl_path(), text)
+        return _result(
+            mine,
+            {
                 "path": dg.MetadataValue.path(str(project.edl_path())),
                 "events": len(tl.clips),
                 "style": style,
@@ -354,18 +384,20 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         key=k[n.OTIO],
         deps=[k[n.TIMELINE]],
         group_name=n.EDITORIAL_GROUP,
-        code_version=build.OTIO_VERSION,
+        code_version=v.CODE_VERSIONS[v.Asset.OTIO],
         automation_condition=ROLLUP_AUTOMATION,
         description="OpenTimelineIO timeline (.otio) and FCP 7 XML (.xml) of the cut, for Resolve and Premiere.",
     )
     def otio_timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
         project = workspace.project(P)
-        tl = _read_timeline(project)
-        write_otio(tl, project.otio_path())
-        write_fcp_xml(tl, project.fcp_xml_path())
-        return dg.MaterializeResult(
-            data_version=dg.DataVersion(build.otio_version(build.timeline_version(tl))),
-            metadata={
+        tl, tv = _read_timeline(context.instance, project)
+        mine = v.otio_inputs(tv)
+        with stamped(project.stamps(n.OTIO, None, mine.version)):
+            write_otio(tl, project.otio_path())
+            write_fcp_xml(tl, project.fcp_xml_path())
+        return _result(
+            mine,
+            {
                 "path": dg.MetadataValue.path(str(project.otio_path())),
                 "fcp_xml": dg.MetadataValue.path(str(project.fcp_xml_path())),
                 "clips": len(tl.clips),
@@ -405,7 +437,7 @@ def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey):
         deps=[cut_key],
         group_name=n.DELIVERY_GROUP,
         kinds={"ffmpeg"},
-        code_version=build.DELIVERY_VERSION,
+        code_version=v.CODE_VERSIONS[v.Asset.DELIVERY],
         automation_condition=ROLLUP_AUTOMATION,
         pool=n.FFMPEG_POOL,
         description=f"The {preset} delivery in 06_Exports: {spec.description}. Encoded once from the cut.",
@@ -414,18 +446,12 @@ def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey):
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         project = workspace.project(P)
-        cut_v = recorded_version(context.instance, cut_key)
-        if cut_v is None:
-            raise VidasmError(f"the cut of {P} has not been built", path=project.cut_path())
-        failed = failed_checks(context.instance, cut_key)
-        if failed:
-            raise VidasmError(
-                f"the cut of {P} failed check(s) {', '.join(failed)}: no delivery is made from it; rebuild the cut",
-                path=project.cut_path(),
-            )
-        path = build.deliver(ffmpeg.runner(context, f"{P} {preset}"), ffmpeg.exe, project, preset)
+        cut_v = current_input(context.instance, project, cut_key)
+        mine = v.delivery_inputs(preset, cut_v)
+        with stamped(project.stamps(n.delivery(preset), None, mine.version)):
+            path = build.deliver(ffmpeg.runner(context, f"{P} {preset}"), ffmpeg.exe, project, preset)
         info = probe(path)
         md = {**build.media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset}
-        return dg.MaterializeResult(data_version=dg.DataVersion(build.delivery_version(preset, cut_v)), metadata=md)
+        return _result(mine, md)
 
     return _delivery

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 DATA_VERSION_TAG = "dagster/data_version"
+INPUTS_KEY = "inputs"
+"""Materialization metadata: the named inputs the output was built from (``media.versions.Inputs.to_record``)."""
 FAILED_CHECKS_KEY = "failed_checks"
 """Materialization metadata: the blocking checks that failed on that output (``"none"`` when all passed)."""
 
@@ -36,6 +38,15 @@ def failed_checks_of(mat: dg.AssetMaterialization | None) -> list[str]:
     value = (mat.metadata or {}).get(FAILED_CHECKS_KEY)
     text = getattr(value, "value", value)
     return [] if not text or text == "none" else [t.strip() for t in str(text).split(",")]
+
+
+def recorded_inputs(mat: dg.AssetMaterialization | None) -> dict | None:
+    """The named inputs a materialization recorded (None for ones made before inputs were recorded)."""
+    if mat is None:
+        return None
+    value = (mat.metadata or {}).get(INPUTS_KEY)
+    data = getattr(value, "data", value)
+    return data if isinstance(data, dict) else None
 
 
 def recorded_observation(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None) -> str | None:

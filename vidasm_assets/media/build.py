@@ -1,8 +1,7 @@
-"""The build steps and the make-like version arithmetic, free of Dagster.
+"""The build steps, free of Dagster.
 
 Each step takes a ``Run`` callable (FFmpeg runner) so the Dagster resource, the CLI and the benchmarks
-share one implementation. Data versions are hashes of exactly what a step's output depends on: the
-selected take's content, the settings that step uses, and the step's code version.
+share one implementation. What makes each output's data version is in ``versions`` (one table).
 """
 
 from __future__ import annotations
@@ -19,23 +18,15 @@ from typing import Any, Protocol
 from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy, source_colour
 from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError, SourceTimecodeError, VidasmError
+from .outputs import atomic_output, write_text_atomic
 from .parsers import parse_ebur128_summary, parse_loudness_measurement, parse_loudnorm_result
 from .probe import MediaInfo, VideoInfo, probe, require_video, verify_complete
-from .project import FingerprintCache, Project, ShotRef, Take, list_takes, stable_hash
+from .project import FingerprintCache, Project, ShotRef, Take, list_takes
 from .rates import Rate
-from .runner import atomic_output, write_text_atomic
 from .slate import card_lines, draw_card
 from .timecode import read_source_timecode
 from .timeline import Timeline, TimelineClip
-
-# Code versions: bump one when its step's output changes for the same inputs; everything after it goes stale.
-PICTURE_VERSION = "picture-3"  # 3: every wide gamut converted (colour.py)
-AUDIO_VERSION = "audio-2"
-TIMELINE_VERSION = "timeline-2"
-CUT_VERSION = "cut-2"
-EDL_VERSION = "edl-1"
-OTIO_VERSION = "otio-1"
-DELIVERY_VERSION = "delivery-1"
+from .versions import Asset, Inputs, shot_inputs, spec_facets
 
 SILENCE_LUFS = -70.0
 """Below BS.1770's absolute gate a source has no measurable programme: it is kept as is (fitted), not boosted."""
@@ -53,66 +44,6 @@ PLACEHOLDER_SECONDS = 2
 
 class Run(Protocol):
     def __call__(self, argv: list[str], *, path: Path | str | None = ..., total_seconds: float | None = ...) -> str: ...
-
-
-# ---------------------------------------------------------------- versions
-
-
-def picture_spec_version(project: Project) -> str:
-    s = project.spec
-    return stable_hash("picture", s.resolution, [project.spec.rate.num, project.spec.rate.den], s.colour.hdr)
-
-
-def _track_choices(project: Project) -> list[Any]:
-    """The project's audio track selection and every shot's own (project.json)."""
-    own = {r.shot: r.audio_tracks for r in project.sequence() if r.audio_tracks is not None}
-    return [project.spec.audio.tracks, sorted((k, list(v) if isinstance(v, tuple) else v) for k, v in own.items())]
-
-
-def audio_spec_version(project: Project) -> str:
-    s = project.spec
-    rate = [s.rate.num, s.rate.den]
-    if s.audio.tracks == "all" and not any(r.audio_tracks is not None for r in project.sequence()):
-        return stable_hash("audio", s.audio.loudness_lufs, s.audio.true_peak_db, rate)  # as before track choice
-    return stable_hash("audio", s.audio.loudness_lufs, s.audio.true_peak_db, rate, _track_choices(project))
-
-
-def edit_spec_version(project: Project) -> str:
-    refs = [[r.shot, r.take, r.scene, r.beat, r.notes] for r in project.sequence()]
-    ed = project.spec.editorial
-    rate = [project.spec.rate.num, project.spec.rate.den]
-    parts: list[Any] = [refs, rate, ed.edl_style, ed.record_start, project.spec.placeholders]
-    if project.spec.audio.tracks != "all" or any(r.audio_tracks is not None for r in project.sequence()):
-        parts.append(_track_choices(project))  # the EDL says which tracks each event uses
-    return stable_hash("edit", *parts)
-
-
-def picture_version(render_fp: str, picture_spec: str) -> str:
-    return stable_hash(PICTURE_VERSION, render_fp, picture_spec)
-
-
-def audio_version(render_fp: str, audio_spec: str) -> str:
-    return stable_hash(AUDIO_VERSION, render_fp, audio_spec)
-
-
-def timeline_version(timeline: Timeline) -> str:
-    return stable_hash(TIMELINE_VERSION, timeline.to_dict())
-
-
-def cut_version(pictures: list[str], audios: list[str], timeline_v: str) -> str:
-    return stable_hash(CUT_VERSION, pictures, audios, timeline_v)
-
-
-def edl_version(timeline_v: str, style: str) -> str:
-    return stable_hash(EDL_VERSION, timeline_v, style)
-
-
-def otio_version(timeline_v: str) -> str:
-    return stable_hash(OTIO_VERSION, timeline_v)
-
-
-def delivery_version(preset: str, cut_v: str) -> str:
-    return stable_hash(DELIVERY_VERSION, preset, cut_v)
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -876,22 +807,10 @@ def audio_report(res: AudioResult) -> dict[str, Any]:
     )
 
 
-def expected_cut_version(project: Project, timeline: Timeline, cache: FingerprintCache) -> str:
-    """The cut's data version from its timeline: the shots' expected versions (placeholders are covered by the
-    timeline's own version), the same arithmetic the cut asset does with the recorded ones."""
-    pictures, audios = [], []
-    for clip in timeline.clips:
-        if not clip.placeholder:
-            pv, av = expected_shot_versions(project, clip, cache)
-            pictures.append(pv)
-            audios.append(av)
-    return cut_version(pictures, audios, timeline_version(timeline))
-
-
-def expected_shot_versions(project: Project, clip: TimelineClip, cache: FingerprintCache) -> tuple[str, str]:
-    """The picture and audio data versions a clip's shot must have been built at for the cut to use it."""
+def expected_shot_inputs(project: Project, clip: TimelineClip, cache: FingerprintCache) -> dict[Asset, Inputs]:
+    """The picture and audio inputs a clip's shot must have been built from for the cut to use it (the render
+    the timeline names, as it is now on disk)."""
     path = Path(clip.source_path)
     if not path.is_file():
         raise MediaNotFoundError(f"shot {clip.shot}: {path} vanished since the timeline was built", path=path)
-    fp = cache.fingerprint(path)
-    return picture_version(fp, picture_spec_version(project)), audio_version(fp, audio_spec_version(project))
+    return shot_inputs(cache.fingerprint(path), clip.take, spec_facets(project))

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runner import atomic_output
+from .outputs import atomic_output
 
 PATTERNS = ("testsrc2", "smptehdbars", "rgbtestsrc", "testsrc")
 

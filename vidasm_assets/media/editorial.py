@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import uuid
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path, PurePath
@@ -27,6 +26,7 @@ import opentimelineio as otio
 from opentimelineio import opentime
 
 from .errors import SourceTimecodeError
+from .outputs import atomic_output
 from .rates import TIMELINE_RATES, Rate
 from .timecode import SourceTimecode, is_drop_frame, nominal_fps
 from .timeline import Timeline, TimelineClip
@@ -396,18 +396,10 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
 
 
 def _write_atomically(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
-    """Let ``write`` fill a temporary file beside ``path``, then move it into place in one step.
-
-    A uniquely named file (not ``mkstemp``) so the result gets the usual umask permissions, not 0600.
-    """
+    """Let ``write`` fill the temp file of ``outputs.atomic_output`` beside ``path``, then move it into place."""
     dest = Path(path)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_output(dest) as tmp:
         write(str(tmp))
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return dest
 
 

@@ -194,7 +194,7 @@ def classify_failure(stderr: str, returncode: int | None = None) -> FailureCause
     return FailureCause(FFmpegError, Blame.UNKNOWN, "FFmpeg reported an error", lines)
 
 
-_PARTIAL = re.compile(r"\.partial-[0-9a-f]{8}")
+_PARTIAL = re.compile(r"\.partial-[A-Za-z0-9]+-\d+-[0-9a-f]{8}")
 
 
 def _output_or_input(blame: Blame, line: str) -> Blame:

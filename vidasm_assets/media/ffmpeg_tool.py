@@ -55,6 +55,7 @@ FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "bwdif": ("mode", "parity", "deint"),
     "zscale": ("tin", "pin", "min", "rin", "t", "p", "m", "r", "npl"),
     "tonemap": ("tonemap", "desat"),
+    "colorchannelmixer": ("rr", "rg", "rb", "gr", "gg", "gb", "br", "bg", "bb"),
     "aresample": ("async", "first_pts"),
     "aformat": ("sample_fmts", "sample_rates", "channel_layouts"),
     "asetpts": (),

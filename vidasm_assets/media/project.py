@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import MediaNotFoundError, ProjectConfigError
+from .outputs import Stamp, stamp_file, stamped_version
 from .rates import ALLOWED_FPS, Rate
 
 log = logging.getLogger("vidasm")
@@ -321,7 +322,8 @@ class Project:
         return sorted(names, key=natural_key)
 
     def sequence(self) -> list[ShotRef]:
-        """The cut's shots in story order: project.json's sequence, else every shot folder with a render.
+        """The cut's shots in story order: project.json's sequence, else every shot folder (natural order). A
+        folder without a usable render is still a shot: it fails naming the folder (or is a placeholder).
 
         Read once per Project object (they are made fresh for each build step or sensor tick)."""
         if self._sequence is None:
@@ -331,7 +333,8 @@ class Project:
                     for e in self.spec.sequence
                 ]
             else:
-                self._sequence = [ShotRef(s) for s in self.shot_folders() if list_takes(self.shot_dir(s), s)]
+                # every shot folder, with or without a usable render: only removing the folder removes the shot
+                self._sequence = [ShotRef(s) for s in self.shot_folders()]
         return list(self._sequence)
 
     def shots(self) -> list[str]:
@@ -374,6 +377,46 @@ class Project:
 
     def delivery_path(self, preset: str) -> Path:
         return self.exports_dir / f"{self.name}_{preset}.mp4"
+
+    def outputs(self, asset: str, shot: str | None = None) -> list[Path]:
+        """The files one asset (a shot's partition, for picture and audio) writes; ``delivery_<preset>`` too."""
+        if asset == "picture" and shot:
+            return [self.picture_path(shot)]
+        if asset == "audio" and shot:
+            return [self.audio_path(shot)]
+        fixed = {
+            "timeline": [self.timeline_path()],
+            "cut": [self.cut_path()],
+            "edl": [self.edl_path()],
+            "otio": [self.otio_path(), self.fcp_xml_path()],
+        }
+        if asset in fixed:
+            return fixed[asset]
+        if asset.startswith("delivery_"):
+            return [self.delivery_path(asset.removeprefix("delivery_"))]
+        raise ValueError(f"no outputs known for asset {asset!r}")
+
+    def stamps(self, asset: str, shot: str | None, version: str) -> list[Stamp]:
+        """Stamps for the asset's outputs at ``version`` (see ``outputs.stamped``)."""
+        return [Stamp(stamp_file(self.cache_dir, self.root, p), p, version) for p in self.outputs(asset, shot)]
+
+    def built_version(self, asset: str, shot: str | None = None) -> str | None:
+        """The version every output of the asset on disk was built from; None if any is missing, unstamped or
+        changed since it was written."""
+        found = {stamped_version(stamp_file(self.cache_dir, self.root, p), p) for p in self.outputs(asset, shot)}
+        return found.pop() if len(found) == 1 and None not in found else None
+
+    def output_dirs(self) -> list[Path]:
+        """Every folder vidasm writes outputs into (where partial files of killed builds can be left)."""
+        return [
+            self.cache_dir / "picture",
+            self.cache_dir / "audio",
+            self.cache_dir / "cut",
+            self.cache_dir / "placeholder",
+            self.cache_dir,
+            self.assemblies_dir,
+            self.exports_dir,
+        ]
 
 
 @dataclass

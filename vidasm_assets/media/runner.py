@@ -4,20 +4,21 @@ errors, and never leaves a half-written output under a real name."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import Blame, FFmpegTimeoutError, ToolNotFoundError, VidasmError, classify_failure
 from .ffmpeg_tool import known_version, select_ffmpeg
-from .parsers import ProgressSteps, parse_progress, progress_seconds
+from .parsers import parse_progress, progress_seconds
 
 log = logging.getLogger("vidasm")
 
@@ -37,6 +38,23 @@ def ffmpeg_version(ffmpeg: str) -> str:
     return first[0] if first else "unknown"
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+"""Resolved in the parent: the child between fork and exec must not import or take locks."""
+
+
+def _die_with_parent() -> None:
+    """In the FFmpeg child, before exec (Linux): SIGKILL it when the vidasm process that started it dies, even
+    by ``kill -9``; FFmpeg's own children share its process group, which a cancelled run kills. Elsewhere
+    (macOS) only the process-group kill on cancel applies."""
+    if _PRCTL is None:
+        return
+    parent = os.getppid()
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is not None:
         return
@@ -52,16 +70,18 @@ def run_ffmpeg(
     path: str | Path | None = None,
     timeout: float | None = None,
     total_seconds: float | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[float, float | None], None] | None = None,
     logger: logging.Logger | None = None,
 ) -> str:
     """Run FFmpeg and return its stderr; raise a classified VidasmError naming ``path`` on failure.
+
+    ``on_progress(seconds done, total seconds)`` is called for each ``-progress`` block FFmpeg prints.
 
     The child gets its own process group so a timeout or a cancelled run (any exception raised in this
     thread, including Dagster's interrupt) kills it and whatever it spawned.
     """
     lg = logger or log
-    lg.info("$ %s", shlex.join(argv))
+    lg.debug("$ %s", shlex.join(argv))
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -72,6 +92,7 @@ def run_ffmpeg(
             text=True,
             errors="replace",
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # one prctl call: no imports, no locks
         )
     except FileNotFoundError as exc:
         raise ToolNotFoundError(f"cannot run {argv[0]}: not found", path=argv[0]) from exc
@@ -99,7 +120,6 @@ def run_ffmpeg(
     if timer:
         timer.daemon = True
         timer.start()
-    steps = ProgressSteps(total_seconds)
     block: list[str] = []
     try:
         assert proc.stdout is not None
@@ -108,9 +128,11 @@ def run_ffmpeg(
             if line.startswith("progress="):
                 info = parse_progress(block)
                 block = []
-                pct = steps.update(progress_seconds(info), done=info.get("progress") == "end")
-                if pct is not None and on_progress is not None:
-                    on_progress(pct)
+                done_s = progress_seconds(info) or 0.0
+                if info.get("progress") == "end" and total_seconds:
+                    done_s = total_seconds
+                if on_progress is not None:
+                    on_progress(done_s, total_seconds)
         proc.wait()
     except BaseException:
         _kill_group(proc)
@@ -146,28 +168,3 @@ def failure_error(argv: list[str], returncode: int, stderr: str, path: str | Pat
     else:
         text = f"{what}FFmpeg failed (exit {returncode}): {cause.summary()}"
     return cause.cls(text, path=path, stderr=stderr)
-
-
-def temp_name(dest: Path) -> Path:
-    """A hidden sibling with the same extension (so FFmpeg picks the muxer) that no scan mistakes for output."""
-    return dest.with_name(f".{dest.stem}.partial-{uuid.uuid4().hex[:8]}{dest.suffix}")
-
-
-@contextlib.contextmanager
-def atomic_output(dest: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``dest``; rename it into place only if the block succeeds and wrote data."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(dest)
-    try:
-        yield tmp
-        if not tmp.exists() or tmp.stat().st_size == 0:
-            raise VidasmError(f"{dest}: the command wrote nothing", path=dest)
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_text_atomic(dest: Path, text: str) -> None:
-    with atomic_output(dest) as tmp:
-        tmp.write_text(text, encoding="utf-8")

@@ -73,6 +73,7 @@ class ProjectChanges:
     specs: dict[str, str] = field(default_factory=dict)  # facet -> new spec version
     versions: dict[str, str] = field(default_factory=dict)  # facet -> current spec version
     fingerprints: dict[str, str] = field(default_factory=dict)  # shot -> current render data version
+    takes: dict[str, str] = field(default_factory=dict)  # shot -> the selected take's label (v003)
     waiting: list[str] = field(default_factory=list)  # renders not settled yet
     errors: list[str] = field(default_factory=list)
 
@@ -162,6 +163,7 @@ def scan_workspace(
         ch.specs = {f: v for f, v in versions.items() if before.get(f) != v}
         ch.versions = versions
         ch.fingerprints = {s: st.fp for s, st in kept.items()}
+        ch.takes = {s: st.take.rsplit("_", 1)[-1] for s, st in kept.items()}
         new.specs[name] = versions
         if hashed:
             save_fingerprints(project, cache)

@@ -8,6 +8,8 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from ..media.ffmpeg_tool import FFmpeg, select_ffmpeg
+from ..media.parsers import ProgressSteps
+from ..media.progress import publish
 from ..media.runner import run_ffmpeg
 
 
@@ -30,13 +32,19 @@ class FFmpegResource(dg.ConfigurableResource):
         return self._exe
 
     def runner(self, context: dg.AssetExecutionContext | None = None, label: str = ""):
-        """A ``Run`` callable that logs the command and percent done into the run log."""
+        """A ``Run`` callable: each command at debug level in the run log, percent done every 10% at info level,
+        and every progress update to the process's listeners (``media.progress``: the CLI's bars)."""
         log = context.log if context is not None else None
+        name = label or "ffmpeg"
 
         def run(argv: list[str], *, path: Path | str | None = None, total_seconds: float | None = None) -> str:
-            def progress(pct: int) -> None:
-                if log is not None:
-                    log.info(f"{label or 'ffmpeg'}: {pct}% done")
+            steps = ProgressSteps(total_seconds)
+
+            def progress(done_s: float, total_s: float | None) -> None:
+                publish(name, done_s, total_s)
+                pct = steps.update(done_s, done=bool(total_s) and done_s >= (total_s or 0))
+                if pct is not None and log is not None:
+                    log.info(f"{name}: {pct}% done")
 
             return run_ffmpeg(
                 argv,

@@ -11,17 +11,15 @@ import dagster as dg
 
 from ..assets import names as n
 from ..assets.versions import DATA_VERSION_TAG, latest_versions, recorded_observation
-from ..media import build
+from ..media import versions as v
+from ..media.errors import VidasmError
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
 from ..resources import WorkspaceResource
 
 SENSOR_NAME = "render_sensor"
 
-FACETS = {
-    n.PICTURE_SPEC: build.picture_spec_version,
-    n.AUDIO_SPEC: build.audio_spec_version,
-    n.EDIT_SPEC: build.edit_spec_version,
-}
+FACETS = {facet.value: (lambda project, f=facet: v.facet_versions(project)[f]) for facet in v.SPEC_FACETS}
+"""project.json facet -> its data version, for the pure scan (``media.watch``)."""
 
 
 def rollup_keys(project: str, presets: list[str]) -> list[dg.AssetKey]:
@@ -30,7 +28,7 @@ def rollup_keys(project: str, presets: list[str]) -> list[dg.AssetKey]:
 
 
 def _project_requests(
-    instance: dg.DagsterInstance, ch: ProjectChanges, presets: list[str]
+    instance: dg.DagsterInstance, ch: ProjectChanges, presets: list[str], facets: dict
 ) -> tuple[list[dg.RunRequest], list, list[dg.AssetObservation]]:
     P = ch.project
     pname = n.shots_partitions_name(P)
@@ -67,10 +65,7 @@ def _project_requests(
     }
     for shot in sorted(candidates):
         fp = ch.fingerprints.get(shot) or ch.changed[shot]
-        expected = {
-            n.PICTURE: build.picture_version(fp, ch.versions[n.PICTURE_SPEC]),
-            n.AUDIO: build.audio_version(fp, ch.versions[n.AUDIO_SPEC]),
-        }
+        expected = {a.value: i.version for a, i in v.shot_inputs(fp, ch.takes.get(shot, ""), facets).items()}
         todo = sorted(a for a, v in expected.items() if built[a].get(shot) != v)
         if todo:
             runs.append(
@@ -134,7 +129,12 @@ def build_render_sensor(
                 context.log.info(f"{ch.project}: waiting for {', '.join(ch.waiting)} to settle")
             if ch.empty:
                 continue
-            r, p, e = _project_requests(context.instance, ch, presets[ch.project])
+            try:
+                facets = v.spec_facets(workspace.project(ch.project))
+            except VidasmError as exc:  # project.json broken since the scan: next tick
+                context.log.error(f"project {ch.project}: {exc}")
+                continue
+            r, p, e = _project_requests(context.instance, ch, presets[ch.project], facets)
             runs += r
             partition_requests += p
             events += e

@@ -1,0 +1,234 @@
+"""The one build entry point: make a workspace (or some of its projects) in a Dagster instance, like ``make``.
+
+Used by the CLI (``vidasm build``), the tests and the benchmarks. Per project, inside its own error boundary:
+
+1. take the project's build lock (a second build of the same project waits, saying who holds it);
+2. remove partial files that killed builds left behind;
+3. plan (``planner.plan_project``: expected vs recorded versions vs what is on disk);
+4. run one Dagster run per stale shot, then one for the stale roll-ups (``planner.execute_plan``).
+
+Before anything, runs that a killed vidasm process left STARTED are marked failed and their ``ffmpeg`` pool slots
+freed, so a crash never blocks later builds. Ctrl-C or SIGTERM stop the whole build after the current run is
+cancelled (its FFmpeg is killed), not just that run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from .assets import names as n
+from .definitions import build_definitions
+from .media.errors import VidasmError
+from .media.locks import Holder, project_lock
+from .media.outputs import remove_stale_partials
+from .media.project import discover_projects
+from .planner import Outcome, ProjectPlan, execute_plan, plan_project
+
+HOST_TAG = "vidasm/host"
+PID_TAG = "vidasm/pid"
+START_TAG = "vidasm/process_start"
+LIVE_STATUSES = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22): with the pid, it
+    identifies a process even after its pid is reused. Empty where /proc is missing (then the pid alone counts)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def process_tags() -> dict[str, str]:
+    """Tags every in-process run of this process carries, so a later build can tell whether it is still alive."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), START_TAG: _process_start(os.getpid())}
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return not start or _process_start(pid) in ("", start)
+
+
+def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs a vidasm process on this host started in-process and did not finish (it was killed),
+    and free the pool slots they hold. Returns one line per run reclaimed."""
+    host = socket.gethostname()
+    out = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=LIVE_STATUSES, tags={HOST_TAG: host})):
+        pid = int(run.tags.get(PID_TAG, "0") or 0)
+        if pid and not _alive(pid, run.tags.get(START_TAG, "")):
+            instance.report_run_failed(run, f"the vidasm process that ran it (pid {pid} on {host}) died")
+            freed = instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            out.append(f"run {run.run_id[:8]} ({run.job_name}) of dead pid {pid}: marked failed, {freed} slot(s) freed")
+    return out
+
+
+def pool_waits(instance: dg.DagsterInstance, pool: str = n.FFMPEG_POOL) -> str | None:
+    """When a step of this process waits for a slot of ``pool``: what holds the slots, in words; else None."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    mine = str(os.getpid())
+    waiting = [p for p in info.pending_steps if p.assigned_timestamp is None]
+    if not waiting:
+        return None
+    runs = {r.run_id: r for r in instance.get_runs(filters=dg.RunsFilter(run_ids=[p.run_id for p in waiting]))}
+    if not any(runs.get(p.run_id) is not None and runs[p.run_id].tags.get(PID_TAG) == mine for p in waiting):
+        return None
+    holders = []
+    held = {r.run_id: r for r in instance.get_runs(filters=dg.RunsFilter(run_ids=list(info.active_run_ids)))}
+    for slot in info.claimed_slots:
+        run = held.get(slot.run_id)
+        who = f"pid {run.tags.get(PID_TAG)} on {run.tags.get(HOST_TAG)}" if run and PID_TAG in run.tags else "Dagster"
+        status = run.status.value if run else "unknown run"
+        holders.append(f"run {slot.run_id[:8]} {slot.step_key} ({status}, {who})")
+    limit = info.slot_count
+    return f"waiting for a slot of pool {pool!r} ({len(info.claimed_slots)}/{limit} held: {'; '.join(holders)})"
+
+
+@contextmanager
+def watch_pool(instance: dg.DagsterInstance, say: Listener, project: str, every_s: float = 2.0) -> Iterator[None]:
+    """While a run executes, say once (and again when it changes) what its steps wait for."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        last = None
+        while not stop.wait(every_s):
+            try:
+                text = pool_waits(instance)
+            except Exception:  # a storage hiccup must not break the build; the run itself reports real errors
+                continue
+            if text and text != last:
+                say.note(project, text)
+            last = text
+
+    t = threading.Thread(target=loop, name="vidasm-pool-watch", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
+class Listener:
+    """What a build reports as it goes; the CLI prints it, tests and benchmarks may ignore it."""
+
+    def note(self, project: str, text: str) -> None:
+        """Something worth a line: waiting for a lock or a pool slot, runs reclaimed, partial files removed."""
+
+    def plan(self, plan: ProjectPlan) -> None:
+        """A project was planned (what is stale and why)."""
+
+    def start(self, project: str, label: str) -> None:
+        """A run starts."""
+
+    def done(self, outcome: Outcome) -> None:
+        """A run finished (or a project could not be planned)."""
+
+
+@dataclass
+class MakeReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    plans: list[ProjectPlan] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    @property
+    def runs(self) -> int:
+        return sum(1 for o in self.outcomes if o.run_id)
+
+
+def make(
+    root: Path,
+    projects: list[str] | None = None,
+    *,
+    instance: dg.DagsterInstance,
+    force: bool = False,
+    listener: Listener | None = None,
+    run_config: dict | None = None,
+    wait_for_lock: bool = True,
+) -> MakeReport:
+    """Materialize everything missing or stale in ``root`` (or in ``projects``), in ``instance``.
+
+    Returns the report; a project whose project.json is broken, or that has a failing shot, is a failure in it
+    and the other projects still build. Stops after the current run on Ctrl-C or SIGTERM (``report.interrupted``).
+    """
+    say = listener or Listener()
+    t0 = time.monotonic()
+    report = MakeReport()
+    for line in reclaim_dead_runs(instance):
+        say.note("", line)
+    ws = discover_projects(root)
+    defs: dg.Definitions | None = None
+    for name in projects or sorted([*ws.projects, *ws.errors]):
+        if name in ws.errors or name not in ws.projects:
+            err = ws.errors.get(name) or VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)
+            plan = ProjectPlan(name, [], err)
+            report.plans.append(plan)
+            out = Outcome(name, "project", False, None, str(err).splitlines()[0])
+            report.outcomes.append(out)
+            say.done(out)
+            continue
+        project = ws.projects[name]
+
+        def waiting(holder: Holder | None, project_name: str = name) -> None:
+            who = holder.describe() if holder else "another build"
+            say.note(project_name, f"waiting: {who} is building this project")
+
+        with project_lock(project.cache_dir, wait=wait_for_lock, on_wait=waiting):
+            removed = remove_stale_partials(project.output_dirs())
+            if removed:
+                say.note(name, f"removed {len(removed)} partial file(s) of killed builds")
+            try:
+                plan = plan_project(instance, project, force=force)
+            except VidasmError as exc:
+                plan = ProjectPlan(name, [], exc)
+                report.plans.append(plan)
+                out = Outcome(name, "plan", False, None, str(exc).splitlines()[0])
+                report.outcomes.append(out)
+                say.done(out)
+                continue
+            report.plans.append(plan)
+            say.plan(plan)
+            if not any(it.needs_build or it.state == "blocked" for it in plan.items):
+                continue
+            if defs is None:
+                defs = build_definitions(root)
+            with watch_pool(instance, say, name):
+                outs = execute_plan(
+                    defs,
+                    instance,
+                    plan,
+                    run_config=run_config,
+                    tags=process_tags(),
+                    on_step=say.start,
+                    on_done=say.done,
+                )
+            report.outcomes += outs
+            if any(o.interrupted for o in outs):
+                report.interrupted = True
+                break
+    report.seconds = time.monotonic() - t0
+    return report

@@ -1,0 +1,263 @@
+"""The one versions table: for every asset, which named inputs make its data version.
+
+Make's arithmetic lives here and nowhere else. An asset's data version is a hash of its kind, its step's code
+version and its inputs (the render's content fingerprint, the project.json settings the step uses, the versions
+of the assets it reads). The assets return it, the planner and the sensor compute what it would be now, and
+because the inputs are kept by name (recorded with each materialization), a stale asset can say what changed:
+"take v002 -> v003", "project.json resolution: 1920x1080 -> 1280x720", "code version audio-2 -> audio-3".
+
+Pure: no Dagster, no FFmpeg, no file reads beyond what the caller passes in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .project import Project, stable_hash
+from .timeline import Timeline
+
+
+class Asset(str, Enum):
+    """Every kind of asset a project has (keys ``<project>/<value>``; deliveries are ``delivery_<preset>``)."""
+
+    RENDER = "render"
+    PICTURE_SPEC = "picture_spec"
+    AUDIO_SPEC = "audio_spec"
+    EDIT_SPEC = "edit_spec"
+    PICTURE = "picture"
+    AUDIO = "audio"
+    TIMELINE = "timeline"
+    CUT = "cut"
+    EDL = "edl"
+    OTIO = "otio"
+    DELIVERY = "delivery"
+
+
+SPEC_FACETS: tuple[Asset, ...] = (Asset.PICTURE_SPEC, Asset.AUDIO_SPEC, Asset.EDIT_SPEC)
+SHOT_ASSETS: tuple[Asset, ...] = (Asset.PICTURE, Asset.AUDIO)
+"""Per-shot (partitioned) assets, in build order."""
+
+CODE_VERSIONS: Mapping[Asset, str] = {
+    # Bump one when its step's output changes for the same inputs: that step and everything after it go stale.
+    Asset.PICTURE: "picture-3",  # 3: every wide gamut converted (colour.py)
+    Asset.AUDIO: "audio-2",
+    Asset.TIMELINE: "timeline-2",  # 2: source timecode at the render's own rate
+    Asset.CUT: "cut-2",
+    Asset.EDL: "edl-1",
+    Asset.OTIO: "otio-1",
+    Asset.DELIVERY: "delivery-1",
+}
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one asset's output is made from: ``values`` make the data version; ``context`` only explains it
+    (the take's label: a new take with the same content is not a new input)."""
+
+    asset: Asset
+    values: Mapping[str, Any]
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return CODE_VERSIONS[self.asset]
+
+    @property
+    def version(self) -> str:
+        return stable_hash(self.asset.value, self.code, dict(self.values))
+
+    def to_record(self) -> dict[str, Any]:
+        """What a materialization keeps to explain itself later (``explain``)."""
+        return {"code": self.code, "values": dict(self.values), "context": dict(self.context)}
+
+
+# ---------------------------------------------------------------- project.json facets
+
+
+def _rate(project: Project) -> list[int]:
+    return [project.spec.rate.num, project.spec.rate.den]
+
+
+def _tracks(project: Project) -> dict[str, Any]:
+    """The project's audio track choice and each shot's own; only what differs from the default "all"."""
+    own = {r.shot: list(r.audio_tracks) if isinstance(r.audio_tracks, tuple) else r.audio_tracks
+           for r in project.sequence() if r.audio_tracks is not None}  # fmt: skip
+    out: dict[str, Any] = {}
+    if project.spec.audio.tracks != "all":
+        out["audio.tracks"] = project.spec.audio.tracks
+    if own:
+        out["audio_tracks per shot"] = dict(sorted(own.items()))
+    return out
+
+
+def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
+    """The project.json settings each step uses, by name (the observed ``*_spec`` sources)."""
+    s = project.spec
+    ed = s.editorial
+    refs = [[r.shot, r.take, r.scene, r.beat, r.notes] for r in project.sequence()]
+    return {
+        Asset.PICTURE_SPEC: {"resolution": s.resolution, "fps": _rate(project), "colour.hdr": s.colour.hdr},
+        Asset.AUDIO_SPEC: {
+            "audio.loudness_lufs": s.audio.loudness_lufs,
+            "audio.true_peak_db": s.audio.true_peak_db,
+            "fps": _rate(project),
+            **_tracks(project),
+        },
+        Asset.EDIT_SPEC: {
+            "sequence": refs,
+            "fps": _rate(project),
+            "editorial.edl_style": ed.edl_style,
+            "editorial.record_start": ed.record_start,
+            "placeholders": s.placeholders,
+            **_tracks(project),  # the EDL says which audio tracks each event uses
+        },
+    }
+
+
+def facet_version(facet: Asset, values: Mapping[str, Any]) -> str:
+    """The data version of an observed project.json facet."""
+    return stable_hash(facet.value, dict(values))
+
+
+def facet_versions(project: Project) -> dict[Asset, str]:
+    return {f: facet_version(f, v) for f, v in spec_facets(project).items()}
+
+
+# ---------------------------------------------------------------- shots
+
+
+def shot_inputs(render_fp: str, take: str, facets: Mapping[Asset, Mapping[str, Any]]) -> dict[Asset, Inputs]:
+    """Picture and audio of one shot: the selected take's content and the settings each step uses."""
+    context = {"take": take}
+    return {
+        Asset.PICTURE: Inputs(Asset.PICTURE, {"render": render_fp, **facets[Asset.PICTURE_SPEC]}, context),
+        Asset.AUDIO: Inputs(Asset.AUDIO, {"render": render_fp, **facets[Asset.AUDIO_SPEC]}, context),
+    }
+
+
+# ---------------------------------------------------------------- project roll-ups
+
+
+def timeline_inputs(timeline: Timeline) -> Inputs:
+    """The timeline: its editorial content (order, takes, lengths, source timecodes, story metadata)."""
+    return Inputs(Asset.TIMELINE, {"timeline": timeline.to_dict()})
+
+
+def cut_inputs(timeline_v: str, shots: Mapping[str, tuple[str, str]]) -> Inputs:
+    """The cut: the timeline and the picture and audio version of each real shot (placeholders are in the
+    timeline's own version). ``shots``: shot -> (picture version, audio version)."""
+    return Inputs(Asset.CUT, {"timeline": timeline_v, "shots": {s: list(v) for s, v in shots.items()}})
+
+
+def edl_inputs(timeline_v: str, style: str) -> Inputs:
+    return Inputs(Asset.EDL, {"timeline": timeline_v, "editorial.edl_style": style})
+
+
+def otio_inputs(timeline_v: str) -> Inputs:
+    return Inputs(Asset.OTIO, {"timeline": timeline_v})
+
+
+def delivery_inputs(preset: str, cut_v: str) -> Inputs:
+    return Inputs(Asset.DELIVERY, {"preset": preset, "cut": cut_v})
+
+
+def rollup_inputs(project: Project, timeline: Timeline, shots: Mapping[str, tuple[str, str]]) -> dict[str, Inputs]:
+    """Every project-level asset's inputs, keyed by asset name (``delivery_<preset>`` for deliveries)."""
+    tl = timeline_inputs(timeline)
+    cut = cut_inputs(tl.version, shots)
+    out: dict[str, Inputs] = {
+        Asset.TIMELINE.value: tl,
+        Asset.CUT.value: cut,
+        Asset.EDL.value: edl_inputs(tl.version, project.spec.editorial.edl_style),
+        Asset.OTIO.value: otio_inputs(tl.version),
+    }
+    for preset in project.spec.exports:
+        out[f"{Asset.DELIVERY.value}_{preset}"] = delivery_inputs(preset, cut.version)
+    return out
+
+
+# ---------------------------------------------------------------- reasons
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def explain(expected: Inputs, recorded: Mapping[str, Any] | None) -> str:
+    """Why ``expected`` differs from what was recorded (``Inputs.to_record`` of the last build), in words.
+
+    Reason codes in doit's spirit, most specific first: the code version, the take, the render's content, a
+    named project.json setting, an upstream asset. ``recorded`` None (built before inputs were recorded):
+    "inputs or code changed".
+    """
+    if not recorded:
+        return "inputs or code changed"
+    reasons: list[str] = []
+    if recorded.get("code") != expected.code:
+        reasons.append(f"code version {recorded.get('code')} -> {expected.code}")
+    before = recorded.get("values") or {}
+    for name, now in expected.values.items():
+        was = before.get(name)
+        if was == now:
+            continue
+        if name == "render":
+            old_take, new_take = (recorded.get("context") or {}).get("take"), expected.context.get("take")
+            reasons.append(
+                f"take {old_take} -> {new_take}" if old_take != new_take else f"render {new_take} re-rendered"
+            )
+        elif name == "shots" and isinstance(was, dict) and isinstance(now, dict):
+            changed = sorted(s for s in set(was) | set(now) if was.get(s) != now.get(s))
+            reasons.append("shot(s) rebuilt or changed: " + ", ".join(changed[:8]) + ("…" if len(changed) > 8 else ""))
+        elif name in ("timeline", "cut"):
+            reasons.append(f"the {name} changed")
+        else:
+            reasons.append(f"project.json {name}: {_short(was)} -> {_short(now)}")
+    gone = [n for n in before if n not in expected.values]
+    reasons += [f"project.json {n} removed" for n in gone]
+    return "; ".join(reasons) or "inputs or code changed"
+
+
+# ---------------------------------------------------------------- make's decision
+
+
+State = str  # "fresh" | "stale" | "missing" | "failed"
+
+
+def decide(
+    expected: Inputs,
+    *,
+    recorded: str | None,
+    recorded_inputs: Mapping[str, Any] | None,
+    on_disk: str | None,
+    failed_checks: list[str],
+    last_run_failed: bool,
+    force: bool = False,
+) -> tuple[State, str]:
+    """Is one asset (partition) fresh, and if not, why: make's decision as a pure function.
+
+    ``recorded`` is the data version of its latest materialization, ``on_disk`` the version its output files
+    are stamped with (None: missing, unstamped or changed since). Fresh means all three agree with what the
+    inputs are now, and the output passed its blocking checks.
+    """
+    if force:
+        return "stale", "forced (--all)"
+    if recorded is None:
+        state, reason = "missing", "never built"
+    elif recorded != expected.version:
+        state, reason = "stale", explain(expected, recorded_inputs)
+    elif on_disk is None:
+        state, reason = "missing", "output missing, unstamped or changed since it was built"
+    elif on_disk != recorded:
+        state, reason = "stale", "the output on disk is not the one recorded (an interrupted build)"
+    elif failed_checks:
+        return "failed", f"failed check(s) {', '.join(failed_checks)}"
+    else:
+        return "fresh", ""
+    if last_run_failed:
+        return "failed", f"last build failed ({reason})"
+    return state, reason
