@@ -47,6 +47,7 @@ import dagster as dg
 
 from vidasm_assets.cli import dagster_home
 from vidasm_assets.definitions import build_definitions
+from vidasm_assets.make import Listener, make
 from vidasm_assets.media import build
 from vidasm_assets.media.commands import (
     BT709_TAGS,
@@ -62,7 +63,7 @@ from vidasm_assets.media.probe import probe, require_video
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.media.rates import AUDIO_RATE, Rate
 from vidasm_assets.media.runner import ffmpeg_version, find_ffmpeg, run_ffmpeg
-from vidasm_assets.planner import Outcome, execute_plan, plan_workspace
+from vidasm_assets.planner import Outcome, ProjectPlan, plan_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "bench"
@@ -413,29 +414,29 @@ class BuildResult:
 def vidasm_build(root: Path) -> BuildResult:
     """What ``vidasm build`` does, timed: open the DAGSTER_HOME instance, plan, one run per stale shot, then
     one for the roll-ups. Afterwards (untimed) read back what it materialized and how long its parts took."""
-    outcomes: list[Outcome] = []
     walls: list[tuple[str, float]] = []
     started: list[float] = []
+    planned: list[float] = []
+
+    class Timing(Listener):
+        def plan(self, plan: ProjectPlan) -> None:
+            if plan.error:
+                raise SystemExit(f"project {plan.project}: {plan.error}")
+            planned.append(time.monotonic())
+
+        def start(self, project: str, label: str) -> None:
+            started.append(time.monotonic())
+
+        def done(self, out: Outcome) -> None:
+            walls.append((out.label, time.monotonic() - started.pop() if started else 0.0))
+            log(f"  {'ok' if out.success else 'FAILED'} {out.label} ({walls[-1][1]:.1f} s) {out.message}")
+
     with measured() as phase:
         t0 = time.monotonic()
         with dg.DagsterInstance.get() as instance:
             mark = instance.event_log_storage.get_maximum_record_id() or 0
-            ws = discover_projects(root)
-            defs = build_definitions(root)
-            plans = plan_workspace(instance, ws)
-            planning = time.monotonic() - t0
-
-            def on_step(_p: str, _m: str) -> None:
-                started.append(time.monotonic())
-
-            def on_done(out: Outcome) -> None:
-                walls.append((out.label, time.monotonic() - started.pop() if started else 0.0))
-                log(f"  {'ok' if out.success else 'FAILED'} {out.label} ({walls[-1][1]:.1f} s) {out.message}")
-
-            for plan in plans:
-                if plan.error:
-                    raise SystemExit(f"project {plan.project}: {plan.error}")
-                outcomes += execute_plan(defs, instance, plan, run_config=QUIET, on_step=on_step, on_done=on_done)
+            outcomes = make(root, instance=instance, listener=Timing(), run_config=QUIET).outcomes
+    planning = (planned[0] if planned else time.monotonic()) - t0
     res = BuildResult(phase, outcomes, planning, walls)
     with dg.DagsterInstance.get() as instance:
         res.built = materialized_since(instance, mark)
