@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -266,6 +267,8 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
                 frame = _first_frame(container, s, p)
                 rotation = round(frame.rotation or 0) % 360
                 interlaced = interlaced or bool(frame.interlaced_frame)
+                if frame.interlaced_frame and field_order not in INTERLACED_ORDERS:
+                    field_order = _field_order_of_first_frame(p) or field_order
                 got = [int(frame.color_primaries), int(frame.color_trc), int(frame.colorspace), int(frame.color_range)]
                 # a tag missing from the headers but present on the frames (some containers drop them)
                 unknown: tuple[tuple[int, ...], ...] = ((0, 2), (0, 2), (2,), (0,))
@@ -363,6 +366,24 @@ def _first_frame(container: av.container.InputContainer, stream: av.stream.Strea
     except av.error.FFmpegError as exc:
         raise InvalidMediaError(f"{p}: its picture does not decode ({exc})", path=p) from exc
     raise InvalidMediaError(f"{p}: no picture decodes from its video stream", path=p)
+
+
+def _field_order_of_first_frame(p: Path) -> str | None:
+    """``tt`` or ``bb`` from FFmpeg's ``showinfo`` of the first frame (``i:T`` / ``i:B``), for an interlaced
+    picture whose headers do not say (PyAV 17 exposes neither the codec's field order nor the frame's
+    top-field-first flag). Only run for interlaced sources; None when FFmpeg cannot tell."""
+    import subprocess
+
+    from .ffmpeg_tool import select_ffmpeg
+
+    argv = [select_ffmpeg().exe, "-hide_banner", "-nostdin", "-i", str(p), "-map", "0:v:0", "-vf", "showinfo",
+            "-frames:v", "1", "-f", "null", "-"]  # fmt: skip
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=60, check=False).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r" i:([TB]) ", out)
+    return {"T": "tt", "B": "bb"}.get(m[1]) if m else None
 
 
 def require_video(info: MediaInfo) -> VideoInfo:

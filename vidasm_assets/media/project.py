@@ -218,6 +218,15 @@ def _tracks_key(v: TrackSelection | None) -> str | tuple[int, ...] | None:
     return tuple(v) if isinstance(v, list) else v
 
 
+IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".download", ".!qb")
+"""Names renderers, copy tools and browsers give a file while they write it (never a render)."""
+
+
+def in_progress(name: str) -> bool:
+    """A file still being written: hidden (vidasm's own temp names too) or a writer's temp suffix."""
+    return name.startswith(".") or name.lower().endswith(IN_PROGRESS_SUFFIXES)
+
+
 def natural_key(text: str) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
@@ -321,9 +330,19 @@ class Project:
                 log.warning("ignoring shot folder %s: invalid shot id", entry.path)
         return sorted(names, key=natural_key)
 
+    def pending_folder(self, shot: str) -> bool:
+        """A new shot folder that holds only files still being written (hidden, ``*.part``, ``*.tmp``...): not a
+        shot yet, the render is on its way. An empty folder, or one whose render was deleted, is not pending."""
+        try:
+            names = [e.name for e in os.scandir(self.shot_dir(shot)) if e.is_file()]
+        except OSError:
+            return False
+        return bool(names) and all(in_progress(n) for n in names)
+
     def sequence(self) -> list[ShotRef]:
         """The cut's shots in story order: project.json's sequence, else every shot folder (natural order). A
-        folder without a usable render is still a shot: it fails naming the folder (or is a placeholder).
+        folder without a usable render is still a shot: it fails naming the folder (or is a placeholder); only
+        a folder whose one content is a render still being written (``pending_folder``) waits.
 
         Read once per Project object (they are made fresh for each build step or sensor tick)."""
         if self._sequence is None:
@@ -334,7 +353,7 @@ class Project:
                 ]
             else:
                 # every shot folder, with or without a usable render: only removing the folder removes the shot
-                self._sequence = [ShotRef(s) for s in self.shot_folders()]
+                self._sequence = [ShotRef(s) for s in self.shot_folders() if not self.pending_folder(s)]
         return list(self._sequence)
 
     def shots(self) -> list[str]:

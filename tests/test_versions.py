@@ -1,0 +1,102 @@
+"""The one versions table: make's decision and its reasons as pure functions, and the recorded versions of a real
+build equal to what the table computes, for every asset kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from vidasm_assets.assets import names as n
+from vidasm_assets.assets.versions import DATA_VERSION_TAG, recorded_version
+from vidasm_assets.media import build
+from vidasm_assets.media import versions as v
+from vidasm_assets.media.demo import RenderSpec
+from vidasm_assets.media.probe import probe
+from vidasm_assets.media.project import load_project
+
+from .helpers import build_workspace
+
+PIC = v.Inputs(v.Asset.PICTURE, {"render": "fp2", "resolution": "1920x1080"}, {"take": "v002"})
+
+
+def _rec(inputs: v.Inputs, **changes: object) -> dict:
+    rec = inputs.to_record()
+    for key, value in changes.items():
+        if key in ("code", "context"):
+            rec[key] = value
+        else:
+            rec["values"] = {**rec["values"], key: value}
+    return rec
+
+
+@pytest.mark.parametrize(
+    ("recorded", "recorded_inputs", "on_disk", "failed", "last_failed", "force", "state", "reason"),
+    [
+        (None, None, None, [], False, False, "missing", "never built"),
+        (PIC.version, _rec(PIC), PIC.version, [], False, False, "fresh", ""),
+        ("old", _rec(PIC, render="fp1", context={"take": "v001"}), PIC.version, [], False, False, "stale",
+         "take v001 -> v002"),
+        ("old", _rec(PIC, render="fp1"), None, [], False, False, "stale", "render v002 re-rendered"),
+        ("old", _rec(PIC, resolution="1280x720"), None, [], False, False, "stale",
+         "project.json resolution: 1280x720 -> 1920x1080"),
+        ("old", _rec(PIC, code="picture-1"), None, [], False, False, "stale", f"code version picture-1 -> {PIC.code}"),
+        ("old", None, None, [], False, False, "stale", "inputs or code changed"),
+        (PIC.version, _rec(PIC), None, [], False, False, "missing",
+         "output missing, unstamped or changed since it was built"),
+        (PIC.version, _rec(PIC), "other", [], False, False, "stale",
+         "the output on disk is not the one recorded (an interrupted build)"),
+        (PIC.version, _rec(PIC), PIC.version, ["bt709_tagged"], False, False, "failed", "failed check(s) bt709_tagged"),
+        (None, None, None, [], True, False, "failed", "last build failed (never built)"),
+        (PIC.version, _rec(PIC), PIC.version, [], False, True, "stale", "forced (--all)"),
+    ],
+)  # fmt: skip
+def test_decide(recorded, recorded_inputs, on_disk, failed, last_failed, force, state, reason) -> None:
+    got = v.decide(PIC, recorded=recorded, recorded_inputs=recorded_inputs, on_disk=on_disk, failed_checks=failed,
+                   last_run_failed=last_failed, force=force)  # fmt: skip
+    assert got == (state, reason)
+
+
+def test_a_cut_says_which_shots_changed() -> None:
+    before = v.cut_inputs("tl", {"sh010": ("p1", "a1"), "sh020": ("p2", "a2")})
+    after = v.cut_inputs("tl", {"sh010": ("p1", "a1"), "sh020": ("p2b", "a2")})
+    assert v.explain(after, before.to_record()) == "shot(s) rebuilt or changed: sh020"
+    assert before.version != after.version
+
+
+def test_the_take_label_explains_but_is_not_an_input() -> None:
+    a = v.shot_inputs("fp", "v001", {f: {} for f in v.SPEC_FACETS})
+    b = v.shot_inputs("fp", "v002", {f: {} for f in v.SPEC_FACETS})
+    assert a[v.Asset.PICTURE].version == b[v.Asset.PICTURE].version  # same content, same version
+
+
+@pytest.mark.media
+def test_every_recorded_version_is_what_the_table_computes(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance
+) -> None:
+    spec = {"fps": 25, "resolution": "160x90", "exports": ["web", "review"], "audio": {"tracks": "first"}}
+    make_project(tmp_path, "p", {"a010_v001.mp4": RenderSpec(160, 90, "25", 1.0, -20),
+                                 "a020_take02.mp4": RenderSpec(160, 90, "25", 1.0, None)}, spec)  # fmt: skip
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    project = load_project(tmp_path, "p")
+    facets = v.spec_facets(project)
+    cache = build.load_fingerprints(project)
+    shots: dict[str, tuple[str, str]] = {}
+    for shot in project.shots():
+        take = project.select_take(shot)
+        inputs = v.shot_inputs(cache.fingerprint(take.path), take.label, facets)
+        for asset, expected in inputs.items():
+            assert recorded_version(instance, n.key("p", asset.value), shot) == expected.version, (asset, shot)
+            assert project.built_version(asset.value, shot) == expected.version
+        shots[shot] = (inputs[v.Asset.PICTURE].version, inputs[v.Asset.AUDIO].version)
+    tl = build.build_timeline(project, {s: probe(project.select_take(s).path) for s in project.shots()})
+    rollups = v.rollup_inputs(project, tl, shots)
+    assert set(rollups) == {"timeline", "cut", "edl", "otio", "delivery_web", "delivery_review"}
+    for asset, expected in rollups.items():
+        assert recorded_version(instance, n.key("p", asset)) == expected.version, asset
+        assert project.built_version(asset) == expected.version, asset
+    for facet, values in facets.items():
+        rec = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=n.key("p", facet.value)), limit=1).records
+        obs = rec[0].event_log_entry.asset_observation
+        assert obs is not None and obs.tags[DATA_VERSION_TAG] == v.facet_version(facet, values), facet
