@@ -135,7 +135,7 @@ def test_a_build_killed_mid_encode_blocks_nothing_and_leaves_nothing(
     procs.kill(first)
     _wait_for(lambda: not _ffmpeg_pids(str(ws)), 10, "FFmpeg to die with its parent")
     assert list(pictures.glob(".*.partial-*")), "the killed build left its partial file"
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         stuck = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
         assert stuck, "the killed run is left STARTED"
         assert instance.event_log_storage.get_concurrency_info(n.FFMPEG_POOL).claimed_slots
@@ -144,7 +144,7 @@ def test_a_build_killed_mid_encode_blocks_nothing_and_leaves_nothing(
     text = second.stdout + second.stderr
     assert "marked failed, 1 slot(s) freed" in text and "removed 1 partial file(s) of killed builds" in text
     assert not list(pictures.glob(".*.partial-*"))
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         assert instance.get_run_by_id(stuck[0].run_id).status == dg.DagsterRunStatus.FAILURE
         assert _all_fresh(instance, ws, "p")
 
@@ -323,7 +323,7 @@ def test_two_builds_of_one_project_do_the_work_once(tmp_path: Path, make_project
     assert b.wait(timeout=400) == 0, (tmp_path / "b.log").read_text()
     logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
     assert "is building this project" in logs and "waiting:" in logs
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         for key, parts in ((n.key("p", "picture"), ["sh010", "sh020"]), (n.key("p", "cut"), [None])):
             for part in parts:
                 recs = instance.fetch_materializations(
@@ -352,13 +352,15 @@ def test_progress_reaches_listeners_and_commands_stay_at_debug(
 def test_cli_failure_is_one_line_and_status_says_what_changed(tmp_path: Path, make_project, ffmpeg: str) -> None:
     ws = tmp_path / "ws"
     long_name = "a_shot_with_a_rather_long_name_for_a_narrow_terminal_0010"
-    folder = make_project(ws, "p", {f"{long_name}_v001.mp4": SHOT, "sh020_v001.mp4": SHOT},
-                          {"fps": 24, "resolution": "160x90"})  # fmt: skip
+    folder = make_project(ws, "p", {"sh020_v001.mp4": SHOT}, {"fps": 24, "resolution": "160x90"})
+    make_render(ffmpeg, folder / "03_Renders" / long_name / f"{long_name}_v001.mp4", SHOT)
     env = _cli_env(tmp_path, ws, pool=2)
     ok = subprocess.run(_vidasm("build"), env=env, capture_output=True, text=True, timeout=400)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "-hide_banner" not in ok.stdout + ok.stderr  # FFmpeg command lines only with --verbose
-    make_render(ffmpeg, folder / "03_Renders" / "sh020" / "sh020_v002.mp4", SHOT)
+    make_render(
+        ffmpeg, folder / "03_Renders" / "sh020" / "sh020_v002.mp4", RenderSpec(160, 90, "24", 1.0, -20, tone_hz=660)
+    )
     set_spec(folder, audio={"loudness_lufs": -14})
     status = subprocess.run(_vidasm("status"), env=env, capture_output=True, text=True, timeout=120)
     rows = {tuple(line.split("\t")[1:3]): line.split("\t")[3] for line in status.stdout.splitlines() if "\t" in line}

@@ -157,7 +157,7 @@ def build(
         if not ws.projects and not ws.errors:
             console.print(f"[red]no projects (folders with project.json) in {root}[/]")
             raise typer.Exit(2)
-        level = "DEBUG" if verbose else "WARNING"
+        level = "DEBUG" if verbose else "CRITICAL"  # failures: one line each from the listener, not a traceback
         run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
         failures: list[str] = []
         columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())

@@ -77,8 +77,15 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         pid = int(run.tags.get(PID_TAG, "0") or 0)
         if pid and not _alive(pid, run.tags.get(START_TAG, "")):
             instance.report_run_failed(run, f"the vidasm process that ran it (pid {pid} on {host}) died")
-            freed = instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            out.append(f"run {run.run_id[:8]} ({run.job_name}) of dead pid {pid}: marked failed, {freed} slot(s) freed")
+            storage = instance.event_log_storage
+            held = sum(
+                1
+                for key in storage.get_concurrency_keys()
+                for slot in storage.get_concurrency_info(key).claimed_slots
+                if slot.run_id == run.run_id
+            )
+            storage.free_concurrency_slots_for_run(run.run_id)
+            out.append(f"run {run.run_id[:8]} ({run.job_name}) of dead pid {pid}: marked failed, {held} slot(s) freed")
     return out
 
 
