@@ -64,6 +64,15 @@ def test_dagster_definitions_validate(tmp_path: Path, make_project) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Validation successful" in out.stdout + out.stderr
+    # dg, from the project's pyproject [tool.dg]: the same definitions, by the project's own code location
+    env = {**_env(tmp_path, ws), "VIRTUAL_ENV": str(BIN.parent)}
+    dg_out = subprocess.run([str(BIN / "dg"), "check", "defs"], env=env, capture_output=True, text=True, timeout=300,
+                            cwd=REPO)  # fmt: skip
+    assert dg_out.returncode == 0, dg_out.stdout + dg_out.stderr
+    assert "All definitions loaded successfully" in dg_out.stdout + dg_out.stderr
+    listed = subprocess.run([str(BIN / "dg"), "list", "defs", "--json"], env=env, capture_output=True, text=True,
+                            timeout=300, cwd=REPO)  # fmt: skip
+    assert listed.returncode == 0 and "demo/picture" in listed.stdout, listed.stdout + listed.stderr
 
 
 @pytest.mark.media
