@@ -258,7 +258,8 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
             cc = s.codec_context
             timecode = timecode or _tag(s.metadata, "timecode")
             rate = s.average_rate or s.guessed_rate or s.base_rate
-            field_order = FIELD_ORDERS.get(int(cc.field_order or 0), str(cc.field_order))
+            raw_order = int(getattr(cc, "field_order", 0) or 0)  # PyAV 17.1+; older: the first frame tells
+            field_order = FIELD_ORDERS.get(raw_order, str(raw_order))
             colour = [int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace), int(cc.color_range)]
             rotation, interlaced = 0, field_order in INTERLACED_ORDERS
             if first_frame:
