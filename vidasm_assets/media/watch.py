@@ -73,12 +73,14 @@ class ProjectChanges:
     specs: dict[str, str] = field(default_factory=dict)  # facet -> new spec version
     versions: dict[str, str] = field(default_factory=dict)  # facet -> current spec version
     fingerprints: dict[str, str] = field(default_factory=dict)  # shot -> current render data version
+    shots: list[str] = field(default_factory=list)  # every shot of the project now (its sequence)
+    first_look: bool = False  # not in the cursor yet: compare everything with the instance once
     waiting: list[str] = field(default_factory=list)  # renders not settled yet
     errors: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.specs)
+        return not (self.added or self.removed or self.changed or self.specs or self.first_look)
 
 
 @dataclass
@@ -112,12 +114,13 @@ def scan_workspace(
     for name, project in ws.projects.items():
         if name not in known_projects:
             continue
-        ch = ProjectChanges(name)
+        ch = ProjectChanges(name, first_look=name not in cursor.shots)
         old = cursor.shots.get(name, {})
         kept: dict[str, ShotState] = {}
         cache = load_fingerprints(project)
         hashed = False
-        for shot in project.shots():
+        ch.shots = project.shots()
+        for shot in ch.shots:
             prev = old.get(shot)
             try:
                 take = project.select_take(shot)
@@ -155,7 +158,7 @@ def scan_workspace(
                 ch.added.append(shot)
             if prev is None or prev.fp != fp:
                 ch.changed[shot] = fp
-        ch.removed = sorted(set(old) - set(project.shots()))
+        ch.removed = sorted(set(old) - set(ch.shots))
         new.shots[name] = kept
         versions = {facet: fn(project) for facet, fn in spec_versions.items()}
         before = cursor.specs.get(name, {})

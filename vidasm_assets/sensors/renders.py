@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ..assets import names as n
+from ..assets.restate import AssetEvent, reconcile_shots
 from ..assets.versions import DATA_VERSION_TAG, latest_versions, recorded_observation
 from ..media import build
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
@@ -29,19 +30,29 @@ def rollup_keys(project: str, presets: list[str]) -> list[dg.AssetKey]:
     return [n.key(project, a) for a in names]
 
 
+def _reconcile(
+    instance: dg.DagsterInstance, workspace: WorkspaceResource, ch: ProjectChanges, fresh: list[str]
+) -> list[AssetEvent]:
+    """Restate fresh shots whose last run failed, and checks last failed on a fresh or deleted shot (restate.py)."""
+    project = workspace.project(ch.project)
+    on_disk = [s for s in fresh if project.picture_path(s).is_file() and project.audio_path(s).is_file()]
+    return reconcile_shots(instance, ch.project, shots=ch.shots, fresh=on_disk, by=SENSOR_NAME)
+
+
 def _project_requests(
-    instance: dg.DagsterInstance, ch: ProjectChanges, presets: list[str]
-) -> tuple[list[dg.RunRequest], list, list[dg.AssetObservation]]:
+    instance: dg.DagsterInstance, ch: ProjectChanges, presets: list[str], workspace: WorkspaceResource
+) -> tuple[list[dg.RunRequest], list, list]:
     P = ch.project
     pname = n.shots_partitions_name(P)
     existing = set(instance.get_dynamic_partitions(pname))
     partition_requests: list = []
-    events: list[dg.AssetObservation] = []
+    events: list = []
     runs: list[dg.RunRequest] = []
     add = [s for s in ch.fingerprints if s not in existing]
     if add:
         partition_requests.append(dg.AddDynamicPartitionsRequest(pname, add))
-    remove = [s for s in ch.removed if s in existing]
+    # Every partition whose shot is gone, also one the cursor never saw (built by the CLI, folder deleted since).
+    remove = sorted(existing - set(ch.shots))
     if remove:
         partition_requests.append(dg.DeleteDynamicPartitionsRequest(pname, remove))
     for facet, version in ch.specs.items():
@@ -62,17 +73,22 @@ def _project_requests(
     candidates = set(ch.changed)
     if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs:
         candidates |= set(ch.fingerprints)
+    # A removed shot may have left a failed check as the asset's newest: which remaining shots are fresh, too.
+    looked_at = candidates | set(known) if remove else candidates
     built = {
-        a: latest_versions(instance, n.key(P, a), [s for s in known if s in candidates]) for a in (n.PICTURE, n.AUDIO)
+        a: latest_versions(instance, n.key(P, a), [s for s in known if s in looked_at]) for a in (n.PICTURE, n.AUDIO)
     }
-    for shot in sorted(candidates):
+    fresh: list[str] = []
+    for shot in sorted(looked_at):
         fp = ch.fingerprints.get(shot) or ch.changed[shot]
         expected = {
             n.PICTURE: build.picture_version(fp, ch.versions[n.PICTURE_SPEC]),
             n.AUDIO: build.audio_version(fp, ch.versions[n.AUDIO_SPEC]),
         }
         todo = sorted(a for a, v in expected.items() if built[a].get(shot) != v)
-        if todo:
+        if not todo and shot in existing:
+            fresh.append(shot)
+        elif todo and shot in candidates:
             runs.append(
                 dg.RunRequest(
                     job_name=n.shots_job_name(P),
@@ -82,6 +98,8 @@ def _project_requests(
                     tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
                 )
             )
+    if fresh or remove:
+        events += _reconcile(instance, workspace, ch, fresh)
     if remove and not runs:
         # Nothing upstream will materialize, so automation would not notice: reassemble without the shot.
         runs.append(
@@ -134,7 +152,7 @@ def build_render_sensor(
                 context.log.info(f"{ch.project}: waiting for {', '.join(ch.waiting)} to settle")
             if ch.empty:
                 continue
-            r, p, e = _project_requests(context.instance, ch, presets[ch.project])
+            r, p, e = _project_requests(context.instance, ch, presets[ch.project], workspace)
             runs += r
             partition_requests += p
             events += e
