@@ -118,7 +118,6 @@ def scan_workspace(
         old = cursor.shots.get(name, {})
         kept: dict[str, ShotState] = {}
         cache = load_fingerprints(project)
-        hashed = False
         ch.shots = project.shots()
         for shot in ch.shots:
             prev = old.get(shot)
@@ -147,7 +146,6 @@ def scan_workspace(
                 continue
             try:
                 fp = cache.fingerprint(take.path)  # reuses the build's hash when size and mtime match
-                hashed = True
             except OSError as exc:  # vanished between stat and read
                 ch.errors.append(f"{shot}: {exc}")
                 if prev:
@@ -166,8 +164,7 @@ def scan_workspace(
         ch.versions = versions
         ch.fingerprints = {s: st.fp for s, st in kept.items()}
         new.specs[name] = versions
-        if hashed:
-            save_fingerprints(project, cache)
+        save_fingerprints(project, cache)  # writes only entries that changed
         result.changes.append(ch)
     return result
 
