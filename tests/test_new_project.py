@@ -15,8 +15,11 @@ import dagster as dg
 import pytest
 
 from vidasm_assets.assets import names as n
+from vidasm_assets.backfill import GraphQLError
 from vidasm_assets.media.project import discover_projects
+from vidasm_assets.media.watch import WatchCursor
 from vidasm_assets.planner import plan_project
+from vidasm_assets.sensors import renders
 
 from .helpers import QUIET, build_workspace
 from .test_sensor import TINY, Ticker, age, runs
@@ -100,3 +103,40 @@ def test_new_project_is_built_end_to_end_after_a_reload(
         **{f"{a}[{s}]": "fresh" for a in (n.PICTURE, n.AUDIO) for s in ("g010", "g020")},
         **dict.fromkeys(ROLLUPS, "fresh"),
     }
+
+
+@pytest.mark.parametrize("webserver", ["answers", "refuses", "unset"])
+def test_sensor_asks_the_webserver_to_reload_once_per_new_project(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch, webserver: str
+) -> None:
+    """The webserver's reload itself is exercised for real in test_e2e_first_hour; here: when it is asked."""
+    calls: list[tuple[str, str]] = []
+
+    def reload(url: str, sensor_name: str) -> list[str]:
+        calls.append((url, sensor_name))
+        if webserver == "refuses":
+            raise GraphQLError("reload of vidasm_assets.definitions refused: ReloadNotSupported")
+        return ["vidasm_assets.definitions"]
+
+    monkeypatch.setattr(renders, "reload_code_location", reload)
+    ws = tmp_path / "ws"
+    make_project(ws, "alpha", {"sh010_v001.mp4": TINY}, SPEC)
+    age(ws)
+    url = None if webserver == "unset" else "http://127.0.0.1:3999"
+    t = Ticker(ws, instance, webserver_url=url)
+    t.tick()
+    assert calls == []  # nothing new
+    make_project(ws, "gamma", {"g010_v001.mp4": TINY}, SPEC)
+    make_project(ws, "delta", {"d010_v001.mp4": TINY}, SPEC)
+    age(ws)
+    data = t.tick()
+    assert runs(data) == set()
+    assert calls == ([] if url is None else [(url, "render_sensor")])  # one reload for both projects
+    asked = WatchCursor.from_json(t.cursor).reloads
+    assert sorted(asked) == ([] if url is None else ["delta", "gamma"])
+    t.tick()
+    assert len(calls) == (0 if url is None else 1)  # not again on every tick (RELOAD_RETRY_SECONDS)
+    t.reload()  # what the webserver's reload does to the code location
+    data = t.tick()
+    assert {r[0] for r in runs(data)} == {"gamma__shots", "delta__shots"}
+    assert WatchCursor.from_json(t.cursor).reloads == {}

@@ -32,11 +32,13 @@ class ShotState:
 
 @dataclass
 class WatchCursor:
-    """Per project: shot -> state, facet -> spec version; plus files seen but not yet settled."""
+    """Per project: shot -> state, facet -> spec version; plus files seen but not yet settled, and when a
+    code-location reload was last asked for each project folder the code location does not know yet."""
 
     shots: dict[str, dict[str, ShotState]] = field(default_factory=dict)
     specs: dict[str, dict[str, str]] = field(default_factory=dict)
     pending: dict[str, list[int | float]] = field(default_factory=dict)
+    reloads: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -45,6 +47,7 @@ class WatchCursor:
                 "shots": {p: {s: st.to_list() for s, st in shots.items()} for p, shots in self.shots.items()},
                 "specs": self.specs,
                 "pending": self.pending,
+                **({"reloads": self.reloads} if self.reloads else {}),
             },
             separators=(",", ":"),
         )
@@ -61,6 +64,7 @@ class WatchCursor:
             shots={p: {s: ShotState(*st) for s, st in shots.items()} for p, shots in d.get("shots", {}).items()},
             specs=d.get("specs", {}),
             pending=d.get("pending", {}),
+            reloads=d.get("reloads", {}),
         )
 
 
@@ -106,8 +110,10 @@ def scan_workspace(
     now = time.time() if now is None else now
     started = time.monotonic()
     ws = discover_projects(root)
-    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={})
-    result = ScanResult(new, [], sorted(set(ws.projects) - known_projects), {k: str(v) for k, v in ws.errors.items()})
+    unknown = sorted(set(ws.projects) - known_projects)
+    reloads = {p: t for p, t in cursor.reloads.items() if p in unknown}  # forgotten once the location knows it
+    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={}, reloads=reloads)
+    result = ScanResult(new, [], unknown, {k: str(v) for k, v in ws.errors.items()})
     for name in ws.errors:  # keep what we knew; a broken project.json changes nothing until fixed
         if name in cursor.shots:
             new.shots[name] = cursor.shots[name]

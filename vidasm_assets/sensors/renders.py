@@ -7,16 +7,23 @@ deliveries) follow by declarative automation, once per batch of shot runs, not o
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
+import requests
 
 from ..assets import names as n
 from ..assets.restate import AssetEvent, reconcile_shots
 from ..assets.versions import DATA_VERSION_TAG, latest_versions, recorded_observation
+from ..backfill import GraphQLError
 from ..media import build
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
+from ..reload import reload_code_location
 from ..resources import WorkspaceResource
 
 SENSOR_NAME = "render_sensor"
+RELOAD_RETRY_SECONDS = 300
+"""A reload asked for a new project that still is not in the code location is asked again after this long."""
 
 FACETS = {
     n.PICTURE_SPEC: build.picture_spec_version,
@@ -113,6 +120,41 @@ def _project_requests(
     return runs, partition_requests, events
 
 
+def announce_new_projects(
+    context: dg.SensorEvaluationContext, workspace: WorkspaceResource, cursor: WatchCursor, new: list[str]
+) -> None:
+    """A project folder this code location does not know: ask the webserver to reload the code location (at most
+    every ``RELOAD_RETRY_SECONDS`` per project), or say in the tick log what to do. After the reload the next
+    ticks build all of it: shots by this sensor, roll-ups by automation (``assets/automation.py``)."""
+    now = time.time()
+    due = [p for p in new if now - cursor.reloads.get(p, 0.0) >= RELOAD_RETRY_SECONDS]
+    if not due:
+        return
+    names = ", ".join(repr(p) for p in due)
+    manual = "reload the code location (UI: Deployment > Reload, or `vidasm reload`)"
+    if not workspace.webserver_url:
+        context.log.warning(
+            f"new project(s) {names} in {workspace.path}: {manual} to add their assets; the shots, timeline, cut, "
+            "EDL and deliveries then build by themselves. Set VIDASM_WEBSERVER_URL (vidasm ui does) to have "
+            "this sensor reload it"
+        )
+        return
+    for p in due:
+        cursor.reloads[p] = now
+    try:
+        locations = reload_code_location(workspace.webserver_url, SENSOR_NAME)
+    except (requests.RequestException, GraphQLError) as exc:  # the webserver is down or refused: try later
+        context.log.warning(
+            f"new project(s) {names}: asking {workspace.webserver_url} to reload the code location failed "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); {manual}"
+        )
+        return
+    context.log.info(
+        f"new project(s) {names}: reloaded code location(s) {', '.join(locations)} through "
+        f"{workspace.webserver_url}; the next ticks build their shots, timeline, cut, EDL and deliveries"
+    )
+
+
 def build_render_sensor(
     presets: dict[str, list[str]], jobs: list, *, minimum_interval_seconds: int = 30
 ) -> dg.SensorDefinition:
@@ -135,11 +177,8 @@ def build_render_sensor(
             spec_versions=FACETS,
             settle_seconds=workspace.settle_seconds,
         )
-        for name in res.unknown_projects:
-            context.log.warning(
-                f"new project {name!r} in {workspace.path}: reload the code location (UI: Deployment > Reload, "
-                "or restart dagster dev) to add its assets; `vidasm build` picks it up without a reload"
-            )
+        if res.unknown_projects:
+            announce_new_projects(context, workspace, res.cursor, res.unknown_projects)
         for name, err in res.broken_projects.items():
             context.log.error(f"project {name}: {err}")
         runs: list[dg.RunRequest] = []
