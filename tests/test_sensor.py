@@ -33,8 +33,10 @@ def age(path: Path, when: float = OLD) -> None:
 class Ticker:
     """Runs sensor ticks the way the daemon would, applying partition requests and observations."""
 
-    def __init__(self, root: Path, instance: dg.DagsterInstance, settle: int = 30) -> None:
-        self.root, self.instance, self.settle = root, instance, settle
+    def __init__(
+        self, root: Path, instance: dg.DagsterInstance, settle: int = 30, webserver_url: str | None = None
+    ) -> None:
+        self.root, self.instance, self.settle, self.webserver_url = root, instance, settle, webserver_url
         self.cursor: str | None = None
         self.reload()
 
@@ -50,7 +52,11 @@ class Ticker:
             instance_ref=self.instance.get_ref(),
             cursor=self.cursor,
             definitions=defs,
-            resources={"workspace": WorkspaceResource(root=str(self.root), settle_seconds=self.settle)},
+            resources={
+                "workspace": WorkspaceResource(
+                    root=str(self.root), settle_seconds=self.settle, webserver_url=self.webserver_url
+                )
+            },
         )
         data = sensor.evaluate_tick(ctx)
         for req in data.dynamic_partitions_requests or []:

@@ -1,4 +1,4 @@
-"""The ``vidasm`` command: demo, build, status, ui."""
+"""The ``vidasm`` command: demo, build, status, ui, reload."""
 
 from __future__ import annotations
 
@@ -305,6 +305,15 @@ def backfill(
 
 
 @app.command()
+def reload(url: Annotated[str, typer.Option(help="Dagster webserver URL")] = "http://127.0.0.1:3000") -> None:
+    """Reload vidasm's code location on a running deployment, so new project folders get their assets."""
+    from .reload import reload_code_location
+
+    names = reload_code_location(url)
+    console.print(f"reloaded {', '.join(names)}: new projects build on the next sensor ticks")
+
+
+@app.command()
 def ui(
     workspace: WorkspaceOpt = None,
     port: Annotated[int, typer.Option(help="Webserver port")] = 3000,
@@ -312,6 +321,8 @@ def ui(
     """Open the Dagster UI (dagster dev) on the same instance and workspace as ``vidasm build``."""
     _workspace(workspace)
     dagster_home()
+    # the render sensor reloads the code location through the webserver when a new project folder appears
+    os.environ.setdefault("VIDASM_WEBSERVER_URL", f"http://127.0.0.1:{port}")
     exe = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
     argv = [exe, "dev", "-m", "vidasm_assets.definitions", "-p", str(port)]
     console.print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} VIDASM_WORKSPACE={os.environ['VIDASM_WORKSPACE']}")

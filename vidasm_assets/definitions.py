@@ -1,7 +1,8 @@
 """The one Definitions object: a set of assets per project in ``VIDASM_WORKSPACE``.
 
-Projects are discovered when the code location loads (a brand-new project folder needs a reload);
-new shots and versions are dynamic partitions and need none.
+Projects are discovered when the code location loads: a brand-new project folder needs a reload, which the
+render sensor asks the webserver for when ``VIDASM_WEBSERVER_URL`` is set (``vidasm ui`` sets it; see
+``reload.py``). New shots and versions are dynamic partitions and need none.
 """
 
 from __future__ import annotations
@@ -45,13 +46,15 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
         jobs += pa.jobs
     for name, err in ws.errors.items():
         log.error("project %s: %s", name, err)
-    settle: dict = (
+    options: dict = (
         {"settle_seconds": dg.EnvVar.int("VIDASM_SETTLE_SECONDS")} if os.environ.get("VIDASM_SETTLE_SECONDS") else {}
     )
+    if os.environ.get("VIDASM_WEBSERVER_URL"):
+        options["webserver_url"] = dg.EnvVar("VIDASM_WEBSERVER_URL")
     if explicit or not os.environ.get("VIDASM_WORKSPACE"):
-        workspace = WorkspaceResource(root=str(ws_root), **settle)
+        workspace = WorkspaceResource(root=str(ws_root), **options)
     else:
-        workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"), **settle)
+        workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"), **options)
     interval = int(os.environ.get("VIDASM_SENSOR_INTERVAL") or 30)
     sensors = [
         build_render_sensor(presets, jobs, minimum_interval_seconds=interval),

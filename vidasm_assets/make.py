@@ -31,7 +31,7 @@ from .media.errors import VidasmError
 from .media.locks import Holder, project_lock
 from .media.outputs import remove_stale_partials
 from .media.project import discover_projects
-from .planner import Outcome, ProjectPlan, execute_plan, plan_project
+from .planner import Outcome, ProjectPlan, agree_in_ui, execute_plan, plan_project
 
 HOST_TAG = "vidasm/host"
 PID_TAG = "vidasm/pid"
@@ -218,6 +218,8 @@ def make(
                 say.done(out)
                 continue
             report.plans.append(plan)
+            if not force:
+                agree_in_ui(instance, plan, project.shots())
             say.plan(plan)
             if not any(it.needs_build or it.state == "blocked" for it in plan.items):
                 continue

@@ -14,6 +14,7 @@ from typing import Literal
 import dagster as dg
 
 from .assets import names as n
+from .assets.restate import reconcile_shots
 from .assets.versions import (
     DATA_VERSION_TAG,
     failed_checks_of,
@@ -266,6 +267,18 @@ def _failure_text(result: dg.ExecuteInProcessResult) -> str:
     return "run failed"
 
 
+def agree_in_ui(instance: dg.DagsterInstance, plan: ProjectPlan, shots: list[str]) -> None:
+    """Shots this plan finds fresh but whose last run failed are restated in the event log, so the UI shows
+    them as `vidasm status` does (assets/restate.py)."""
+    states: dict[str, set[str]] = {}
+    for it in plan.items:
+        if it.partition:
+            states.setdefault(it.partition, set()).add(it.state)
+    fresh = [s for s, st in states.items() if st == {"fresh"}]
+    for event in reconcile_shots(instance, plan.project, shots=shots, fresh=fresh, by="vidasm"):
+        instance.report_runless_asset_event(event)
+
+
 def plan_workspace(
     instance: dg.DagsterInstance, ws: Workspace, projects: list[str] | None = None, **kw
 ) -> list[ProjectPlan]:
@@ -276,6 +289,8 @@ def plan_workspace(
         elif name in ws.projects:
             try:
                 plans.append(plan_project(instance, ws.projects[name], **kw))
+                if kw.get("record", True) and not kw.get("force"):
+                    agree_in_ui(instance, plans[-1], ws.projects[name].shots())
             except VidasmError as exc:
                 plans.append(ProjectPlan(name, [], exc))
         else:

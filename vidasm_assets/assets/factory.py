@@ -21,11 +21,11 @@ from ..media.project import Project
 from ..media.timeline import Timeline
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
+from .automation import ROLLUP_AUTOMATION
 from .versions import FAILED_CHECKS_KEY, INPUTS_KEY, failed_checks, recorded_version
 
-# Project roll-ups follow their shots by themselves: eager waits until no upstream run is in progress, so a
-# batch of shot runs yields one cut, not one per shot. Shots themselves are launched by the render sensor.
-ROLLUP_AUTOMATION = dg.AutomationCondition.eager()
+# Project roll-ups follow their shots by themselves (ROLLUP_AUTOMATION, eager): it waits until no upstream run
+# is in progress, so a batch of shot runs yields one cut, not one per shot. Shots are launched by the sensor.
 
 
 def _check_specs(key: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:

@@ -53,16 +53,38 @@ def fingerprint_cache_path(project: Project) -> Path:
     return project.cache_dir / "fingerprints.json"
 
 
-def load_fingerprints(project: Project) -> FingerprintCache:
+def _read_fingerprints(path: Path) -> dict[str, list[Any]]:
     try:
-        return FingerprintCache(json.loads(fingerprint_cache_path(project).read_text()))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return FingerprintCache()
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):  # missing or damaged: it is only a cache
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def save_fingerprints(project: Project, cache: FingerprintCache) -> None:
-    with contextlib.suppress(OSError):  # a lost cache only costs a re-read next time
-        write_text_atomic(fingerprint_cache_path(project), json.dumps(cache.entries))
+def load_fingerprints(project: Project) -> FingerprintCache:
+    return FingerprintCache(_read_fingerprints(fingerprint_cache_path(project)))
+
+
+def save_fingerprints(project: Project, cache: FingerprintCache) -> bool:
+    """Write the entries this cache (re)computed, merged into what the file holds now; returns whether it wrote.
+
+    Nothing is written when no entry changed, so a build or sensor tick with nothing to do leaves the project
+    folder untouched, and one project's work never rewrites another's cache (issue 9, item 18). Merging into the
+    file's current content (not overwriting it with what was loaded earlier) keeps what a concurrent writer (the
+    sensor, a run worker, the CLI) added meanwhile."""
+    if not cache.updated:
+        return False
+    path = fingerprint_cache_path(project)
+    on_disk = _read_fingerprints(path)
+    merged = {**on_disk, **{k: cache.entries[k] for k in cache.updated if k in cache.entries}}
+    cache.updated.clear()
+    if merged == on_disk:
+        return False
+    try:
+        write_text_atomic(path, json.dumps(merged))
+    except OSError:  # a lost cache only costs a re-read next time
+        return False
+    return True
 
 
 def render_fingerprint(take: Take, cache: FingerprintCache | None = None) -> str:

@@ -487,10 +487,13 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
 
 
 class FingerprintCache:
-    """Content fingerprints keyed by (path, size, mtime): a full read only when a file changed."""
+    """Content fingerprints keyed by (path, size, mtime): a full read only when a file changed.
+
+    ``updated`` holds the paths whose entry was (re)computed since the cache was loaded: what a save writes."""
 
     def __init__(self, entries: dict[str, list[Any]] | None = None) -> None:
         self.entries: dict[str, list[Any]] = dict(entries or {})
+        self.updated: set[str] = set()
 
     def fingerprint(self, path: Path) -> str:
         st = path.stat()
@@ -500,6 +503,7 @@ class FingerprintCache:
             return str(hit[2])
         digest = file_digest(path)
         self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self.updated.add(key)
         return digest
 
 

@@ -32,11 +32,13 @@ class ShotState:
 
 @dataclass
 class WatchCursor:
-    """Per project: shot -> state, facet -> spec version; plus files seen but not yet settled."""
+    """Per project: shot -> state, facet -> spec version; plus files seen but not yet settled, and when a
+    code-location reload was last asked for each project folder the code location does not know yet."""
 
     shots: dict[str, dict[str, ShotState]] = field(default_factory=dict)
     specs: dict[str, dict[str, str]] = field(default_factory=dict)
     pending: dict[str, list[int | float]] = field(default_factory=dict)
+    reloads: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -45,6 +47,7 @@ class WatchCursor:
                 "shots": {p: {s: st.to_list() for s, st in shots.items()} for p, shots in self.shots.items()},
                 "specs": self.specs,
                 "pending": self.pending,
+                **({"reloads": self.reloads} if self.reloads else {}),
             },
             separators=(",", ":"),
         )
@@ -61,6 +64,7 @@ class WatchCursor:
             shots={p: {s: ShotState(*st) for s, st in shots.items()} for p, shots in d.get("shots", {}).items()},
             specs=d.get("specs", {}),
             pending=d.get("pending", {}),
+            reloads=d.get("reloads", {}),
         )
 
 
@@ -74,12 +78,14 @@ class ProjectChanges:
     versions: dict[str, str] = field(default_factory=dict)  # facet -> current spec version
     fingerprints: dict[str, str] = field(default_factory=dict)  # shot -> current render data version
     takes: dict[str, str] = field(default_factory=dict)  # shot -> the selected take's label (v003)
+    shots: list[str] = field(default_factory=list)  # every shot of the project now (its sequence)
+    first_look: bool = False  # not in the cursor yet: compare everything with the instance once
     waiting: list[str] = field(default_factory=list)  # renders not settled yet
     errors: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.specs)
+        return not (self.added or self.removed or self.changed or self.specs or self.first_look)
 
 
 @dataclass
@@ -105,20 +111,22 @@ def scan_workspace(
     now = time.time() if now is None else now
     started = time.monotonic()
     ws = discover_projects(root)
-    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={})
-    result = ScanResult(new, [], sorted(set(ws.projects) - known_projects), {k: str(v) for k, v in ws.errors.items()})
+    unknown = sorted(set(ws.projects) - known_projects)
+    reloads = {p: t for p, t in cursor.reloads.items() if p in unknown}  # forgotten once the location knows it
+    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={}, reloads=reloads)
+    result = ScanResult(new, [], unknown, {k: str(v) for k, v in ws.errors.items()})
     for name in ws.errors:  # keep what we knew; a broken project.json changes nothing until fixed
         if name in cursor.shots:
             new.shots[name] = cursor.shots[name]
     for name, project in ws.projects.items():
         if name not in known_projects:
             continue
-        ch = ProjectChanges(name)
+        ch = ProjectChanges(name, first_look=name not in cursor.shots)
         old = cursor.shots.get(name, {})
         kept: dict[str, ShotState] = {}
         cache = load_fingerprints(project)
-        hashed = False
-        for shot in project.shots():
+        ch.shots = project.shots()
+        for shot in ch.shots:
             prev = old.get(shot)
             try:
                 take = project.select_take(shot)
@@ -145,7 +153,6 @@ def scan_workspace(
                 continue
             try:
                 fp = cache.fingerprint(take.path)  # reuses the build's hash when size and mtime match
-                hashed = True
             except OSError as exc:  # vanished between stat and read
                 ch.errors.append(f"{shot}: {exc}")
                 if prev:
@@ -156,7 +163,7 @@ def scan_workspace(
                 ch.added.append(shot)
             if prev is None or prev.fp != fp:
                 ch.changed[shot] = fp
-        ch.removed = sorted(set(old) - set(project.shots()))
+        ch.removed = sorted(set(old) - set(ch.shots))
         new.shots[name] = kept
         versions = {facet: fn(project) for facet, fn in spec_versions.items()}
         before = cursor.specs.get(name, {})
@@ -165,8 +172,7 @@ def scan_workspace(
         ch.fingerprints = {s: st.fp for s, st in kept.items()}
         ch.takes = {s: st.take.rsplit("_", 1)[-1] for s, st in kept.items()}
         new.specs[name] = versions
-        if hashed:
-            save_fingerprints(project, cache)
+        save_fingerprints(project, cache)  # writes only entries that changed
         result.changes.append(ch)
     return result
 

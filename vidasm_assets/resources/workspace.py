@@ -17,6 +17,11 @@ class WorkspaceResource(dg.ConfigurableResource):
     settle_seconds: int = Field(
         default=10, description="A render counts only once its size and mtime were still this long (sensor)."
     )
+    webserver_url: str | None = Field(
+        default=None,
+        description="The Dagster webserver (VIDASM_WEBSERVER_URL): the sensor asks it to reload the code location "
+        "when a new project folder appears. Unset: the tick log asks you to reload.",
+    )
 
     @property
     def path(self) -> Path:

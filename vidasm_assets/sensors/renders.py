@@ -7,16 +7,24 @@ deliveries) follow by declarative automation, once per batch of shot runs, not o
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
+import requests
 
 from ..assets import names as n
+from ..assets.restate import AssetEvent, reconcile_shots
 from ..assets.versions import DATA_VERSION_TAG, latest_versions, recorded_observation
+from ..backfill import GraphQLError
 from ..media import versions as v
 from ..media.errors import VidasmError
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
+from ..reload import reload_code_location
 from ..resources import WorkspaceResource
 
 SENSOR_NAME = "render_sensor"
+RELOAD_RETRY_SECONDS = 300
+"""A reload asked for a new project that still is not in the code location is asked again after this long."""
 
 FACETS = {facet.value: (lambda project, f=facet: v.facet_versions(project)[f]) for facet in v.SPEC_FACETS}
 """project.json facet -> its data version, for the pure scan (``media.watch``)."""
@@ -27,19 +35,33 @@ def rollup_keys(project: str, presets: list[str]) -> list[dg.AssetKey]:
     return [n.key(project, a) for a in names]
 
 
+def _reconcile(
+    instance: dg.DagsterInstance, workspace: WorkspaceResource, ch: ProjectChanges, fresh: list[str]
+) -> list[AssetEvent]:
+    """Restate fresh shots whose last run failed, and checks last failed on a fresh or deleted shot (restate.py)."""
+    project = workspace.project(ch.project)
+    on_disk = [s for s in fresh if project.picture_path(s).is_file() and project.audio_path(s).is_file()]
+    return reconcile_shots(instance, ch.project, shots=ch.shots, fresh=on_disk, by=SENSOR_NAME)
+
+
 def _project_requests(
-    instance: dg.DagsterInstance, ch: ProjectChanges, presets: list[str], facets: dict
-) -> tuple[list[dg.RunRequest], list, list[dg.AssetObservation]]:
+    instance: dg.DagsterInstance,
+    ch: ProjectChanges,
+    presets: list[str],
+    workspace: WorkspaceResource,
+    facets: dict,
+) -> tuple[list[dg.RunRequest], list, list]:
     P = ch.project
     pname = n.shots_partitions_name(P)
     existing = set(instance.get_dynamic_partitions(pname))
     partition_requests: list = []
-    events: list[dg.AssetObservation] = []
+    events: list = []
     runs: list[dg.RunRequest] = []
     add = [s for s in ch.fingerprints if s not in existing]
     if add:
         partition_requests.append(dg.AddDynamicPartitionsRequest(pname, add))
-    remove = [s for s in ch.removed if s in existing]
+    # Every partition whose shot is gone, also one the cursor never saw (built by the CLI, folder deleted since).
+    remove = sorted(existing - set(ch.shots))
     if remove:
         partition_requests.append(dg.DeleteDynamicPartitionsRequest(pname, remove))
     for facet, version in ch.specs.items():
@@ -60,14 +82,19 @@ def _project_requests(
     candidates = set(ch.changed)
     if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs:
         candidates |= set(ch.fingerprints)
+    # A removed shot may have left a failed check as the asset's newest: which remaining shots are fresh, too.
+    looked_at = candidates | set(known) if remove else candidates
     built = {
-        a: latest_versions(instance, n.key(P, a), [s for s in known if s in candidates]) for a in (n.PICTURE, n.AUDIO)
+        a: latest_versions(instance, n.key(P, a), [s for s in known if s in looked_at]) for a in (n.PICTURE, n.AUDIO)
     }
-    for shot in sorted(candidates):
+    fresh: list[str] = []
+    for shot in sorted(looked_at):
         fp = ch.fingerprints.get(shot) or ch.changed[shot]
         expected = {a.value: i.version for a, i in v.shot_inputs(fp, ch.takes.get(shot, ""), facets).items()}
-        todo = sorted(a for a, v in expected.items() if built[a].get(shot) != v)
-        if todo:
+        todo = sorted(a for a, ver in expected.items() if built[a].get(shot) != ver)
+        if not todo and shot in existing:
+            fresh.append(shot)
+        elif todo and shot in candidates:
             runs.append(
                 dg.RunRequest(
                     job_name=n.shots_job_name(P),
@@ -77,6 +104,8 @@ def _project_requests(
                     tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
                 )
             )
+    if fresh or remove:
+        events += _reconcile(instance, workspace, ch, fresh)
     if remove and not runs:
         # Nothing upstream will materialize, so automation would not notice: reassemble without the shot.
         runs.append(
@@ -88,6 +117,41 @@ def _project_requests(
             )
         )
     return runs, partition_requests, events
+
+
+def announce_new_projects(
+    context: dg.SensorEvaluationContext, workspace: WorkspaceResource, cursor: WatchCursor, new: list[str]
+) -> None:
+    """A project folder this code location does not know: ask the webserver to reload the code location (at most
+    every ``RELOAD_RETRY_SECONDS`` per project), or say in the tick log what to do. After the reload the next
+    ticks build all of it: shots by this sensor, roll-ups by automation (``assets/automation.py``)."""
+    now = time.time()
+    due = [p for p in new if now - cursor.reloads.get(p, 0.0) >= RELOAD_RETRY_SECONDS]
+    if not due:
+        return
+    names = ", ".join(repr(p) for p in due)
+    manual = "reload the code location (UI: Deployment > Reload, or `vidasm reload`)"
+    if not workspace.webserver_url:
+        context.log.warning(
+            f"new project(s) {names} in {workspace.path}: {manual} to add their assets; the shots, timeline, cut, "
+            "EDL and deliveries then build by themselves. Set VIDASM_WEBSERVER_URL (vidasm ui does) to have "
+            "this sensor reload it"
+        )
+        return
+    for p in due:
+        cursor.reloads[p] = now
+    try:
+        locations = reload_code_location(workspace.webserver_url, SENSOR_NAME)
+    except (requests.RequestException, GraphQLError) as exc:  # the webserver is down or refused: try later
+        context.log.warning(
+            f"new project(s) {names}: asking {workspace.webserver_url} to reload the code location failed "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); {manual}"
+        )
+        return
+    context.log.info(
+        f"new project(s) {names}: reloaded code location(s) {', '.join(locations)} through "
+        f"{workspace.webserver_url}; the next ticks build their shots, timeline, cut, EDL and deliveries"
+    )
 
 
 def build_render_sensor(
@@ -112,11 +176,8 @@ def build_render_sensor(
             spec_versions=FACETS,
             settle_seconds=workspace.settle_seconds,
         )
-        for name in res.unknown_projects:
-            context.log.warning(
-                f"new project {name!r} in {workspace.path}: reload the code location (UI: Deployment > Reload, "
-                "or restart dagster dev) to add its assets; `vidasm build` picks it up without a reload"
-            )
+        if res.unknown_projects:
+            announce_new_projects(context, workspace, res.cursor, res.unknown_projects)
         for name, err in res.broken_projects.items():
             context.log.error(f"project {name}: {err}")
         runs: list[dg.RunRequest] = []
@@ -134,7 +195,7 @@ def build_render_sensor(
             except VidasmError as exc:  # project.json broken since the scan: next tick
                 context.log.error(f"project {ch.project}: {exc}")
                 continue
-            r, p, e = _project_requests(context.instance, ch, presets[ch.project], facets)
+            r, p, e = _project_requests(context.instance, ch, presets[ch.project], workspace, facets)
             runs += r
             partition_requests += p
             events += e
