@@ -48,7 +48,7 @@ import dagster as dg
 from vidasm_assets.cli import dagster_home
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.make import Listener, make
-from vidasm_assets.media import build
+from vidasm_assets.media import shots
 from vidasm_assets.media.commands import (
     BT709_TAGS,
     CONFORM_X264,
@@ -58,11 +58,12 @@ from vidasm_assets.media.commands import (
     picture_filter,
 )
 from vidasm_assets.media.demo import write_project
+from vidasm_assets.media.loudness import measure_loudness
 from vidasm_assets.media.outputs import atomic_output
 from vidasm_assets.media.probe import probe, require_video
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.media.rates import AUDIO_RATE, Rate
-from vidasm_assets.media.runner import ffmpeg_version, find_ffmpeg, run_ffmpeg
+from vidasm_assets.media.runner import bind, ffmpeg_version, find_ffmpeg
 from vidasm_assets.planner import Outcome, ProjectPlan, plan_workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -288,9 +289,9 @@ def shot_name(i: int) -> str:
 
 
 def picture_source(render: Path) -> PictureSource:
-    """The colour and interlacing the conform assumes for a render (as ``build.conform_picture`` does)."""
+    """The colour and interlacing the conform assumes for a render (as ``conform.conform_picture`` does)."""
     video = require_video(probe(render, first_frame=True))
-    return PictureSource(colour=build.colour_of(video), interlaced=video.interlaced)
+    return PictureSource(colour=shots.colour_of(video), interlaced=video.interlaced)
 
 
 def hand_command(
@@ -512,7 +513,7 @@ def inspect(ffmpeg: str, path: Path) -> Delivery:
     with av.open(str(path)) as c:
         samples = sum(f.samples for f in c.decode(audio=0))
     a = info.audio[0]
-    lufs, tp = build.measure_loudness(lambda argv, **kw: run_ffmpeg(argv), ffmpeg, path)
+    lufs, tp = measure_loudness(bind(ffmpeg), path)
     return Delivery(
         path,
         frames,
@@ -692,7 +693,7 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
         shot = shot_name(i)
         dest = folder / "03_Renders" / shot / f"{shot}_v001.mp4"
         renders.append(make_shot_render(ffmpeg, dest, i, args.shots, size=args.size, rate=rate, seconds=args.seconds))
-    frames = [build.shot_frames(probe(r), rate) for r in renders]
+    frames = [shots.shot_frames(probe(r), rate) for r in renders]
     sources = [picture_source(r) for r in renders]
     mb = sum(r.stat().st_size for r in renders) / 1e6
     log(f"generated {len(renders)} renders ({mb:.0f} MB) in {time.monotonic() - t:.1f} s")

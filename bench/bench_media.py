@@ -35,13 +35,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vidasm_assets.media import build  # noqa: E402
+from vidasm_assets.media import assembly, conform, loudness  # noqa: E402
 from vidasm_assets.media import commands as cmd  # noqa: E402
 from vidasm_assets.media.demo import write_project  # noqa: E402
 from vidasm_assets.media.outputs import atomic_output  # noqa: E402
 from vidasm_assets.media.probe import probe  # noqa: E402
 from vidasm_assets.media.project import load_project  # noqa: E402
-from vidasm_assets.media.runner import ffmpeg_version, find_ffmpeg, run_ffmpeg  # noqa: E402
+from vidasm_assets.media.runner import bind, ffmpeg_version, find_ffmpeg, run_ffmpeg  # noqa: E402
+from vidasm_assets.media.shots import shot_frames  # noqa: E402
 from vidasm_assets.media.timeline import Timeline  # noqa: E402
 
 START, END = "<!-- bench_media:start -->", "<!-- bench_media:end -->"
@@ -196,16 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     for shot in project.shots():
         take = project.select_take(shot)
         info = probe(take.path)
-        frames = build.shot_frames(info, rate)
+        frames = shot_frames(info, rate)
         timer.current = shot
-        build.conform_picture(timer.run, ffmpeg, project, take, info)
-        res = build.normalize_audio(timer.run, ffmpeg, project, take, info, frames)
+        conform.conform_picture(timer.run, project, take, info)
+        res = loudness.normalize_audio(timer.run, project, take, info, frames)
         results[shot] = res
         timer.current = "before"
         fitted = fit_dir / f"{shot}.wav"
         with atomic_output(fitted) as tmp:
-            run_ffmpeg(cmd.pcm_fit_cmd(ffmpeg, take.path, tmp, samples=rate.samples_for_frames(frames),
-                                       offset=info.video_offset))  # fmt: skip
+            fit = cmd.pcm_fit_cmd(take.path, tmp, samples=rate.samples_for_frames(frames),
+                                  source=cmd.AudioSource((0,), info.video_offset))  # fmt: skip
+            run_ffmpeg([ffmpeg, *fit])
         before_audio[shot] = fitted
         log(f"{shot}: {res.mode} {res.normalization_type} {res.measured_i} -> {res.output_i} LUFS")
 
@@ -219,14 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         take = hd_project.select_take("hd010")
         info = probe(take.path)
         timer.current = "hd"
-        build.conform_picture(timer.run, ffmpeg, hd_project, take, info)
-        build.normalize_audio(timer.run, ffmpeg, hd_project, take, info, build.shot_frames(info, rate))
+        conform.conform_picture(timer.run, hd_project, take, info)
+        loudness.normalize_audio(timer.run, hd_project, take, info, shot_frames(info, rate))
         hd = {k: (timer.wall[("hd", k)], timer.cpu[("hd", k)]) for (s, k) in list(timer.wall) if s == "hd"}
         log(f"{args.hd_size} reference shot: {hd}")
 
-    timeline = build.build_timeline(project)
+    timeline = assembly.build_timeline(project)
     timer.current = "cut"
-    after_cut = build.assemble_cut(timer.run, ffmpeg, project, timeline)
+    after_cut = assembly.assemble_cut(timer.run, project, timeline)
     # the same cut with un-normalized audio: swap the audio files in, assemble, swap back
     saved = {}
     for shot, fitted in before_audio.items():
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(fitted, project.audio_path(shot))
     before_cut = after_cut.with_name("before_cut.mov")
     shutil.copy(after_cut, after_cut.with_name("after_cut.mov"))
-    build.assemble_cut(lambda a, **k: run_ffmpeg(a), ffmpeg, project, timeline)
+    assembly.assemble_cut(bind(ffmpeg), project, timeline)
     shutil.move(after_cut, before_cut)
     shutil.move(after_cut.with_name("after_cut.mov"), after_cut)
     for shot, data in saved.items():
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def lufs(path: Path) -> tuple[float, float | None]:
         a = probe(path).audio[0]
-        return build.measure_loudness(lambda x, **k: run_ffmpeg(x), ffmpeg, path, samples=a.samples)
+        return loudness.measure_loudness(bind(ffmpeg), path, samples=a.samples)
 
     before = {s: lufs(p) for s, p in before_audio.items()}
     after = {s: lufs(project.audio_path(s)) for s in project.shots()}

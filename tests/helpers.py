@@ -9,8 +9,8 @@ import av
 import dagster as dg
 
 from vidasm_assets.make import make
-from vidasm_assets.media import build
-from vidasm_assets.media.runner import run_ffmpeg
+from vidasm_assets.media.loudness import measure_loudness
+from vidasm_assets.media.runner import bind
 from vidasm_assets.planner import Outcome
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -55,4 +55,4 @@ def video_frames_and_duration(path: Path) -> tuple[int, Fraction]:
 
 
 def loudness(ffmpeg: str, path: Path) -> tuple[float, float | None]:
-    return build.measure_loudness(lambda argv, **kw: run_ffmpeg(argv), ffmpeg, path)
+    return measure_loudness(bind(ffmpeg), path)

@@ -20,9 +20,10 @@ import pytest
 
 from vidasm_assets.assets import names as n
 from vidasm_assets.definitions import build_definitions
-from vidasm_assets.media import build
+from vidasm_assets.media import assembly, checks, conform, loudness, shots
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.errors import InvalidMediaError, MediaNotFoundError, UnsupportedMediaError, VidasmError
+from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import discover_projects, load_project
 from vidasm_assets.media.runner import run_ffmpeg
 from vidasm_assets.media.slate import card_lines
@@ -132,10 +133,10 @@ def test_the_build_steps_raise_typed_errors(ws, ffmpeg: str) -> None:
         with pytest.raises(VidasmError) as got:
             ref = project.ref(shot)
             if shot in ("b070", "b080"):  # the headers are fine; the picture is refused or the data short
-                take, info = build.usable_take(project, ref)
-                build.conform_picture(run, ffmpeg, project, take, info)
+                take, info = shots.usable_take(project, ref)
+                conform.conform_picture(run, project, take, info)
             else:
-                build.usable_take(project, ref)
+                shots.usable_take(project, ref)
         assert type(got.value) is kind, (shot, got.value)
         assert says in str(got.value) and got.value.path, shot
 
@@ -175,7 +176,7 @@ def test_a_render_vanishing_mid_build_fails_by_name_and_keeps_the_old_output(ws,
     shutil.copytree(project.root, copy)
     p2 = load_project(copy.parent, "other")
     take = p2.select_take("o010")
-    info = build.probe(take.path)
+    info = probe(take.path)
     old_picture, old_audio = p2.picture_path("o010").read_bytes(), p2.audio_path("o010").read_bytes()
 
     def vanishing(argv: list[str], **kw) -> str:
@@ -183,11 +184,11 @@ def test_a_render_vanishing_mid_build_fails_by_name_and_keeps_the_old_output(ws,
         return run_ffmpeg(argv, **kw)
 
     with pytest.raises(MediaNotFoundError, match="vanished during the build") as got:
-        build.conform_picture(vanishing, ffmpeg, p2, take, info)
+        conform.conform_picture(vanishing, p2, take, info)
     assert got.value.path == str(take.path)
     shutil.copy(project.select_take("o010").path, take.path)
     with pytest.raises(MediaNotFoundError, match="vanished during the build"):
-        build.normalize_audio(vanishing, ffmpeg, p2, take, info, build.shot_frames(info, p2.spec.rate))
+        loudness.normalize_audio(vanishing, p2, take, info, shots.shot_frames(info, p2.spec.rate))
     assert p2.picture_path("o010").read_bytes() == old_picture
     assert p2.audio_path("o010").read_bytes() == old_audio
     assert not [p for p in copy.rglob("*") if ".partial" in p.name]
@@ -237,8 +238,8 @@ def test_placeholder_slates_fill_the_missing_shots_at_their_length(holes) -> Non
     assert not audio[2 * 24 * 2000 :].any() and audio[: 2 * 24 * 2000].any()
     slates = []
     for shot in ("h020", "h030"):
-        picture, _ = build.placeholder_paths(project, shot)
-        v = build.probe(picture).video
+        picture, _ = assembly.placeholder_paths(project, shot)
+        v = probe(picture).video
         assert v is not None and (v.width, v.height, v.codec, v.profile, v.colorspace) == (
             64,
             36,
@@ -278,7 +279,7 @@ def test_the_edl_marks_the_placeholders(holes) -> None:
 
 def test_the_cut_checks_pass_with_placeholders(holes) -> None:
     _, instance, _, _ = holes
-    for name in build.CUT_CHECKS:
+    for name in checks.CUT_CHECKS:
         record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(n.key("holes", "cut"), name))
         assert record is not None and record.event is not None
         assert record.event.dagster_event.event_specific_data.passed, name  # type: ignore[union-attr]
@@ -288,13 +289,13 @@ def test_a_failed_blocking_check_stops_the_delivery(ws, monkeypatch: pytest.Monk
     root, instance, _, _, _ = ws
     web = root / "other" / "06_Exports" / "other_web.mp4"
     before = web.read_bytes()
-    real = build.cut_checks
+    real = checks.cut_checks
 
     def failing(*args, **kwargs):
         out = real(*args, **kwargs)
-        return [build.CheckOutcome(c.name, c.name != "no_gap_at_joins", c.metadata) for c in out]
+        return [checks.CheckOutcome(c.name, c.name != "no_gap_at_joins", c.metadata) for c in out]
 
-    monkeypatch.setattr(build, "cut_checks", failing)
+    monkeypatch.setattr(checks, "cut_checks", failing)
     defs = build_definitions(root)
     result = defs.resolve_job_def(n.assemble_job_name("other")).execute_in_process(
         instance=instance,

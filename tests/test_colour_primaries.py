@@ -1,7 +1,7 @@
 """Wide-gamut SDR renders through vidasm's real conform, measured against a conversion computed from the chromaticities.
 
 Each source is four bars (the public case 16's: grey, warm, green, blue) coded in its own primaries, encoded
-losslessly with its tags; the conform (``build.conform_picture``) must land every bar on the BT.709 Y'CbCr of the
+losslessly with its tags; the conform (``conform.conform_picture``) must land every bar on the BT.709 Y'CbCr of the
 same colour (``colour_reference``: BT.1886 linear light, Bradford-adapted white for DCI-P3) within 3 code values.
 The reference is computed from the source's decoded code values, so only the conversion is judged.
 """
@@ -16,8 +16,9 @@ import av
 import numpy as np
 import pytest
 
-from vidasm_assets.media import build
+from vidasm_assets.assets import metadata
 from vidasm_assets.media import colour as col
+from vidasm_assets.media import conform
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.errors import UnsupportedMediaError
 from vidasm_assets.media.probe import probe
@@ -81,10 +82,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
     return root
 
 
-def _conform(ffmpeg: str, root: Path, shot: str) -> build.PictureResult:
+def _conform(ffmpeg: str, root: Path, shot: str) -> conform.PictureResult:
     project = discover_projects(root).projects["gamut"]
     take = project.select_take(shot)
-    return build.conform_picture(
+    return conform.conform_picture(
         lambda argv, **kw: run_ffmpeg(argv, path=kw.get("path")), ffmpeg, project, take, probe(take.path)
     )
 
@@ -104,7 +105,9 @@ def test_wide_gamut_sdr_lands_on_the_reference_conversion(workspace: Path, ffmpe
     # the check can tell a conversion from none: some bar moves by far more than the tolerance
     assert max(abs(a - b) for w, n in zip(want, naive, strict=True) for a, b in zip(w, n, strict=True)) > 10
     assert abs(got[0][1] - 128) <= 1 and abs(got[0][2] - 128) <= 1  # grey stays grey (DCI white adapted)
-    assert build.picture_report(res)["colour_conversion"] == f"{col.GAMUT_NAMES[primaries]} gamut-converted to BT.709"
+    assert (
+        metadata.picture_report(res)["colour_conversion"] == f"{col.GAMUT_NAMES[primaries]} gamut-converted to BT.709"
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from vidasm_assets.media import colour
 from vidasm_assets.media import commands as c
 from vidasm_assets.media.rates import Rate
 
-FF = "ffmpeg"
 R24 = Rate(24)
 R2997 = Rate(30000, 1001)
 
@@ -61,9 +60,9 @@ def test_picture_filter_tone_maps_hdr_in_linear_light() -> None:
 
 
 def test_conform_picture_cmd() -> None:
-    argv = c.conform_picture_cmd(FF, Path("in.mov"), Path("out.mov"), width=320, height=180, rate=R24, frames=48)
+    argv = c.conform_picture_cmd(Path("in.mov"), Path("out.mov"), width=320, height=180, rate=R24, frames=48)
     assert argv == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
+        "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "in.mov", "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", c.picture_filter(320, 180, R24, 48),
         "-c:v", "libx264", "-profile:v", "high", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
@@ -74,15 +73,15 @@ def test_conform_picture_cmd() -> None:
 
 
 def test_gop_and_timescale_follow_the_rate() -> None:
-    argv = c.conform_picture_cmd(FF, Path("a"), Path("b"), width=64, height=64, rate=R2997, frames=5)
+    argv = c.conform_picture_cmd(Path("a"), Path("b"), width=64, height=64, rate=R2997, frames=5)
     assert argv[argv.index("-g") + 1] == "60"
     assert argv[argv.index("-video_track_timescale") + 1] == "30000"
     assert argv[argv.index("-movie_timescale") + 1] == "30000"  # edit lists exact, not in milliseconds
 
 
 def test_loudness_measure_cmd() -> None:
-    assert c.loudness_measure_cmd(FF, Path("a.mp4"), target_i=-16, target_tp=-1, lra=7) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", "a.mp4",
+    assert c.loudness_measure_cmd(Path("a.mp4"), target_i=-16, target_tp=-1, lra=7) == [
+        "-hide_banner", "-nostdin", "-y", "-i", "a.mp4",
         "-filter_complex", "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
         "loudnorm=I=-16:TP=-1:LRA=7:print_format=json[aout]", "-map", "[aout]", "-vn", "-sn", "-dn",
         "-f", "null", "-",
@@ -90,8 +89,7 @@ def test_loudness_measure_cmd() -> None:
 
 
 def test_loudness_measure_cmd_measures_the_fitted_shot_and_loops_short_ones() -> None:
-    argv = c.loudness_measure_cmd(
-        FF, Path("a.mkv"), target_i=-16, target_tp=-1, lra=7, samples=12000,
+    argv = c.loudness_measure_cmd(Path("a.mkv"), target_i=-16, target_tp=-1, lra=7, samples=12000,
         source=c.AudioSource((0,), Fraction(1, 4)),
     )  # fmt: skip
     assert argv[argv.index("-filter_complex") + 1] == (
@@ -100,13 +98,13 @@ def test_loudness_measure_cmd_measures_the_fitted_shot_and_loops_short_ones() ->
         "aloop=loop=-1:size=12000,atrim=end_sample=144000,"
         "loudnorm=I=-16:TP=-1:LRA=7:print_format=json[aout]"
     )
-    long = c.loudness_measure_cmd(FF, Path("a.mp4"), target_i=-16, target_tp=-1, lra=7, samples=144000)
+    long = c.loudness_measure_cmd(Path("a.mp4"), target_i=-16, target_tp=-1, lra=7, samples=144000)
     graph = long[long.index("-filter_complex") + 1]
     assert "aloop" not in graph and "asetpts" not in graph
 
 
 def test_several_audio_tracks_are_aligned_then_mixed() -> None:
-    argv = c.pcm_fit_cmd(FF, Path("a.mp4"), Path("o.wav"), samples=48000, source=c.AudioSource((0, 2)))
+    argv = c.pcm_fit_cmd(Path("a.mp4"), Path("o.wav"), samples=48000, source=c.AudioSource((0, 2)))
     prep = "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
     assert argv[argv.index("-filter_complex") + 1] == (
         f"[0:a:0]{prep},aresample=48000:async=1:first_pts=0[t0];"
@@ -119,9 +117,7 @@ def test_several_audio_tracks_are_aligned_then_mixed() -> None:
 
 def test_normalize_audio_cmd_applies_measurement_and_exact_length() -> None:
     m = c.LoudnessMeasurement(-29.65, -26.61, 3.2, -39.65, 0.01)
-    argv = c.normalize_audio_cmd(
-        FF, Path("a.mp4"), Path("o.wav"), samples=96000, target_i=-16, target_tp=-1, measurement=m
-    )
+    argv = c.normalize_audio_cmd(Path("a.mp4"), Path("o.wav"), samples=96000, target_i=-16, target_tp=-1, measurement=m)
     af = argv[argv.index("-filter_complex") + 1]
     assert af == (
         "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
@@ -139,9 +135,9 @@ def test_static_signal_keeps_loudnorm_linear() -> None:
 
 
 def test_limited_audio_cmd_gain_then_true_peak_limiter() -> None:
-    argv = c.limited_audio_cmd(FF, Path("a.mp4"), Path("o.wav"), samples=48000, gain_db=14.25, ceiling_db=-1.5)
+    argv = c.limited_audio_cmd(Path("a.mp4"), Path("o.wav"), samples=48000, gain_db=14.25, ceiling_db=-1.5)
     assert argv == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
+        "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "a.mp4",
         "-filter_complex", "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
         "aresample=48000:async=1:first_pts=0,atrim=end_sample=48000,volume=14.25dB,"
@@ -153,8 +149,8 @@ def test_limited_audio_cmd_gain_then_true_peak_limiter() -> None:
 
 
 def test_slate_uses_the_conform_settings() -> None:
-    argv = c.slate_picture_cmd(FF, Path("card.png"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
-    conform = c.conform_picture_cmd(FF, Path("x"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
+    argv = c.slate_picture_cmd(Path("card.png"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
+    conform = c.conform_picture_cmd(Path("x"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
     assert argv[argv.index("-i") - 4 : argv.index("-i") + 2] == ["-loop", "1", "-framerate", "24", "-i", "card.png"]
     vf = argv[argv.index("-vf") + 1]
     assert vf.startswith(f"fps=24,scale={c.fit_expr(320, 180)}:") and ":in_color_matrix" not in vf
@@ -169,14 +165,14 @@ def test_target_lra_keeps_linear_mode_possible() -> None:
 
 
 def test_silence_cmd_exact_samples() -> None:
-    assert c.silence_cmd(FF, Path("s.wav"), samples=1601) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo",
+    assert c.silence_cmd(Path("s.wav"), samples=1601) == [
+        "-hide_banner", "-nostdin", "-y", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo",
         "-af", "atrim=end_sample=1601", "-c:a", "pcm_s24le", "-f", "wav", "s.wav",
     ]  # fmt: skip
 
 
 def test_pcm_fit_cmd() -> None:
-    argv = c.pcm_fit_cmd(FF, Path("a.mov"), Path("o.wav"), samples=10)
+    argv = c.pcm_fit_cmd(Path("a.mov"), Path("o.wav"), samples=10)
     assert argv[argv.index("-filter_complex") + 1].endswith("apad,atrim=end_sample=10,asetpts=PTS-STARTPTS[aout]")
 
 
@@ -191,9 +187,9 @@ def test_concat_list_escapes_quotes(tmp_path: Path) -> None:
 
 
 def test_assemble_cmd_is_stream_copy() -> None:
-    argv = c.assemble_cmd(FF, Path("v.txt"), Path("a.txt"), Path("cut.mov"), rate=R24)
+    argv = c.assemble_cmd(Path("v.txt"), Path("a.txt"), Path("cut.mov"), rate=R24)
     assert argv == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
+        "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-f", "concat", "-safe", "0", "-i", "v.txt", "-f", "concat", "-safe", "0", "-i", "a.txt",
         "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-video_track_timescale", "24000", "-movie_timescale", "24000",
         "-map_metadata", "-1",
@@ -202,9 +198,9 @@ def test_assemble_cmd_is_stream_copy() -> None:
 
 
 def test_web_delivery_copies_video_and_encodes_aac_once() -> None:
-    argv = c.delivery_cmd(FF, Path("cut.mov"), Path("w.mp4"), preset=c.PRESETS["web"], rate=R24, title="t")
+    argv = c.delivery_cmd(Path("cut.mov"), Path("w.mp4"), preset=c.PRESETS["web"], rate=R24, title="t")
     assert argv == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
+        "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "cut.mov", "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy",
         "-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2", "-video_track_timescale", "24000",
         "-movie_timescale", "24000", "-map_metadata", "-1", "-metadata", "title=t", "-tag:v", "avc1",
@@ -214,14 +210,14 @@ def test_web_delivery_copies_video_and_encodes_aac_once() -> None:
 
 
 def test_review_delivery_reencodes_smaller() -> None:
-    argv = c.delivery_cmd(FF, Path("cut.mov"), Path("r.mp4"), preset=c.PRESETS["review"], rate=R24)
+    argv = c.delivery_cmd(Path("cut.mov"), Path("r.mp4"), preset=c.PRESETS["review"], rate=R24)
     assert argv[argv.index("-vf") + 1].startswith("scale=w=-2:h='min(540,ih)'")
     assert argv[argv.index("-crf") + 1] == "26"
     assert "copy" not in argv
 
 
 def test_ebur128_cmd() -> None:
-    assert c.ebur128_cmd(FF, Path("x.wav")) == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-i", "x.wav", "-map", "0:a:0", "-vn",
+    assert c.ebur128_cmd(Path("x.wav")) == [
+        "-hide_banner", "-nostdin", "-nostats", "-i", "x.wav", "-map", "0:a:0", "-vn",
         "-af", "ebur128=peak=true", "-f", "null", "-",
     ]  # fmt: skip

@@ -19,7 +19,7 @@ import pytest
 
 from vidasm_assets.assets import names as n
 from vidasm_assets.make import make, process_tags, reclaim_dead_runs
-from vidasm_assets.media import build
+from vidasm_assets.media import fingerprints, loudness
 from vidasm_assets.media.demo import RenderSpec, make_render
 from vidasm_assets.media.outputs import stamped, temp_name
 from vidasm_assets.media.progress import listening
@@ -231,11 +231,11 @@ def test_an_output_renamed_but_never_recorded_is_stale_never_fresh(
     info = probe(take.path)
     run = lambda argv, **kw: run_ffmpeg(argv)  # noqa: E731
     if stamp_written:
-        inputs = shot_inputs(build.render_fingerprint(take), take.label, spec_facets(project))
+        inputs = shot_inputs(fingerprints.render_fingerprint(take), take.label, spec_facets(project))
         with stamped(project.stamps("audio", "sh020", inputs[Asset.AUDIO].version)):
-            build.normalize_audio(run, ffmpeg, project, take, info, 24)
+            loudness.normalize_audio(run, project, take, info, 24)
     else:
-        build.normalize_audio(run, ffmpeg, project, take, info, 24)  # renamed into place; nothing stamped
+        loudness.normalize_audio(run, project, take, info, 24)  # renamed into place; nothing stamped
     v2.unlink()
     states = _states(instance, ws, "p")
     assert states["audio[sh020]"][0] != "fresh", states["audio[sh020]"]

@@ -20,11 +20,11 @@ import pycmx
 import pytest
 
 from vidasm_assets.assets import names as n
-from vidasm_assets.media import build
+from vidasm_assets.media import assembly, checks, loudness, shots
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import discover_projects
-from vidasm_assets.media.runner import run_ffmpeg
+from vidasm_assets.media.runner import bind
 
 from . import media_sources as ms
 from .helpers import build_workspace, decoded_audio_samples, video_frames_and_duration
@@ -132,7 +132,7 @@ def _project(root: Path, name: str):
 def _lufs(ffmpeg: str, path: Path) -> tuple[float, float | None]:
     info = probe(path)
     samples = info.audio[0].samples if info.audio else None
-    return build.measure_loudness(lambda argv, **kw: run_ffmpeg(argv), ffmpeg, path, samples=samples)
+    return loudness.measure_loudness(bind(ffmpeg), path, samples=samples)
 
 
 def _planes(path: Path, index: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,7 +159,7 @@ def _ycbcr(rgb: str, matrix: str) -> tuple[float, float, float]:
 def _checks(instance: dg.DagsterInstance, project: str, asset: str, partition: str | None = None) -> dict[str, bool]:
     """The latest evaluation of every check on an asset (partition), as recorded by the instance."""
     out = {}
-    specs = {"picture": build.PICTURE_CHECKS, "audio": build.AUDIO_CHECKS, "cut": build.CUT_CHECKS}[asset]
+    specs = {"picture": checks.PICTURE_CHECKS, "audio": checks.AUDIO_CHECKS, "cut": checks.CUT_CHECKS}[asset]
     for name in specs:
         key = dg.AssetCheckKey(n.key(project, asset), name)
         records = instance.event_log_storage.get_asset_check_execution_history(key, limit=200)
@@ -182,9 +182,9 @@ def test_every_case_builds_and_every_check_passes(built) -> None:
         project = _project(root, name)
         assert project.delivery_path("web").is_file()
         for shot in project.shots():
-            assert _checks(instance, name, "picture", shot) == dict.fromkeys(build.PICTURE_CHECKS, True), shot
-            assert _checks(instance, name, "audio", shot) == dict.fromkeys(build.AUDIO_CHECKS, True), shot
-        assert _checks(instance, name, "cut") == dict.fromkeys(build.CUT_CHECKS, True), name
+            assert _checks(instance, name, "picture", shot) == dict.fromkeys(checks.PICTURE_CHECKS, True), shot
+            assert _checks(instance, name, "audio", shot) == dict.fromkeys(checks.AUDIO_CHECKS, True), shot
+        assert _checks(instance, name, "cut") == dict.fromkeys(checks.CUT_CHECKS, True), name
 
 
 # ---------------------------------------------------------------- loudness
@@ -316,9 +316,9 @@ def test_every_source_lands_at_timeline_size_rate_and_length(built) -> None:
         v = probe(pic).video
         assert v is not None
         assert (v.width, v.height, v.sar, v.rate, v.pix_fmt) == (160, 90, 1, 24, "yuv420p"), shot
-        assert (v.color_primaries, v.color_trc, v.colorspace, v.color_range) == build.BT709, shot
+        assert (v.color_primaries, v.color_trc, v.colorspace, v.color_range) == checks.BT709, shot
         frames, duration = video_frames_and_duration(pic)
-        assert frames == v.frames == build.shot_frames(src, rate), shot
+        assert frames == v.frames == shots.shot_frames(src, rate), shot
         assert abs(duration - src.video.duration) <= Fraction(1, 24), (shot, duration, src.video.duration)  # type: ignore[union-attr]
     cut_frames, _ = video_frames_and_duration(project.cut_path())
     assert cut_frames == sum(probe(project.picture_path(s)).video.frames for s in project.shots())  # type: ignore[union-attr]
@@ -466,7 +466,7 @@ def test_bt709_tags_survive_stream_copy_into_cut_and_web(built) -> None:
         project = _project(root, name)
         for path in (project.cut_path(), project.delivery_path("web")):
             v = probe(path).video
-            assert v is not None and (v.color_primaries, v.color_trc, v.colorspace, v.color_range) == build.BT709
+            assert v is not None and (v.color_primaries, v.color_trc, v.colorspace, v.color_range) == checks.BT709
             with av.open(str(path)) as c:  # and on the decoded frames, not only the container
                 f = next(c.decode(video=0))
                 assert (int(f.color_primaries), int(f.color_trc), int(f.colorspace), int(f.color_range)) == (
@@ -477,12 +477,10 @@ def test_bt709_tags_survive_stream_copy_into_cut_and_web(built) -> None:
 def test_cut_joins_are_gapless(built, ffmpeg: str) -> None:
     root, _, _ = built
     project = _project(root, "mixed")
-    tl = build.build_timeline(project)
+    tl = assembly.build_timeline(project)
     with av.open(str(project.cut_path())) as c:
         vpts = sorted(p.pts for p in c.demux(c.streams.video[0]) if p.pts is not None)
     assert len(vpts) == tl.total_frames and {b - a for a, b in itertools.pairwise(vpts)} == {1000}
-    checks = {
-        c.name: c for c in build.cut_checks(lambda a, **k: run_ffmpeg(a), ffmpeg, project, tl, project.cut_path())
-    }
-    assert checks["no_gap_at_joins"].passed and checks["duration_is_sum"].passed
-    assert checks["no_gap_at_joins"].metadata["joins_at_frames"].count(",") == len(tl.clips) - 2
+    outcomes = {c.name: c for c in checks.cut_checks(bind(ffmpeg), project, tl, project.cut_path())}
+    assert outcomes["no_gap_at_joins"].passed and outcomes["duration_is_sum"].passed
+    assert outcomes["no_gap_at_joins"].metadata["joins_at_frames"].count(",") == len(tl.clips) - 2

@@ -25,7 +25,7 @@ import pytest
 from vidasm_assets.assets import names as n
 from vidasm_assets.assets.versions import failed_checks
 from vidasm_assets.definitions import build_definitions
-from vidasm_assets.media import build
+from vidasm_assets.media import checks, loudness
 from vidasm_assets.media import commands as cmd
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.errors import ProjectConfigError
@@ -114,7 +114,7 @@ def test_conformed_shots_are_exactly_their_frames_long_at_every_rate(rate, ffmpe
     src = ms.run(ffmpeg, tmp_path / "src.mp4", [*ms.video("64x36", rate.ffmpeg, float(frames / rate.fraction)),
                                                *ms.X264])  # fmt: skip
     dst = tmp_path / "out.mov"
-    run_ffmpeg(cmd.conform_picture_cmd(ffmpeg, src, dst, width=64, height=36, rate=rate, frames=frames))
+    run_ffmpeg([ffmpeg, *cmd.conform_picture_cmd(src, dst, width=64, height=36, rate=rate, frames=frames)])
     with av.open(str(dst)) as c:
         s = c.streams.video[0]
         assert Fraction(s.duration) * s.time_base == rate.frames_to_seconds(frames)
@@ -222,7 +222,7 @@ def test_a_track_the_render_does_not_have_is_an_error_naming_shot_and_tracks(cap
     (folder / "project.json").write_text(json.dumps(spec))
     project = load_project(root, "capture")
     with pytest.raises(ProjectConfigError) as info:
-        build.selected_tracks(project, "cap", probe(project.select_take("cap").path))
+        loudness.selected_tracks(project, "cap", probe(project.select_take("cap").path))
     text = str(info.value)
     assert "shot cap" in text and "track 3" in text and "cap_v001.mkv" in text and "2 audio track(s)" in text
 
@@ -238,18 +238,18 @@ def test_a_cut_that_failed_its_checks_never_feeds_a_later_delivery(
     project = load_project(root, "capture")
     web = project.delivery_path("web")
     before = web.stat().st_mtime_ns
-    real = build.cut_checks
+    real = checks.cut_checks
 
     def failing(*args, **kwargs):
-        return [build.CheckOutcome(c.name, c.name != "no_gap_at_joins", c.metadata) for c in real(*args, **kwargs)]
+        return [checks.CheckOutcome(c.name, c.name != "no_gap_at_joins", c.metadata) for c in real(*args, **kwargs)]
 
-    monkeypatch.setattr(build, "cut_checks", failing)
+    monkeypatch.setattr(checks, "cut_checks", failing)
     defs = build_definitions(root)
     job = defs.resolve_job_def(n.assemble_job_name("capture"))
     job.execute_in_process(instance=instance, asset_selection=[n.key("capture", "cut")],
                            raise_on_error=False, run_config=QUIET)  # fmt: skip
     assert failed_checks(instance, n.key("capture", "cut")) == ["no_gap_at_joins"]  # materialized, check failed
-    monkeypatch.setattr(build, "cut_checks", real)
+    monkeypatch.setattr(checks, "cut_checks", real)
     later = job.execute_in_process(instance=instance, asset_selection=[n.key("capture", "delivery_web")],
                                    raise_on_error=False, run_config=QUIET)  # fmt: skip
     assert not later.success

@@ -133,8 +133,8 @@ def test_resource_runs_and_reports_progress(ffmpeg: str, tmp_path: Path) -> None
 
     out = tmp_path / "x.mov"
     run = res.runner(Ctx(), "clip")  # type: ignore[arg-type]
-    run([res.exe, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-f", "lavfi", "-i",
+    run(["-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-f", "lavfi", "-i",
          "testsrc2=s=64x64:r=24:d=1", "-f", "mov", str(out)], path=out, total_seconds=1.0)  # fmt: skip
     assert out.stat().st_size > 0
-    assert any(m.startswith("$ ") and "testsrc2" in m for m in seen)
+    assert any(m.startswith(f"$ {res.exe} ") and "testsrc2" in m for m in seen)  # the bound FFmpeg, at debug
     assert "clip: 100% done" in seen

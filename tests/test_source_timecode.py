@@ -19,7 +19,7 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from vidasm_assets.media.build import build_timeline
+from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
 from vidasm_assets.media.editorial import to_otio, write_cmx3600, write_fcp_xml, write_otio
 from vidasm_assets.media.errors import SourceTimecodeError

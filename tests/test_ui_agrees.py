@@ -18,7 +18,7 @@ import pytest
 from vidasm_assets.assets import names as n
 from vidasm_assets.assets.restate import RESTATED_KEY
 from vidasm_assets.assets.versions import DATA_VERSION_TAG, latest_materialization
-from vidasm_assets.media import build
+from vidasm_assets.media.checks import AUDIO_CHECKS, PICTURE_CHECKS
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import plan_project
 
@@ -26,7 +26,7 @@ from .helpers import QUIET, build_workspace
 from .test_sensor import TINY, Ticker, age, runs
 
 pytestmark = pytest.mark.media
-SHOT_ASSETS = {n.PICTURE: build.PICTURE_CHECKS, n.AUDIO: build.AUDIO_CHECKS}
+SHOT_ASSETS = {n.PICTURE: PICTURE_CHECKS, n.AUDIO: AUDIO_CHECKS}
 FAILED = dg.AssetPartitionStatus.FAILED
 MATERIALIZED = dg.AssetPartitionStatus.MATERIALIZED
 

@@ -10,7 +10,7 @@ import pytest
 
 from vidasm_assets.assets import names as n
 from vidasm_assets.assets.versions import DATA_VERSION_TAG, recorded_version
-from vidasm_assets.media import build
+from vidasm_assets.media import assembly, fingerprints
 from vidasm_assets.media import versions as v
 from vidasm_assets.media.demo import RenderSpec
 from vidasm_assets.media.probe import probe
@@ -81,7 +81,7 @@ def test_every_recorded_version_is_what_the_table_computes(
     assert all(o.success for o in build_workspace(instance, tmp_path))
     project = load_project(tmp_path, "p")
     facets = v.spec_facets(project)
-    cache = build.load_fingerprints(project)
+    cache = fingerprints.load_fingerprints(project)
     shots: dict[str, tuple[str, str]] = {}
     for shot in project.shots():
         take = project.select_take(shot)
@@ -90,7 +90,7 @@ def test_every_recorded_version_is_what_the_table_computes(
             assert recorded_version(instance, n.key("p", asset.value), shot) == expected.version, (asset, shot)
             assert project.built_version(asset.value, shot) == expected.version
         shots[shot] = (inputs[v.Asset.PICTURE].version, inputs[v.Asset.AUDIO].version)
-    tl = build.build_timeline(project, {s: probe(project.select_take(s).path) for s in project.shots()})
+    tl = assembly.build_timeline(project, {s: probe(project.select_take(s).path) for s in project.shots()})
     rollups = v.rollup_inputs(project, tl, shots)
     assert set(rollups) == {"timeline", "cut", "edl", "otio", "delivery_web", "delivery_review"}
     for asset, expected in rollups.items():

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,41 +18,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .settings import dagster_home, home_dir, workspace_root, write_instance_config
+
 if TYPE_CHECKING:
     from .planner import Outcome, ProjectPlan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidasm: make for video, on Dagster.")
 console = Console(stderr=True, soft_wrap=True)
 
-DEFAULT_HOME = ".dagster_home"
-
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", help="Workspace root [env VIDASM_WORKSPACE, default ./workspace]"),
 ]
-
-
-def _workspace(ws: Path | None) -> Path:
-    root = (ws or Path(os.environ.get("VIDASM_WORKSPACE") or "workspace")).resolve()
-    os.environ["VIDASM_WORKSPACE"] = str(root)
-    return root
-
-
-def dagster_home() -> Path:
-    """DAGSTER_HOME, or ./.dagster_home, created with vidasm's default dagster.yaml if it has none."""
-    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    cfg = home / "dagster.yaml"
-    if not cfg.exists():
-        cfg.write_text(_instance_yaml("dagster.yaml"))
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
-
-
-def _instance_yaml(name: str) -> str:
-    """A packaged instance config, with the FFmpeg pool sized to this machine's cores."""
-    text = resources.files("vidasm_assets").joinpath(f"instance/{name}").read_text()
-    return text.replace("default_limit: 2", f"default_limit: {os.cpu_count() or 2}")
 
 
 @app.command()
@@ -70,10 +46,10 @@ def demo(
 
 
 def _instance():
+    """The persistent instance in ``settings.dagster_home()`` (created with vidasm's dagster.yaml if new)."""
     import dagster as dg
 
-    dagster_home()
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(dagster_home()))
 
 
 STATE_STYLE = {
@@ -147,7 +123,7 @@ def build(
     from .media.progress import listening
     from .media.project import discover_projects
 
-    root = _workspace(workspace)
+    root = workspace_root(workspace)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     console.print(_ffmpeg_line())
     # SIGTERM (a farm scheduler, systemd) stops the build like Ctrl-C: the current run is cancelled, no more start
@@ -185,7 +161,7 @@ def build(
         for f in failures:
             console.print(f"  - {escape(f)}")
         raise typer.Exit(1)
-    home = os.environ["DAGSTER_HOME"]
+    home = dagster_home()
     console.print(f"\n[green bold]done[/]: {report.runs} run(s) in {report.seconds:.1f} s; instance at {home}")
 
 
@@ -195,7 +171,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
     from .media.project import discover_projects
     from .planner import plan_workspace
 
-    root = _workspace(workspace)
+    root = workspace_root(workspace)
     console.print(_ffmpeg_line())
     with _instance() as instance:
         plans = plan_workspace(instance, discover_projects(root), record=False)
@@ -262,8 +238,8 @@ def doctor() -> None:
         verdict = "[green]can do the job[/]" if caps.usable else f"[yellow]cannot[/]: {escape(caps.problems())}"
         out.print(f"  {origin}: {escape(exe)} (FFmpeg {escape(caps.version)}): {verdict}")
     out.print(f"  supported: FFmpeg {MIN_VERSION[0]}.{MIN_VERSION[1]} or newer; FFMPEG_PATH chooses one explicitly")
-    out.print(f"workspace: {Path(os.environ.get('VIDASM_WORKSPACE') or 'workspace').resolve()}")
-    out.print(f"DAGSTER_HOME: {Path(os.environ.get('DAGSTER_HOME') or DEFAULT_HOME).resolve()}")
+    out.print(f"workspace: {workspace_root()}")
+    out.print(f"DAGSTER_HOME: {home_dir()}")
     if not ok:
         raise typer.Exit(1)
 
@@ -275,15 +251,13 @@ def init_home(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing dagster.yaml")] = False,
 ) -> None:
     """Write vidasm's dagster.yaml into DAGSTER_HOME (default ./.dagster_home): SQLite or PostgreSQL."""
-    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    cfg = home / "dagster.yaml"
-    if cfg.exists() and not force:
-        console.print(f"[yellow]{cfg} exists[/] (use --force to overwrite)")
+    home = home_dir()
+    kind = "postgres" if postgres else "postgres-env" if postgres_env else "sqlite"
+    cfg = write_instance_config(home, kind, force=force)
+    if cfg is None:
+        console.print(f"[yellow]{home / 'dagster.yaml'} exists[/] (use --force to overwrite)")
         raise typer.Exit(1)
-    name = "dagster.postgres.yaml" if postgres else "dagster.postgres-env.yaml" if postgres_env else "dagster.yaml"
-    cfg.write_text(_instance_yaml(name))
-    console.print(f"wrote {cfg} ({name}); export DAGSTER_HOME={home}")
+    console.print(f"wrote {cfg} ({kind}); export DAGSTER_HOME={home}")
 
 
 @app.command()
@@ -319,14 +293,17 @@ def ui(
     port: Annotated[int, typer.Option(help="Webserver port")] = 3000,
 ) -> None:
     """Open the Dagster UI (dagster dev) on the same instance and workspace as ``vidasm build``."""
-    _workspace(workspace)
-    dagster_home()
-    # the render sensor reloads the code location through the webserver when a new project folder appears
-    os.environ.setdefault("VIDASM_WEBSERVER_URL", f"http://127.0.0.1:{port}")
+    env = {
+        **os.environ,
+        "VIDASM_WORKSPACE": str(workspace_root(workspace)),
+        "DAGSTER_HOME": str(dagster_home()),
+        # the render sensor reloads the code location through the webserver when a new project folder appears
+        "VIDASM_WEBSERVER_URL": os.environ.get("VIDASM_WEBSERVER_URL") or f"http://127.0.0.1:{port}",
+    }
     exe = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
-    argv = [exe, "dev", "-m", "vidasm_assets.definitions", "-p", str(port)]
-    console.print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} VIDASM_WORKSPACE={os.environ['VIDASM_WORKSPACE']}")
-    raise typer.Exit(subprocess.call(argv))
+    argv = [exe, "dev", "-m", "vidasm_assets.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    console.print(f"DAGSTER_HOME={env['DAGSTER_HOME']} VIDASM_WORKSPACE={env['VIDASM_WORKSPACE']}")
+    raise typer.Exit(subprocess.call(argv, env=env))
 
 
 def main() -> None:

@@ -17,14 +17,9 @@ from .assets import build_project_assets
 from .media.project import discover_projects
 from .resources import FFmpegResource, WorkspaceResource
 from .sensors import build_render_sensor
+from .settings import workspace_root
 
 log = logging.getLogger("vidasm")
-
-DEFAULT_WORKSPACE = "workspace"
-
-
-def workspace_root() -> Path:
-    return Path(os.environ.get("VIDASM_WORKSPACE") or DEFAULT_WORKSPACE).resolve()
 
 
 def build_definitions(root: Path | str | None = None) -> dg.Definitions:

@@ -22,11 +22,12 @@ from .assets.versions import (
     recorded_inputs,
     recorded_observation,
 )
-from .media import build
+from .media import assembly, fingerprints
 from .media import versions as v
 from .media.errors import VidasmError
 from .media.probe import probe
 from .media.project import Project, Workspace
+from .media.shots import shot_frames
 
 State = Literal["fresh", "stale", "missing", "failed", "blocked", "error"]
 
@@ -128,15 +129,15 @@ def plan_project(
     if record:
         for facet, values in facets.items():
             observe(instance, n.key(P, facet.value), v.facet_version(facet, values))
-    cache = build.load_fingerprints(project)
+    cache = fingerprints.load_fingerprints(project)
     shot_errors: list[str] = []
     probes = {}
     for shot in project.shots():
         try:
             take = project.select_take(shot)
-            fp = build.render_fingerprint(take, cache)
+            fp = fingerprints.render_fingerprint(take, cache)
             probes[shot] = probe(take.path)
-            build.shot_frames(probes[shot], project.spec.rate)
+            shot_frames(probes[shot], project.spec.rate)
         except VidasmError as exc:
             shot_errors.append(shot)
             for asset in v.SHOT_ASSETS:
@@ -146,17 +147,17 @@ def plan_project(
             observe(instance, n.key(P, n.RENDER), fp, shot)
         for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
             plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
-    build.save_fingerprints(project, cache)
+    fingerprints.save_fingerprints(project, cache)
     rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in project.spec.exports]]
     if (shot_errors and not project.spec.placeholders) or not project.shots():
         why = f"blocked by shot(s) {', '.join(shot_errors)}" if shot_errors else "no shots"
         plan.items += [Item(a, None, "blocked", why) for a in rollups]
         return plan
-    tl = build.build_timeline(project, probes)
+    tl = assembly.build_timeline(project, probes)
     shots = {}
     for clip in tl.clips:
         if not clip.placeholder:
-            wanted = build.expected_shot_inputs(project, clip, cache)
+            wanted = assembly.expected_shot_inputs(project, clip, cache)
             shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)
     expected = v.rollup_inputs(project, tl, shots)
     for asset in rollups:

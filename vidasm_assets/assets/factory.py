@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from ..media import build
+from ..media import assembly, checks, conform, fingerprints, loudness, shots
 from ..media import versions as v
 from ..media.editorial import write_cmx3600, write_fcp_xml, write_otio
 from ..media.errors import VidasmError
@@ -20,6 +20,7 @@ from ..media.probe import MediaInfo, probe
 from ..media.project import Project
 from ..media.timeline import Timeline
 from ..resources import FFmpegResource, WorkspaceResource
+from . import metadata
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
 from .versions import FAILED_CHECKS_KEY, INPUTS_KEY, failed_checks, recorded_version
@@ -33,7 +34,7 @@ def _check_specs(key: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheck
     return [dg.AssetCheckSpec(name, asset=key, blocking=True, description=text) for name, text in checks.items()]
 
 
-def _checked(result_kw: dict, outcomes: list[build.CheckOutcome]) -> dg.MaterializeResult:
+def _checked(result_kw: dict, outcomes: list[checks.CheckOutcome]) -> dg.MaterializeResult:
     """A materialization with its check results, and the names of the failed ones in its metadata
     (``FAILED_CHECKS_KEY``): a consumer in a later run reads them there and refuses the output (a blocking check
     only stops the rest of its own run)."""
@@ -46,7 +47,7 @@ def _checked(result_kw: dict, outcomes: list[build.CheckOutcome]) -> dg.Material
             check_name=c.name,
             passed=bool(c.passed),
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata=build.metadata_safe(c.metadata),
+            metadata=metadata.metadata_safe(c.metadata),
         )
         for c in outcomes
     ]
@@ -68,9 +69,9 @@ def _shot_context(workspace: WorkspaceResource, project_name: str, shot: str):
         raise VidasmError(f"shot {shot} is not in project {project_name}'s sequence", path=project.root)
     take = project.select_take(shot)
     info = probe(take.path)
-    cache = build.load_fingerprints(project)
-    fp = build.render_fingerprint(take, cache)
-    build.save_fingerprints(project, cache)
+    cache = fingerprints.load_fingerprints(project)
+    fp = fingerprints.render_fingerprint(take, cache)
+    fingerprints.save_fingerprints(project, cache)
     inputs = v.shot_inputs(fp, take.label, v.spec_facets(project))
     return project, take, info, fp, inputs
 
@@ -173,15 +174,15 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     )
     def render(context, workspace: WorkspaceResource) -> dg.DataVersionsByPartition:
         project = workspace.project(P)
-        cache = build.load_fingerprints(project)
+        cache = fingerprints.load_fingerprints(project)
         versions: dict[str, str] = {}
         for shot in context.instance.get_dynamic_partitions(parts.name):
             try:
-                versions[shot] = build.render_fingerprint(project.select_take(shot), cache)
+                versions[shot] = fingerprints.render_fingerprint(project.select_take(shot), cache)
             except VidasmError as exc:
                 context.log.warning(str(exc))
                 versions[shot] = "missing"
-        build.save_fingerprints(project, cache)
+        fingerprints.save_fingerprints(project, cache)
         return dg.DataVersionsByPartition(versions)
 
     def spec_source(facet: v.Asset, what: str):
@@ -195,7 +196,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     audio_spec = spec_source(v.Asset.AUDIO_SPEC, "project.json's audio settings (loudness, true peak, tracks, fps).")
     edit_spec = spec_source(v.Asset.EDIT_SPEC, "project.json's sequence: order, pinned takes, story metadata.")
 
-    picture_checks = _check_specs(k[n.PICTURE], build.PICTURE_CHECKS)
+    picture_checks = _check_specs(k[n.PICTURE], checks.PICTURE_CHECKS)
 
     @dg.asset(
         key=k[n.PICTURE],
@@ -217,22 +218,22 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         mine = inputs[v.Asset.PICTURE]
         with stamped(project.stamps(n.PICTURE, shot, mine.version)):
             run = ffmpeg.runner(context, f"{P}/{shot} picture")
-            res = build.conform_picture(run, ffmpeg.exe, project, take, info)
-        md = build.media_metadata(res.info)
+            res = conform.conform_picture(run, project, take, info)
+        md = metadata.media_metadata(res.info)
         return _checked(
             {
                 **_versioned(mine),
                 "metadata": {
                     **md,
                     **_take_metadata(take, info, fp),
-                    **build.picture_report(res),
+                    **metadata.picture_report(res),
                     "path": dg.MetadataValue.path(str(res.path)),
                 },
             },
-            build.picture_checks(project, res),
+            checks.picture_checks(project, res),
         )
 
-    audio_checks = _check_specs(k[n.AUDIO], build.AUDIO_CHECKS)
+    audio_checks = _check_specs(k[n.AUDIO], checks.AUDIO_CHECKS)
 
     @dg.asset(
         key=k[n.AUDIO],
@@ -253,19 +254,19 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         project, take, info, fp, inputs = _shot_context(workspace, P, shot)
         mine = inputs[v.Asset.AUDIO]
         run = ffmpeg.runner(context, f"{P}/{shot} audio")
-        frames = build.shot_frames(info, project.spec.rate)
+        frames = shots.shot_frames(info, project.spec.rate)
         with stamped(project.stamps(n.AUDIO, shot, mine.version)):
-            res = build.normalize_audio(run, ffmpeg.exe, project, take, info, frames)
+            res = loudness.normalize_audio(run, project, take, info, frames)
         out = probe(res.path)
         md = {
-            **build.media_metadata(out),
+            **metadata.media_metadata(out),
             **_take_metadata(take, info, fp),
-            **build.audio_report(res),
+            **metadata.audio_report(res),
             "path": dg.MetadataValue.path(str(res.path)),
             "target_lufs": project.spec.audio.loudness_lufs,
             "ceiling_dbtp": project.spec.audio.true_peak_db,
         }
-        return _checked({**_versioned(mine), "metadata": md}, build.audio_checks(project, res, out))
+        return _checked({**_versioned(mine), "metadata": md}, checks.audio_checks(project, res, out))
 
     @dg.asset(
         key=k[n.TIMELINE],
@@ -278,7 +279,7 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
     )
     def timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
         project = workspace.project(P)
-        tl = build.build_timeline(project)
+        tl = assembly.build_timeline(project)
         mine = v.timeline_inputs(tl)
         with stamped(project.stamps(n.TIMELINE, None, mine.version)):
             write_text_atomic(project.timeline_path(), tl.to_json())
@@ -291,14 +292,14 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
                 "path": dg.MetadataValue.path(str(project.timeline_path())),
                 "shots": len(tl.clips),
                 "frames": tl.total_frames,
-                "duration_s": round(build.seconds(tl.total_frames, tl.rate), 4),
+                "duration_s": round(float(tl.rate.frames_to_seconds(tl.total_frames)), 4),
                 "fps": str(tl.rate),
                 "order": ", ".join(f"{c.shot}:{c.take}" for c in tl.clips),
                 **({"source_timecode_errors": "\n".join(unreadable)} if unreadable else {}),
             },
         )
 
-    cut_checks = _check_specs(k[n.CUT], build.CUT_CHECKS)
+    cut_checks = _check_specs(k[n.CUT], checks.CUT_CHECKS)
 
     @dg.asset(
         key=k[n.CUT],
@@ -318,13 +319,13 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
         project = workspace.project(P)
         tl, tv = _read_timeline(context.instance, project)
         shots: dict[str, tuple[str, str]] = {}
-        cache = build.load_fingerprints(project)
+        cache = fingerprints.load_fingerprints(project)
         for clip in tl.clips:
             if clip.placeholder:  # a slate, rendered by assemble_cut; the timeline's version covers it
                 continue
             pv = current_input(context.instance, project, k[n.PICTURE], clip.shot)
             av = current_input(context.instance, project, k[n.AUDIO], clip.shot)
-            wanted = build.expected_shot_inputs(project, clip, cache)
+            wanted = assembly.expected_shot_inputs(project, clip, cache)
             if (pv, av) != (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version):
                 raise VidasmError(
                     f"shot {clip.shot} of {P}: its picture/audio were not built from {clip.clip_name} (its last "
@@ -332,25 +333,25 @@ def _build_project_assets(project_name: str, presets: list[str]) -> ProjectAsset
                     path=clip.source_path,
                 )
             shots[clip.shot] = (pv, av)
-        build.save_fingerprints(project, cache)
+        fingerprints.save_fingerprints(project, cache)
         mine = v.cut_inputs(tv, shots)
         run = ffmpeg.runner(context, f"{P} cut")
         with stamped(project.stamps(n.CUT, None, mine.version)):
-            path = build.assemble_cut(run, ffmpeg.exe, project, tl)
+            path = assembly.assemble_cut(run, project, tl)
         info = probe(path)
         placeholders = [c.shot for c in tl.clips if c.placeholder]
         return _checked(
             {
                 **_versioned(mine),
                 "metadata": {
-                    **build.media_metadata(info),
+                    **metadata.media_metadata(info),
                     "path": dg.MetadataValue.path(str(path)),
                     "shots": len(tl.clips),
                     "expected_frames": tl.total_frames,
                     "placeholders": ", ".join(placeholders) or "none",
                 },
             },
-            build.cut_checks(run, ffmpeg.exe, project, tl, path),
+            checks.cut_checks(run, project, tl, path),
         )
 
     @dg.asset(
@@ -449,9 +450,9 @@ def _delivery_asset(P: str, preset: str, cut_key: dg.AssetKey):
         cut_v = current_input(context.instance, project, cut_key)
         mine = v.delivery_inputs(preset, cut_v)
         with stamped(project.stamps(n.delivery(preset), None, mine.version)):
-            path = build.deliver(ffmpeg.runner(context, f"{P} {preset}"), ffmpeg.exe, project, preset)
+            path = assembly.deliver(ffmpeg.runner(context, f"{P} {preset}"), project, preset)
         info = probe(path)
-        md = {**build.media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset}
+        md = {**metadata.media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset}
         return _result(mine, md)
 
     return _delivery

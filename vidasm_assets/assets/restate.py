@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
-from ..media import build
+from ..media.checks import AUDIO_CHECKS, PICTURE_CHECKS
 from . import names as n
 from .versions import failed_checks_of
 
@@ -174,6 +174,6 @@ def reconcile_shots(
 ) -> list[AssetEvent]:
     """``reconcile_shot_asset`` for a project's picture and audio (the shot-level assets with checks)."""
     events: list[AssetEvent] = []
-    for asset, checks in ((n.PICTURE, build.PICTURE_CHECKS), (n.AUDIO, build.AUDIO_CHECKS)):
-        events += reconcile_shot_asset(instance, project, asset, checks, shots=shots, fresh=fresh, by=by)
+    for asset, names in ((n.PICTURE, PICTURE_CHECKS), (n.AUDIO, AUDIO_CHECKS)):
+        events += reconcile_shot_asset(instance, project, asset, names, shots=shots, fresh=fresh, by=by)
     return events

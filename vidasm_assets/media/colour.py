@@ -60,6 +60,7 @@ for the matrix and lacks it for the transfer, so that value is passed as its num
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from .errors import UnsupportedMediaError
 
@@ -289,7 +290,11 @@ def source_colour(
     return SourceColour(mat, rng, str(primaries), str(transfer), tuple(assumed))
 
 
-HdrPolicy = str  # "fail" | "tonemap"
+class HdrPolicy(str, Enum):
+    """What to do with HDR (PQ/HLG) renders: refuse them naming what was found, or tone-map them to SDR BT.709."""
+
+    FAIL = "fail"
+    TONEMAP = "tonemap"
 
 
 def check_hdr_policy(colour: SourceColour, policy: HdrPolicy, path: str) -> None:
@@ -305,7 +310,7 @@ def check_hdr_policy(colour: SourceColour, policy: HdrPolicy, path: str) -> None
             "render it as BT.709, BT.2020, P3 or another gamut vidasm converts (see the README's input cases)",
             path=path,
         )
-    if colour.hdr and policy != "tonemap":
+    if colour.hdr and HdrPolicy(policy) is not HdrPolicy.TONEMAP:
         raise UnsupportedMediaError(
             f"{path}: HDR source ({colour.hdr}: transfer {colour.transfer}, primaries {colour.primaries}, "
             f"matrix {colour.matrix}); vidasm conforms to SDR BT.709 and does not tone-map unless asked: set "

@@ -153,7 +153,6 @@ def picture_filter(
 
 
 def conform_picture_cmd(
-    ffmpeg: str,
     src: Path,
     dst: Path,
     *,
@@ -166,7 +165,7 @@ def conform_picture_cmd(
 ) -> list[str]:
     """Video-only MOV at the timeline size and rate, BT.709-tagged, closed GOP, fixed time scale."""
     return [
-        ffmpeg, *BASE, *progress_args(),
+        *BASE, *progress_args(),
         "-i", str(src),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", picture_filter(width, height, rate, frames, source),
@@ -178,12 +177,12 @@ def conform_picture_cmd(
 
 
 def slate_picture_cmd(
-    ffmpeg: str, card: Path, dst: Path, *, width: int, height: int, rate: Rate, frames: int, x264: X264 = CONFORM_X264
+    card: Path, dst: Path, *, width: int, height: int, rate: Rate, frames: int, x264: X264 = CONFORM_X264
 ) -> list[str]:
     """A still card (RGB image) as a shot: the conform's own filter and encoder settings, so the cut can still
     stream-copy it next to real shots."""
     return [
-        ffmpeg, *BASE, *progress_args(),
+        *BASE, *progress_args(),
         "-loop", "1", "-framerate", rate.ffmpeg, "-i", str(card),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", picture_filter(width, height, rate, frames, PictureSource(SourceColour("rgb", "pc", "bt709", "bt709"))),
@@ -264,7 +263,6 @@ def _loop_for_measure(samples: int | None) -> list[str]:
 
 
 def loudness_measure_cmd(
-    ffmpeg: str,
     src: Path,
     *,
     target_i: float,
@@ -276,7 +274,7 @@ def loudness_measure_cmd(
     """First loudnorm pass: measure only, exactly the audio the shot will use; the JSON lands on stderr."""
     chain = [*_loop_for_measure(samples), f"loudnorm=I={target_i:g}:TP={target_tp:g}:LRA={lra:g}:print_format=json"]
     return [
-        ffmpeg, *BASE, "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
+        *BASE, "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
         "-f", "null", "-",
     ]  # fmt: skip
 
@@ -310,7 +308,6 @@ def _pcm_out(dst: Path) -> list[str]:
 
 
 def normalize_audio_cmd(
-    ffmpeg: str,
     src: Path,
     dst: Path,
     *,
@@ -324,7 +321,7 @@ def normalize_audio_cmd(
     lra = target_lra(measurement.input_lra)
     chain = [loudnorm_apply_filter(target_i, target_tp, lra, measurement), *_exact_length(samples)]
     return [
-        ffmpeg, *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
+        *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
         "-map_metadata", "-1", *_pcm_out(dst),
     ]  # fmt: skip
 
@@ -342,7 +339,6 @@ def limiter_filter(ceiling_db: float) -> list[str]:
 
 
 def limited_audio_cmd(
-    ffmpeg: str,
     src: Path,
     dst: Path,
     *,
@@ -358,23 +354,23 @@ def limited_audio_cmd(
     """
     chain = [f"volume={gain_db:.2f}dB", *limiter_filter(ceiling_db), *_exact_length(samples)]
     return [
-        ffmpeg, *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
+        *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
         "-map_metadata", "-1", *_pcm_out(dst),
     ]  # fmt: skip
 
 
-def pcm_fit_cmd(ffmpeg: str, src: Path, dst: Path, *, samples: int, source: AudioSource = FIRST_TRACK) -> list[str]:
+def pcm_fit_cmd(src: Path, dst: Path, *, samples: int, source: AudioSource = FIRST_TRACK) -> list[str]:
     """Audio that cannot be measured (silent source): keep it as is, fitted to the exact length."""
     return [
-        ffmpeg, *BASE, *progress_args(), "-i", str(src), *audio_graph(source, _exact_length(samples), samples),
+        *BASE, *progress_args(), "-i", str(src), *audio_graph(source, _exact_length(samples), samples),
         "-vn", "-sn", "-dn", "-map_metadata", "-1", *_pcm_out(dst),
     ]  # fmt: skip
 
 
-def silence_cmd(ffmpeg: str, dst: Path, *, samples: int) -> list[str]:
+def silence_cmd(dst: Path, *, samples: int) -> list[str]:
     """Exact-length stereo silence for a shot whose render has no audio."""
     return [
-        ffmpeg, *BASE, "-f", "lavfi", "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo",
+        *BASE, "-f", "lavfi", "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo",
         "-af", f"atrim=end_sample={samples}", "-c:a", "pcm_s24le", "-f", "wav", str(dst),
     ]  # fmt: skip
 
@@ -388,10 +384,10 @@ def concat_list(paths: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def assemble_cmd(ffmpeg: str, video_list: Path, audio_list: Path, dst: Path, *, rate: Rate) -> list[str]:
+def assemble_cmd(video_list: Path, audio_list: Path, dst: Path, *, rate: Rate) -> list[str]:
     """Join pictures and PCM audio by stream copy: no re-encode, exact joins."""
     return [
-        ffmpeg, *BASE, *progress_args(),
+        *BASE, *progress_args(),
         "-f", "concat", "-safe", "0", "-i", str(video_list),
         "-f", "concat", "-safe", "0", "-i", str(audio_list),
         "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
@@ -423,9 +419,7 @@ PRESETS: dict[str, DeliveryPreset] = {
 }  # fmt: skip
 
 
-def delivery_cmd(
-    ffmpeg: str, cut: Path, dst: Path, *, preset: DeliveryPreset, rate: Rate, title: str = ""
-) -> list[str]:
+def delivery_cmd(cut: Path, dst: Path, *, preset: DeliveryPreset, rate: Rate, title: str = "") -> list[str]:
     """Encode a delivery once from the cut; the web preset copies the already-H.264 picture."""
     if preset.video is None:
         video = ["-c:v", "copy"]
@@ -436,7 +430,7 @@ def delivery_cmd(
             *preset.video.args(rate), *BT709_TAGS,
         ]  # fmt: skip
     return [
-        ffmpeg, *BASE, *progress_args(), "-i", str(cut),
+        *BASE, *progress_args(), "-i", str(cut),
         "-map", "0:v:0", "-map", "0:a:0", *video,
         "-c:a", "aac", "-b:a", preset.audio_bitrate, "-ar", str(AUDIO_RATE), "-ac", "2",
         *timescale_args(rate),
@@ -445,12 +439,12 @@ def delivery_cmd(
     ]  # fmt: skip
 
 
-def ebur128_cmd(ffmpeg: str, src: Path, *, samples: int | None = None) -> list[str]:
+def ebur128_cmd(src: Path, *, samples: int | None = None) -> list[str]:
     """Measure integrated loudness and true peak (the check, independent of loudnorm's estimate).
 
     ``samples`` (the file's length at 48 kHz) under 3 s loops it to 3 s, as the normalization measured it.
     """
     return [
-        ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(src), "-map", "0:a:0", "-vn",
+        "-hide_banner", "-nostdin", "-nostats", "-i", str(src), "-map", "0:a:0", "-vn",
         "-af", ",".join([*_loop_for_measure(samples), "ebur128=peak=true"]), "-f", "null", "-",
     ]  # fmt: skip

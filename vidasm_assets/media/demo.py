@@ -9,8 +9,6 @@ from pathlib import Path
 
 from .outputs import atomic_output
 
-PATTERNS = ("testsrc2", "smptehdbars", "rgbtestsrc", "testsrc")
-
 
 @dataclass(frozen=True)
 class RenderSpec:

@@ -17,6 +17,8 @@ import math
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from fractions import Fraction
 from pathlib import Path, PurePath
 from xml.dom import minidom
@@ -31,7 +33,34 @@ from .rates import TIMELINE_RATES, Rate
 from .timecode import SourceTimecode, is_drop_frame, nominal_fps
 from .timeline import Timeline, TimelineClip
 
-EDL_STYLES: tuple[str, ...] = ("resolve", "premiere", "avid")
+
+class EdlStyle(str, Enum):
+    """The NLE dialect a CMX3600 EDL is written in (project.json ``editorial.edl_style``)."""
+
+    RESOLVE = "resolve"
+    PREMIERE = "premiere"
+    AVID = "avid"
+
+
+@dataclass(frozen=True)
+class StyleRules:
+    """Where the dialects differ, and only there (as OpenTimelineIO's cmx_3600 adapter keeps its styles)."""
+
+    reel_separator: str  # between shot and take in a reel name ("" where "_" is refused)
+    counter: str  # the prefix of a counter making a reel name unique
+    remarks: bool  # vidasm's remarks beyond FROM CLIP NAME / SOURCE FILE (take, scene, timecode, tracks)
+
+
+STYLE_RULES: dict[EdlStyle, StyleRules] = {
+    # reels [A-Z0-9_]{1,8}; every remark
+    EdlStyle.RESOLVE: StyleRules(reel_separator="_", counter="_", remarks=True),
+    # Premiere misreads remarks it does not expect (OTIO's writer leaves out its FROM CLIP: path line for it
+    # because clips then import as UNKNOWN): take and story metadata go to the OTIO and FCP XML exports only
+    EdlStyle.PREMIERE: StyleRules(reel_separator="_", counter="_", remarks=False),
+    # Avid rejects the underscore in reel names: [A-Z0-9]{1,8}
+    EdlStyle.AVID: StyleRules(reel_separator="", counter="X", remarks=True),
+}
+EDL_STYLES: tuple[str, ...] = tuple(s.value for s in EdlStyle)
 """Dialects ``write_cmx3600`` can write; ``resolve`` is the default."""
 
 EDL_TRACK = "AA/V"
@@ -47,19 +76,15 @@ _TAKE_RE = re.compile(r"(v|take)0*(\d+)", re.IGNORECASE)
 # --------------------------------------------------------------------------- timecode
 
 
-def _fps(rate: Rate) -> float:
-    return rate.num / rate.den
-
-
 def _check_rate(rate: Rate) -> None:
-    if not isinstance(rate, Rate) or not opentime.RationalTime.is_valid_timecode_rate(_fps(rate)):
+    if not isinstance(rate, Rate) or not opentime.RationalTime.is_valid_timecode_rate(rate.fps):
         allowed = ", ".join(str(r) for r in TIMELINE_RATES)
         raise ValueError(f"rate {rate!r} has no SMPTE timecode; use one of {allowed}")
 
 
 def frames_to_timecode(frame: int, rate: Rate) -> str:
     """``HH:MM:SS:FF`` (``;`` before the frames for drop frame) of a frame number, via OTIO."""
-    fps = _fps(rate)
+    fps = rate.fps
     return opentime.to_timecode(opentime.RationalTime(frame, fps), fps, is_drop_frame(rate))
 
 
@@ -81,7 +106,7 @@ def timecode_to_frames(timecode: str, rate: Rate, *, what: str = "timecode") -> 
     label = f"{m[1]}:{m[2]}:{m[3]}{';' if drop else ':'}{m[5]}"
     kind = "drop-frame" if drop else "non-drop"
     try:
-        value = opentime.from_timecode(label, _fps(rate)).value
+        value = opentime.from_timecode(label, rate.fps).value
     except ValueError as exc:
         raise ValueError(f"{what} {timecode!r} is not a valid {kind} timecode at {rate} fps: {exc}") from exc
     frame = round(value)
@@ -148,24 +173,24 @@ def _take_token(take: str) -> str:
     return _alnum(take)[:4]
 
 
-def _base_reel(clip: TimelineClip, style: str) -> str:
+def _base_reel(clip: TimelineClip, style: EdlStyle) -> str:
     """Shot plus compact take in 8 characters; a long shot id keeps its end, where shot numbers live."""
     shot, take = _alnum(clip.shot), _take_token(clip.take)
-    if style != "avid" and shot and take and len(shot) + 1 + len(take) <= REEL_MAX:
+    if STYLE_RULES[style].reel_separator and shot and take and len(shot) + 1 + len(take) <= REEL_MAX:
         return f"{shot}_{take}"
     take = take[:REEL_MAX]
     room = REEL_MAX - len(take)
     return (shot[max(len(shot) - room, 0) :] + take) or "REEL"
 
 
-def reel_names(timeline: Timeline, style: str = "resolve") -> dict[str, str]:
+def reel_names(timeline: Timeline, style: EdlStyle | str = EdlStyle.RESOLVE) -> dict[str, str]:
     """Reel name per source file, unique within the EDL, assigned in story order (so deterministic).
 
     A name already taken (or one of the readers' special sources AX/BL/BLACK/BARS) gets a counter:
     ``_2``, ``_3``... at the end, or ``X2``, ``X3``... for Avid, cutting the base short to stay within 8
     characters.
     """
-    _check_style(style)
+    style = _check_style(style)
     used: set[str] = set(_RESERVED_REELS)
     reels: dict[str, str] = {}
     for clip in timeline.clips:
@@ -175,7 +200,7 @@ def reel_names(timeline: Timeline, style: str = "resolve") -> dict[str, str]:
         n = 1
         while name in used:
             n += 1
-            tag = f"X{n}" if style == "avid" else f"_{n}"
+            tag = f"{STYLE_RULES[style].counter}{n}"
             name = base[: REEL_MAX - len(tag)].rstrip("_") + tag
         used.add(name)
         reels[clip.source_path] = name
@@ -185,9 +210,11 @@ def reel_names(timeline: Timeline, style: str = "resolve") -> dict[str, str]:
 # --------------------------------------------------------------------------- CMX3600
 
 
-def _check_style(style: str) -> None:
-    if style not in EDL_STYLES:
-        raise ValueError(f"unknown EDL style {style!r}; use one of {', '.join(EDL_STYLES)}")
+def _check_style(style: EdlStyle | str) -> EdlStyle:
+    try:
+        return EdlStyle(style)
+    except ValueError:
+        raise ValueError(f"unknown EDL style {style!r}; use one of {', '.join(EDL_STYLES)}") from None
 
 
 def _relabelled(clip: TimelineClip, rate: Rate) -> SourceTimecode | None:
@@ -196,12 +223,12 @@ def _relabelled(clip: TimelineClip, rate: Rate) -> SourceTimecode | None:
     return tc if tc is not None and (tc.rate != rate or tc.drop_frame != is_drop_frame(rate)) else None
 
 
-def _event_comments(clip: TimelineClip, style: str, rate: Rate) -> list[str]:
+def _event_comments(clip: TimelineClip, style: EdlStyle, rate: Rate) -> list[str]:
     lines = [
         f"* FROM CLIP NAME: {_one_line(clip.clip_name)}",
         f"* SOURCE FILE: {_one_line(PurePath(clip.source_path).name)}",
     ]
-    if style == "premiere":  # its clip name still says PLACEHOLDER
+    if not STYLE_RULES[style].remarks:  # its clip name still says PLACEHOLDER
         return lines
     if clip.placeholder:
         lines.append(f"* PLACEHOLDER: {_one_line(clip.placeholder)}")
@@ -219,7 +246,7 @@ def _tcs(rate: Rate, *frames: int) -> str:
     return " ".join(frames_to_timecode(f, rate) for f in frames)
 
 
-def write_cmx3600(timeline: Timeline, *, style: str = "resolve") -> str:
+def write_cmx3600(timeline: Timeline, *, style: EdlStyle | str = EdlStyle.RESOLVE) -> str:
     """The cut as a CMX3600 EDL: one ``AA/V`` cut event per clip, record contiguous from ``record_start``.
 
     Styles differ only where an NLE's importer does:
@@ -238,7 +265,7 @@ def write_cmx3600(timeline: Timeline, *, style: str = "resolve") -> str:
     positive frames, an invalid ``record_start`` or a cut that would run past 24 hours of timecode, and
     SourceTimecodeError naming the render for a clip whose timecode could not be read.
     """
-    _check_style(style)
+    style = _check_style(style)
     _check_rate(timeline.rate)
     if not timeline.clips:
         raise ValueError(f"timeline {timeline.project!r} has no clips; an EDL needs at least one event")
@@ -329,13 +356,13 @@ def _media_ranges(
     at its own rate, the source range that far in by elapsed time (the conform retimes by timestamp), lasting
     the clip's record frames. Otherwise in record frames, the file starting at ``span``'s first frame.
     """
-    fps, tc = _fps(rate), clip.source_timecode
+    fps, tc = rate.fps, clip.source_timecode
     if tc is None or not own_rate:
         first, last = span
         available = opentime.TimeRange(opentime.RationalTime(first, fps), opentime.RationalTime(last - first, fps))
         used = opentime.RationalTime(clip.source_start_frame, fps)
     else:
-        own = _fps(tc.rate)
+        own = tc.rate.fps
         available = opentime.TimeRange(
             opentime.RationalTime(tc.frame, own), opentime.RationalTime(_own_length(tc, span, rate), own)
         )
@@ -359,7 +386,7 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
     _check_rate(timeline.rate)
     for i, clip in enumerate(timeline.clips):
         _check_clip(i, clip, timeline.rate)
-    fps = _fps(timeline.rate)
+    fps = timeline.rate.fps
     spans = _record_spans(timeline)
     result = otio.schema.Timeline(
         name=timeline.project,

@@ -18,8 +18,13 @@ from pathlib import Path
 class VidasmError(Exception):
     """Base of every error vidasm raises on purpose."""
 
-    def __init__(self, message: str, *, path: str | Path | None = None, stderr: str = "") -> None:
+    def __init__(
+        self, message: str, *, path: str | Path | None = None, stderr: str = "", shot: str | None = None
+    ) -> None:
+        if shot and not message.startswith(f"shot {shot}:"):
+            message = f"shot {shot}: {message}"
         self.message = message
+        self.shot = shot  # the shot it concerns, when one does
         self.path = str(path) if path is not None else None
         self.stderr_tail = stderr_tail(stderr)
         text = message
@@ -33,6 +38,14 @@ class VidasmError(Exception):
 
     def __str__(self) -> str:
         return self.args[0]
+
+    def for_shot(self, shot: str) -> VidasmError:
+        """The same error (same class, file and FFmpeg output) said of ``shot``."""
+        if self.shot == shot:
+            return self
+        err = type(self)(self.message, path=self.path, shot=shot)
+        err.stderr_tail = self.stderr_tail
+        return err
 
 
 class ProjectConfigError(VidasmError, ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -403,20 +404,25 @@ def require_video(info: MediaInfo) -> VideoInfo:
     return v
 
 
-def verify_complete(info: MediaInfo, kind: str = "video") -> None:
+class StreamKind(str, Enum):
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+def verify_complete(info: MediaInfo, kind: StreamKind = StreamKind.VIDEO) -> None:
     """Data that stops well short of what the header promises is a truncated render (a crashed writer that still
     got its index out, e.g. ``+faststart``). MP4/MOV: every sample's offset in the index must lie inside the
     file (no data read); other containers: the first ``kind`` stream is demuxed (not decoded) to its end."""
     p = Path(info.path)
-    promised = info.video.duration if kind == "video" and info.video else None
-    if kind == "audio" and info.audio:
+    promised = info.video.duration if kind is StreamKind.VIDEO and info.video else None
+    if kind is StreamKind.AUDIO and info.audio:
         promised = info.audio[0].duration
     if not promised:
         return
     end = None
     try:
         with av.open(str(p), metadata_errors="ignore") as c:
-            streams = c.streams.video if kind == "video" else c.streams.audio
+            streams = c.streams.video if kind is StreamKind.VIDEO else c.streams.audio
             s = streams[0]
             start = Fraction(s.start_time or 0) * (s.time_base or 0)
             entries = s.index_entries

@@ -12,11 +12,15 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .colour import HdrPolicy
+from .commands import PRESETS
+from .editorial import EdlStyle
 from .errors import MediaNotFoundError, ProjectConfigError
 from .outputs import Stamp, stamp_file, stamped_version
 from .rates import ALLOWED_FPS, Rate
@@ -30,7 +34,6 @@ ASSEMBLIES_DIR = Path("04_Project_Files") / "assemblies"
 CACHE_DIR = "05_Cache"
 EXPORTS_DIR = "06_Exports"
 PROJECT_FILE = "project.json"
-KNOWN_PRESETS = ("web", "review")
 
 
 def check_name(value: str, what: str) -> str:
@@ -71,7 +74,7 @@ def _check_tracks(v: TrackSelection) -> TrackSelection:
 class EditorialSettings(_Strict):
     """How the EDL is written: the NLE dialect and the record start timecode."""
 
-    edl_style: Literal["resolve", "premiere", "avid"] = "resolve"
+    edl_style: EdlStyle = EdlStyle.RESOLVE
     record_start: str = "01:00:00:00"
 
     @field_validator("record_start")
@@ -85,7 +88,7 @@ class EditorialSettings(_Strict):
 class ColourSettings(_Strict):
     """What to do with HDR (PQ/HLG) renders: refuse them (default) or tone-map them to SDR BT.709."""
 
-    hdr: Literal["fail", "tonemap"] = "fail"
+    hdr: HdrPolicy = HdrPolicy.FAIL
 
 
 class SequenceEntry(_Strict):
@@ -144,8 +147,8 @@ class ProjectSpec(_Strict):
     @classmethod
     def _exports(cls, v: list[str]) -> list[str]:
         for name in v:
-            if name not in KNOWN_PRESETS:
-                raise ValueError(f"unknown delivery preset {name!r}; known: {', '.join(KNOWN_PRESETS)}")
+            if name not in PRESETS:
+                raise ValueError(f"unknown delivery preset {name!r}; known: {', '.join(PRESETS)}")
         if len(set(v)) != len(v):
             raise ValueError("exports lists a preset twice")
         return v
@@ -196,12 +199,19 @@ def load_spec(path: Path) -> ProjectSpec:
 _TAKE_RE = re.compile(r"^(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)$", re.I)
 
 
+class TakeKind(str, Enum):
+    """``<shot>_v<NNN>`` (a version: versions rank above takes) or ``<shot>_take<NN>``."""
+
+    VERSION = "v"
+    TAKE = "take"
+
+
 @dataclass(frozen=True)
 class Take:
     """One render file of a shot."""
 
     path: Path
-    kind: str  # "v" or "take"
+    kind: TakeKind
     number: int
 
     @property
@@ -251,8 +261,8 @@ def list_takes(shot_dir: Path, shot: str) -> list[Take]:
         if not m or m["shot"] != shot:
             log.debug("ignoring %s: name is not %s_v<NNN> or %s_take<NN>", p, shot, shot)
             continue
-        takes.append(Take(p, m["kind"].lower(), int(m["num"])))
-    takes.sort(key=lambda t: (t.kind == "v", t.number))
+        takes.append(Take(p, TakeKind(m["kind"].lower()), int(m["num"])))
+    takes.sort(key=lambda t: (t.kind is TakeKind.VERSION, t.number))
     return takes
 
 
@@ -267,15 +277,15 @@ def select_take(shot_dir: Path, shot: str, wanted: str | None = None) -> Take:
                 return t
         m = re.fullmatch(r"(v|take)?0*(\d+)", wl)
         if m:
-            kind = m[1] or "v"
+            kind = TakeKind(m[1] or TakeKind.VERSION.value)
             for t in takes:
-                if t.kind == kind and t.number == int(m[2]):
+                if t.kind is kind and t.number == int(m[2]):
                     return t
         have = ", ".join(t.path.name for t in takes) or "no renders"
-        raise MediaNotFoundError(f"shot {shot}: take {wanted!r} not found in {shot_dir} (have: {have})", path=shot_dir)
+        raise MediaNotFoundError(f"take {wanted!r} not found in {shot_dir} (have: {have})", path=shot_dir, shot=shot)
     if not takes:
         raise MediaNotFoundError(
-            f"shot {shot}: no render in {shot_dir} (expected {shot}_v001.mp4, .mov or .mkv)", path=shot_dir
+            f"no render in {shot_dir} (expected {shot}_v001.mp4, .mov or .mkv)", path=shot_dir, shot=shot
         )
     return takes[-1]
 
@@ -395,7 +405,7 @@ class Project:
         return self.assemblies_dir / f"{self.name}.xml"
 
     def delivery_path(self, preset: str) -> Path:
-        return self.exports_dir / f"{self.name}_{preset}.mp4"
+        return self.exports_dir / f"{self.name}_{preset}.{PRESETS[preset].extension}"
 
     def outputs(self, asset: str, shot: str | None = None) -> list[Path]:
         """The files one asset (a shot's partition, for picture and audio) writes; ``delivery_<preset>`` too."""
@@ -476,35 +486,6 @@ def load_project(root: Path, name: str) -> Project:
         raise ProjectConfigError(f"project name {name!r} is invalid: use only letters, digits, '_' and '-'")
     folder = Path(root) / name
     return Project(name, folder, load_spec(folder / PROJECT_FILE))
-
-
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-class FingerprintCache:
-    """Content fingerprints keyed by (path, size, mtime): a full read only when a file changed.
-
-    ``updated`` holds the paths whose entry was (re)computed since the cache was loaded: what a save writes."""
-
-    def __init__(self, entries: dict[str, list[Any]] | None = None) -> None:
-        self.entries: dict[str, list[Any]] = dict(entries or {})
-        self.updated: set[str] = set()
-
-    def fingerprint(self, path: Path) -> str:
-        st = path.stat()
-        key = str(path)
-        hit = self.entries.get(key)
-        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
-            return str(hit[2])
-        digest = file_digest(path)
-        self.entries[key] = [st.st_size, st.st_mtime_ns, digest]
-        self.updated.add(key)
-        return digest
 
 
 def stable_hash(*parts: Any) -> str:

@@ -86,4 +86,5 @@ TIMELINE_RATES: tuple[Rate, ...] = (
     Rate(60000, 1001),
     Rate(60),
 )
-ALLOWED_FPS: tuple[float, ...] = (23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60)
+ALLOWED_FPS: tuple[float, ...] = tuple(float(r.label) for r in TIMELINE_RATES)
+"""The timeline rates as project.json writes them (23.976, 29.97...): one list, ``TIMELINE_RATES``."""

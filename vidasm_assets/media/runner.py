@@ -15,14 +15,32 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from .errors import Blame, FFmpegTimeoutError, ToolNotFoundError, VidasmError, classify_failure
-from .ffmpeg_tool import known_version, select_ffmpeg
+from .ffmpeg_tool import FFmpeg, known_version, select_ffmpeg
 from .parsers import parse_progress, progress_seconds
 
 log = logging.getLogger("vidasm")
 
 MAX_STDERR = 4 << 20
+
+
+class Run(Protocol):
+    """Runs FFmpeg with ``args`` (everything after the executable: the bound FFmpeg supplies it) and returns its
+    stderr; ``path`` is the file a failure names, ``total_seconds`` the output length progress is measured by."""
+
+    def __call__(self, args: list[str], *, path: Path | str | None = ..., total_seconds: float | None = ...) -> str: ...
+
+
+def bind(tool: FFmpeg | str | None = None, *, timeout: float | None = None) -> Run:
+    """A plain ``Run`` for the given FFmpeg (default: ``select_ffmpeg()``), logging to the ``vidasm`` logger."""
+    exe = tool if isinstance(tool, str) else (tool or select_ffmpeg()).exe
+
+    def run(args: list[str], *, path: Path | str | None = None, total_seconds: float | None = None) -> str:
+        return run_ffmpeg([exe, *args], path=path, timeout=timeout, total_seconds=total_seconds)
+
+    return run
 
 
 def find_ffmpeg(configured: str | None = None) -> str:

@@ -11,7 +11,7 @@ drop-frame flag) and as the record-rate source in an EDL needs (``source_start_f
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .rates import Rate
@@ -48,7 +48,6 @@ class Timeline:
     record_start: str = "01:00:00:00"
     width: int = 1920
     height: int = 1080
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_frames(self) -> int:
@@ -78,7 +77,6 @@ class Timeline:
             record_start=d.get("record_start", "01:00:00:00"),
             width=d.get("width", 1920),
             height=d.get("height", 1080),
-            extra=d.get("extra", {}),
         )
 
     @classmethod

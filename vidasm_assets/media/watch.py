@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .build import load_fingerprints, save_fingerprints
 from .errors import VidasmError
+from .fingerprints import load_fingerprints, save_fingerprints
 from .project import discover_projects
 
 

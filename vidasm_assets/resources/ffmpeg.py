@@ -37,7 +37,9 @@ class FFmpegResource(dg.ConfigurableResource):
         log = context.log if context is not None else None
         name = label or "ffmpeg"
 
-        def run(argv: list[str], *, path: Path | str | None = None, total_seconds: float | None = None) -> str:
+        exe = self.exe
+
+        def run(args: list[str], *, path: Path | str | None = None, total_seconds: float | None = None) -> str:
             steps = ProgressSteps(total_seconds)
 
             def progress(done_s: float, total_s: float | None) -> None:
@@ -47,7 +49,7 @@ class FFmpegResource(dg.ConfigurableResource):
                     log.info(f"{name}: {pct}% done")
 
             return run_ffmpeg(
-                argv,
+                [exe, *args],
                 path=path,
                 timeout=self.timeout_seconds,
                 total_seconds=total_seconds,

@@ -7,13 +7,14 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ..media.project import Project, Workspace, discover_projects, load_project
+from ..media.project import Project, load_project
+from ..settings import DEFAULT_WORKSPACE
 
 
 class WorkspaceResource(dg.ConfigurableResource):
     """The workspace root (``VIDASM_WORKSPACE``); project.json is re-read on every use, never cached."""
 
-    root: str = Field(default="workspace", description="Folder holding one sub-folder per project.")
+    root: str = Field(default=str(DEFAULT_WORKSPACE), description="Folder holding one sub-folder per project.")
     settle_seconds: int = Field(
         default=10, description="A render counts only once its size and mtime were still this long (sensor)."
     )
@@ -29,6 +30,3 @@ class WorkspaceResource(dg.ConfigurableResource):
 
     def project(self, name: str) -> Project:
         return load_project(self.path, name)
-
-    def discover(self) -> Workspace:
-        return discover_projects(self.path)

@@ -1,0 +1,90 @@
+"""What the UI shows about outputs: asset metadata from probes and build reports."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..media.conform import PictureResult
+from ..media.loudness import AudioResult
+from ..media.probe import MediaInfo
+
+
+def media_metadata(info: MediaInfo) -> dict[str, Any]:
+    """What a user wants to see about a file in the UI."""
+    md: dict[str, Any] = {
+        "path": info.path,
+        "file_size_bytes": info.size,
+        "duration_s": round(float(info.duration), 4),
+    }
+    if info.video:
+        v = info.video
+        md.update(
+            resolution=f"{v.width}x{v.height}",
+            fps=round(float(v.rate), 3) if v.rate else None,
+            frames=v.frames,
+            video_codec=f"{v.codec} {v.profile or ''}".strip(),
+            pix_fmt=v.pix_fmt,
+            color=f"{v.color_primaries}/{v.color_trc}/{v.colorspace}/{v.color_range}",
+            duration_s=round(float(v.duration), 4),
+        )
+    if info.audio:
+        a = info.audio[0]
+        md.update(audio=f"{a.codec} {a.sample_rate} Hz {a.layout or a.channels}")
+    return md
+
+
+def metadata_safe(md: dict[str, Any]) -> dict[str, Any]:
+    """Metadata a UI can show: non-finite floats (-inf LUFS of silence) as text, None dropped."""
+    out: dict[str, Any] = {}
+    for key, value in md.items():
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def picture_report(res: PictureResult) -> dict[str, Any]:
+    """What the conform did about the source, for the UI."""
+    src = res.source.video if res.source else None
+    md: dict[str, Any] = {}
+    if src is not None:
+        w, h = src.display_size
+        md.update(
+            source_display_size=f"{w}x{h}",
+            source_sar=str(src.sar),
+            source_rotation=src.rotation,
+            source_field_order=src.field_order or "unknown",
+            deinterlaced=src.interlaced,
+        )
+    if res.colour is not None:
+        md.update(
+            source_colour=res.colour.describe(),
+            colour_conversion=res.colour.conversion(),
+        )
+    return md
+
+
+def audio_report(res: AudioResult) -> dict[str, Any]:
+    """Measured and resulting loudness, and what was done, for the UI."""
+    return metadata_safe(
+        {
+            "mode": res.mode.value,
+            "normalization_type": res.normalization_type,
+            "source_lufs": res.measured_i,
+            "source_true_peak_dbtp": res.measured_tp,
+            "source_lra": res.measured_lra,
+            "source_threshold_lufs": res.measured_thresh,
+            "loudness_lufs": res.output_i,
+            "true_peak_dbtp": res.output_tp,
+            "gain_db": res.gain_db,
+            "limiter_peak_reduction_db": res.peak_reduction_db,
+            "apply_passes": res.passes,
+            "start_offset_compensated_s": res.offset_s,
+            "audio_tracks": res.tracks or None,
+            "samples": res.samples,
+            "notes": "; ".join(res.notes) or None,
+        }
+    )

@@ -1,0 +1,223 @@
+"""The project level: the timeline from the renders' headers, placeholder slates, the cut (a stream-copy join)
+and the deliveries encoded from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import commands as cmd
+from .colour import check_hdr_policy
+from .errors import InvalidMediaError, MediaNotFoundError, SourceTimecodeError, VidasmError
+from .fingerprints import FingerprintCache
+from .loudness import describe_tracks, selected_tracks
+from .outputs import atomic_output
+from .probe import MediaInfo, probe, require_video
+from .project import Project, ShotRef, list_takes
+from .rates import Rate
+from .runner import Run
+from .shots import colour_of, shot_frames, usable_take
+from .slate import card_lines, draw_card
+from .timecode import read_source_timecode
+from .timeline import Timeline, TimelineClip
+from .versions import Asset, Inputs, shot_inputs, spec_facets
+
+PLACEHOLDER_SECONDS = 2
+"""A placeholder's length when nothing tells how long the shot is (no usable take of it at all)."""
+
+
+def source_timecode_fields(info: MediaInfo, rate: Rate) -> dict[str, Any]:
+    """The render's start timecode as ``TimelineClip`` fields: the timecode at its own rate and drop-frame mode,
+    the source in relabelled at the timeline ``rate`` (``timecode.py`` says how and why), or, when the tag is
+    not a timecode at the render's rate, why (the EDL/OTIO exports then fail naming the file; never 00:00:00:00).
+    No fields for a render without a timecode: its source in is 0."""
+    try:
+        tc = read_source_timecode(info)
+    except SourceTimecodeError as exc:
+        return {"source_timecode_error": exc.message}
+    if tc is None:
+        return {}
+    return {"source_timecode": tc, "source_start_frame": tc.to_record_frame(rate)}
+
+
+def placeholder_paths(project: Project, shot: str) -> tuple[Path, Path]:
+    """Where a placeholder slate's picture and audio go (beside the conformed shots, under 05_Cache)."""
+    folder = project.cache_dir / "placeholder"
+    return folder / f"{shot}.mov", folder / f"{shot}.wav"
+
+
+def _placeholder_frames(project: Project, shot: str) -> int:
+    """The shot's length from its newest take that probes, else ``PLACEHOLDER_SECONDS``."""
+    rate = project.spec.rate
+    for take in reversed(list_takes(project.shot_dir(shot), shot)):
+        try:
+            return shot_frames(probe(take.path), rate)
+        except VidasmError:
+            continue
+    return rate.seconds_to_frames(PLACEHOLDER_SECONDS)
+
+
+def _placeholder_clip(project: Project, ref: ShotRef, exc: VidasmError) -> TimelineClip:
+    picture, _ = placeholder_paths(project, ref.shot)
+    reason = exc.message.replace(str(project.root) + "/", "")
+    try:
+        take = project.select_take(ref.shot).label  # the take that is there but unusable
+    except VidasmError:
+        take = ref.take or "missing"
+    return TimelineClip(
+        shot=ref.shot,
+        take=take,
+        clip_name=f"{ref.shot}_PLACEHOLDER",
+        source_path=str(picture),
+        frames=_placeholder_frames(project, ref.shot),
+        scene=ref.scene,
+        beat=ref.beat,
+        notes=ref.notes,
+        placeholder=f"missing render: {reason}",
+    )
+
+
+def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None) -> Timeline:
+    """Probe each selected take (headers only) and lay the shots out in story order.
+
+    A shot whose render is missing or unusable fails the timeline, naming the shot, unless the project opts
+    into placeholders: then it becomes a placeholder clip of the shot's length (so does a take the project
+    refuses, HDR without the tone-mapping opt-in, which is otherwise left to fail the shot's build).
+    """
+    rate = project.spec.rate
+    width, height = project.spec.size
+    clips = []
+    for ref in project.sequence():
+        try:
+            take, info = usable_take(project, ref, probes)
+            frames = shot_frames(info, rate)
+            if project.spec.placeholders:  # a take the project refuses is as missing as no take
+                check_hdr_policy(colour_of(require_video(info)), project.spec.colour.hdr, str(take.path))
+        except VidasmError as exc:
+            if project.spec.placeholders:
+                clips.append(_placeholder_clip(project, ref, exc))
+                continue
+            if exc.shot == ref.shot:
+                raise
+            raise exc.for_shot(ref.shot) from exc
+        clips.append(
+            TimelineClip(
+                shot=ref.shot,
+                take=take.label,
+                clip_name=take.name,
+                source_path=str(take.path),
+                frames=frames,
+                scene=ref.scene,
+                beat=ref.beat,
+                notes=ref.notes,
+                audio_tracks=_tracks_note(project, ref, info),
+                **source_timecode_fields(info, rate),
+            )
+        )
+    if not clips:
+        raise VidasmError(f"project {project.name}: no shots to assemble in {project.renders_dir}", path=project.root)
+    record_start = project.spec.editorial.record_start
+    return Timeline(project.name, rate, tuple(clips), record_start=record_start, width=width, height=height)
+
+
+def _tracks_note(project: Project, ref: ShotRef, info: MediaInfo) -> str | None:
+    """What the EDL says about the shot's audio tracks: only when there was a choice to make."""
+    if len(info.audio) < 2 and project.audio_tracks(ref.shot) == "all":
+        return None
+    return describe_tracks(info, selected_tracks(project, ref.shot, info))
+
+
+def render_placeholder(run: Run, project: Project, clip: TimelineClip) -> tuple[Path, Path]:
+    """The slate for a placeholder clip: a card at the conform's settings and exact-length silence."""
+    rate = project.spec.rate
+    width, height = project.spec.size
+    picture, audio = placeholder_paths(project, clip.shot)
+    lines = card_lines(project.name, clip.shot, clip.take, clip.frames, rate, clip.placeholder or "missing render")
+    with atomic_output(picture) as tmp:
+        card = draw_card(tmp.with_suffix(".png"), width, height, lines)
+        try:
+            argv = cmd.slate_picture_cmd(card, tmp, width=width, height=height, rate=rate, frames=clip.frames)
+            run(argv, path=picture, total_seconds=float(rate.frames_to_seconds(clip.frames)))
+        finally:
+            card.unlink(missing_ok=True)
+    with atomic_output(audio) as tmp:
+        run(cmd.silence_cmd(tmp, samples=rate.samples_for_frames(clip.frames)), path=audio)
+    return picture, audio
+
+
+def assemble_cut(run: Run, project: Project, timeline: Timeline) -> Path:
+    """Join every shot's picture and audio by stream copy, checking each is there and the right length.
+
+    Placeholder clips get their slate rendered here. A real shot whose outputs are missing or the wrong length
+    fails the cut, naming the shot: a shot is never dropped silently.
+    """
+    pictures, audios = [], []
+    for clip in timeline.clips:
+        if clip.placeholder:
+            pic, aud = render_placeholder(run, project, clip)
+        else:
+            pic, aud = project.picture_path(clip.shot), project.audio_path(clip.shot)
+        for p in (pic, aud):
+            if not p.is_file():
+                raise MediaNotFoundError(shot=clip.shot, message=f"{p} is missing; build the shot first", path=p)
+        pinfo = probe(pic)
+        if not pinfo.video or pinfo.video.frames != clip.frames:
+            got = pinfo.video.frames if pinfo.video else 0
+            raise InvalidMediaError(
+                f"shot {clip.shot}: {pic} has {got} frames but the timeline needs {clip.frames}; rebuild the shot",
+                path=pic,
+            )
+        ainfo = probe(aud)
+        samples = ainfo.audio[0].samples if ainfo.audio else None
+        if samples != timeline.rate.samples_for_frames(clip.frames):
+            raise InvalidMediaError(
+                f"shot {clip.shot}: {aud} has {samples} samples but the timeline needs "
+                f"{timeline.rate.samples_for_frames(clip.frames)}; rebuild the shot",
+                path=aud,
+            )
+        pictures.append(pic)
+        audios.append(aud)
+    dest = project.cut_path()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(dest) as tmp:
+        vlist, alist = tmp.with_suffix(".video.txt"), tmp.with_suffix(".audio.txt")
+        try:
+            vlist.write_text(cmd.concat_list(pictures))
+            alist.write_text(cmd.concat_list(audios))
+            seconds = float(timeline.rate.frames_to_seconds(timeline.total_frames))
+            run(
+                cmd.assemble_cmd(vlist, alist, tmp, rate=timeline.rate),
+                path=dest,
+                total_seconds=seconds,
+            )
+        finally:
+            vlist.unlink(missing_ok=True)
+            alist.unlink(missing_ok=True)
+        out = probe(tmp)
+        if not out.video or out.video.frames != timeline.total_frames:
+            got = out.video.frames if out.video else 0
+            raise InvalidMediaError(f"{dest}: cut has {got} frames, expected {timeline.total_frames}", path=dest)
+    return dest
+
+
+def deliver(run: Run, project: Project, preset_name: str) -> Path:
+    """Encode a delivery from the cut alone (its only input, so automation runs it once, after the cut)."""
+    preset = cmd.PRESETS[preset_name]
+    cut = project.cut_path()
+    if not cut.is_file():
+        raise MediaNotFoundError(f"{cut}: the cut is missing; assemble it first", path=cut)
+    dest = project.delivery_path(preset_name)
+    seconds = float(probe(cut).duration)
+    with atomic_output(dest) as tmp:
+        argv = cmd.delivery_cmd(cut, tmp, preset=preset, rate=project.spec.rate, title=project.name)
+        run(argv, path=dest, total_seconds=seconds)
+    return dest
+
+
+def expected_shot_inputs(project: Project, clip: TimelineClip, cache: FingerprintCache) -> dict[Asset, Inputs]:
+    """The picture and audio inputs a clip's shot must have been built from for the cut to use it (the render
+    the timeline names, as it is now on disk)."""
+    path = Path(clip.source_path)
+    if not path.is_file():
+        raise MediaNotFoundError(shot=clip.shot, message=f"{path} vanished since the timeline was built", path=path)
+    return shot_inputs(cache.fingerprint(path), clip.take, spec_facets(project))

@@ -1,0 +1,199 @@
+"""Checks measured on the outputs (Dagster-free; the asset layer reports them as blocking asset checks)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+from .conform import PictureResult
+from .loudness import LOUDNESS_TOLERANCE_LU, SILENCE_LUFS, AudioResult, measure_loudness
+from .probe import MediaInfo, StreamKind, VideoInfo, probe
+from .project import Project
+from .runner import Run
+from .timeline import Timeline
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One asset check's verdict, measured on the output (Dagster-free; the factory reports it)."""
+
+    name: str
+    passed: bool
+    metadata: dict[str, Any]
+
+
+PICTURE_CHECKS = {
+    "conforms_to_spec": "Timeline size, rate and frame count, square pixels, H.264 High yuv420p.",
+    "bt709_tagged": "BT.709 primaries, transfer and matrix, limited range, tagged on the stream.",
+    "duration_matches_source": "The conformed shot is as long as the render's picture, within one frame.",
+}
+
+
+AUDIO_CHECKS = {
+    "loudness_on_target": "Programme audio within 1 LU of the target loudness (ebur128) and true peak under the "
+    "ceiling; silent sources and renders without audio pass, reported as such.",
+    "in_sync_with_picture": "Exactly as many 48 kHz samples as the picture's frames span, starting at the "
+    "picture's first frame (the render's audio/video start offset compensated).",
+}
+
+
+CUT_CHECKS = {
+    "duration_is_sum": "The cut's frames are the sum of its shots' frames; its audio is exactly as long.",
+    "no_gap_at_joins": "Video and audio timestamps run on without a gap or overlap at every join.",
+    "bt709_tagged": "The BT.709 tags survived the stream copy into the cut.",
+    "loudness_on_target": "The cut's integrated loudness within 1 LU of the target and true peak under the ceiling.",
+}
+
+
+BT709 = ("bt709", "bt709", "bt709", "tv")
+
+
+def _tags(v: VideoInfo | None) -> tuple[str, ...]:
+    return (v.color_primaries, v.color_trc, v.colorspace, v.color_range) if v else ()
+
+
+def bt709_check(info: MediaInfo) -> CheckOutcome:
+    got = _tags(info.video)
+    return CheckOutcome("bt709_tagged", got == BT709, {"expected": "/".join(BT709), "got": "/".join(got)})
+
+
+def picture_checks(project: Project, res: PictureResult) -> list[CheckOutcome]:
+    rate = project.spec.rate
+    w, h = project.spec.size
+    v = res.info.video
+    ok = (
+        v is not None
+        and v.frames == res.frames
+        and (v.width, v.height) == (w, h)
+        and v.rate == rate.fraction
+        and v.sar == 1
+        and v.pix_fmt == "yuv420p"
+        and v.codec == "h264"
+        and v.profile == "High"
+    )
+    got = f"{v.width}x{v.height} SAR {v.sar} {float(v.rate or 0):.3f} fps {v.frames} frames {v.codec} {v.profile} " \
+          f"{v.pix_fmt}" if v else "no video"  # fmt: skip
+    out = [
+        CheckOutcome(
+            "conforms_to_spec",
+            bool(ok),
+            {"expected": f"{w}x{h} SAR 1 {rate} fps {res.frames} frames h264 High yuv420p", "got": got},
+        ),
+        bt709_check(res.info),
+    ]
+    src = res.source.video if res.source else None
+    if src is not None:
+        made = rate.frames_to_seconds(res.frames)
+        diff = abs(made - src.duration)
+        frame = rate.frames_to_seconds(1)
+        out.append(
+            CheckOutcome(
+                "duration_matches_source",
+                diff <= frame,
+                {
+                    "source_s": round(float(src.duration), 4),
+                    "conformed_s": round(float(made), 4),
+                    "difference_ms": round(float(diff) * 1000, 2),
+                    "tolerance_ms": round(float(frame) * 1000, 2),
+                },
+            )
+        )
+    return out
+
+
+def audio_checks(project: Project, res: AudioResult, out: MediaInfo) -> list[CheckOutcome]:
+    target_i = project.spec.audio.loudness_lufs
+    target_tp = project.spec.audio.true_peak_db
+    a = out.audio[0] if out.audio else None
+    samples = a.samples if a else None
+    loud_md: dict[str, Any] = {
+        "mode": res.mode.value,
+        "target_lufs": target_i,
+        "ceiling_dbtp": target_tp,
+        "loudness_lufs": res.output_i if res.output_i is not None else float("nan"),
+        "true_peak_dbtp": res.output_tp if res.output_tp is not None else float("nan"),
+    }
+    in_sync = samples == res.samples and a is not None and a.sample_rate == 48000 and a.channels == 2
+    return [
+        CheckOutcome("loudness_on_target", res.on_target(target_i, target_tp), loud_md),
+        CheckOutcome(
+            "in_sync_with_picture",
+            bool(in_sync),
+            {"samples": samples or 0, "expected_samples": res.samples, "start_offset_compensated_s": res.offset_s},
+        ),
+    ]
+
+
+def _stream_packets(path: Path, kind: StreamKind) -> list[tuple[int, int]]:
+    """(pts, duration) of every packet of the first ``kind`` stream, demuxed only (no decoding)."""
+
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0] if kind is StreamKind.VIDEO else c.streams.audio[0]
+        return sorted((int(p.pts), int(p.duration or 0)) for p in c.demux(stream) if p.pts is not None and p.size)
+
+
+def cut_checks(run: Run, project: Project, timeline: Timeline, path: Path) -> list[CheckOutcome]:
+    rate = timeline.rate
+    info = probe(path)
+    v = info.video
+    frames = v.frames if v else 0
+    samples = info.audio[0].samples if info.audio else None
+    # each shot is rounded to whole samples on its own (at 29.97 a frame is 1601.6 samples): within half a
+    # sample per shot of the exact length, never drifting
+    want_samples = sum(rate.samples_for_frames(c.frames) for c in timeline.clips)
+    joins = [sum(c.frames for c in timeline.clips[: i + 1]) for i in range(len(timeline.clips) - 1)]
+    out = [
+        CheckOutcome(
+            "duration_is_sum",
+            frames == timeline.total_frames and samples == want_samples,
+            {
+                "frames": frames,
+                "sum_of_shots": timeline.total_frames,
+                "samples": samples or 0,
+                "expected_samples": want_samples,
+                "shots": ", ".join(f"{c.shot}:{c.frames}" for c in timeline.clips),
+            },
+        )
+    ]
+    vpk = _stream_packets(path, StreamKind.VIDEO)
+    step = rate.timescale * rate.den // rate.num
+    vgaps = [i for i in range(1, len(vpk)) if vpk[i][0] - vpk[i - 1][0] != step]
+    apk = _stream_packets(path, StreamKind.AUDIO)
+    agaps = [i for i in range(1, len(apk)) if apk[i][0] != apk[i - 1][0] + apk[i - 1][1]]
+    bad_joins = [j for j in joins if j in vgaps or j >= len(vpk)]
+    out.append(
+        CheckOutcome(
+            "no_gap_at_joins",
+            not vgaps and not agaps and len(vpk) == timeline.total_frames,
+            {
+                "joins_at_frames": ", ".join(map(str, joins)) or "none",
+                "video_discontinuities": ", ".join(map(str, vgaps[:20])) or "none",
+                "audio_discontinuities": len(agaps),
+                "bad_joins": ", ".join(map(str, bad_joins)) or "none",
+            },
+        )
+    )
+    out.append(bt709_check(info))
+    target_i = project.spec.audio.loudness_lufs
+    target_tp = project.spec.audio.true_peak_db
+    loud, peak = measure_loudness(run, path, samples=samples)
+    programme = math.isfinite(loud) and loud > SILENCE_LUFS
+    ok = not programme or (abs(loud - target_i) <= LOUDNESS_TOLERANCE_LU and (peak is None or peak <= target_tp))
+    out.append(
+        CheckOutcome(
+            "loudness_on_target",
+            ok,
+            {
+                "loudness_lufs": loud,
+                "true_peak_dbtp": peak if peak is not None else float("nan"),
+                "target_lufs": target_i,
+                "ceiling_dbtp": target_tp,
+                "programme_audio": programme,
+            },
+        )
+    )
+    return out
