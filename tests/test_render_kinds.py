@@ -23,7 +23,7 @@ import pycmx
 import pytest
 
 from vidasm_assets.assets import names as n
-from vidasm_assets.assets.versions import failed_checks
+from vidasm_assets.assets.records import failed_checks
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media import checks, loudness
 from vidasm_assets.media import commands as cmd

@@ -16,8 +16,8 @@ import dagster as dg
 import pytest
 
 from vidasm_assets.assets import names as n
+from vidasm_assets.assets.records import DATA_VERSION_TAG, latest_materialization
 from vidasm_assets.assets.restate import RESTATED_KEY
-from vidasm_assets.assets.versions import DATA_VERSION_TAG, latest_materialization
 from vidasm_assets.media.checks import AUDIO_CHECKS, PICTURE_CHECKS
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import plan_project

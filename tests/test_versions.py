@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from vidasm_assets.assets import names as n
-from vidasm_assets.assets.versions import DATA_VERSION_TAG, recorded_version
+from vidasm_assets.assets.records import DATA_VERSION_TAG, recorded_version
 from vidasm_assets.media import assembly, fingerprints
 from vidasm_assets.media import versions as v
 from vidasm_assets.media.demo import RenderSpec

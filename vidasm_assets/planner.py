@@ -14,14 +14,14 @@ from typing import Literal
 import dagster as dg
 
 from .assets import names as n
-from .assets.restate import reconcile_shots
-from .assets.versions import (
+from .assets.records import (
     DATA_VERSION_TAG,
     failed_checks_of,
     latest_materialization,
     recorded_inputs,
     recorded_observation,
 )
+from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
 from .media.errors import VidasmError

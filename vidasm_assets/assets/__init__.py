@@ -1,3 +1,3 @@
-from .factory import ProjectAssets, build_project_assets
+from .project import ProjectAssets, build_project_assets
 
 __all__ = ["ProjectAssets", "build_project_assets"]

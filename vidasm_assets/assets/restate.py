@@ -28,7 +28,7 @@ import dagster as dg
 
 from ..media.checks import AUDIO_CHECKS, PICTURE_CHECKS
 from . import names as n
-from .versions import failed_checks_of
+from .records import failed_checks_of
 
 RESTATED_KEY = "restated"
 """Metadata of a restated materialization or check evaluation: why vidasm repeated it."""

@@ -37,6 +37,8 @@ class Asset(str, Enum):
     DELIVERY = "delivery"
 
 
+NO_RENDER = "missing"
+"""The observed data version of a shot whose selected take cannot be read (the sensor reports why)."""
 SPEC_FACETS: tuple[Asset, ...] = (Asset.PICTURE_SPEC, Asset.AUDIO_SPEC, Asset.EDIT_SPEC)
 SHOT_ASSETS: tuple[Asset, ...] = (Asset.PICTURE, Asset.AUDIO)
 """Per-shot (partitioned) assets, in build order."""

@@ -13,8 +13,8 @@ import dagster as dg
 import requests
 
 from ..assets import names as n
+from ..assets.records import DATA_VERSION_TAG, latest_versions, recorded_observation
 from ..assets.restate import AssetEvent, reconcile_shots
-from ..assets.versions import DATA_VERSION_TAG, latest_versions, recorded_observation
 from ..backfill import GraphQLError
 from ..media import versions as v
 from ..media.errors import VidasmError

@@ -1,0 +1,102 @@
+"""The editorial assets: the timeline (the cut as an edit decision model), the CMX3600 EDL, OTIO and FCP XML."""
+
+import dagster as dg
+
+from ..media import versions as v
+from ..media.assembly import build_timeline
+from ..media.editorial import write_cmx3600, write_fcp_xml, write_otio
+from ..media.outputs import stamped, write_text_atomic
+from ..resources import WorkspaceResource
+from . import names as n
+from .automation import ROLLUP_AUTOMATION
+from .results import read_timeline, result
+from .scope import ProjectScope
+
+
+def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=p.key(n.TIMELINE),
+        deps=[p.key(n.RENDER), p.key(n.EDIT_SPEC), p.key(n.PICTURE_SPEC)],
+        group_name=n.EDITORIAL_GROUP,
+        code_version=v.CODE_VERSIONS[v.Asset.TIMELINE],
+        automation_condition=ROLLUP_AUTOMATION,
+        description="The cut as an edit decision model (shots in story order, takes, exact frame durations), "
+        "from render headers only. Its data version changes only when editorial content changes.",
+    )
+    def timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        project = workspace.project(p.name)
+        tl = build_timeline(project)
+        mine = v.timeline_inputs(tl)
+        with stamped(project.stamps(n.TIMELINE, None, mine.version)):
+            write_text_atomic(project.timeline_path(), tl.to_json())
+        unreadable = [f"{c.shot}: {c.source_timecode_error}" for c in tl.clips if c.source_timecode_error]
+        if unreadable:  # the cut still builds; the EDL and OTIO/FCP XML refuse these shots, naming them
+            context.log.warning("unreadable source timecode: " + "; ".join(unreadable))
+        md = {
+            "path": dg.MetadataValue.path(str(project.timeline_path())),
+            "shots": len(tl.clips),
+            "frames": tl.total_frames,
+            "duration_s": round(float(tl.rate.frames_to_seconds(tl.total_frames)), 4),
+            "fps": str(tl.rate),
+            "order": ", ".join(f"{c.shot}:{c.take}" for c in tl.clips),
+            **({"source_timecode_errors": "\n".join(unreadable)} if unreadable else {}),
+        }
+        return result(mine, md)
+
+    return timeline
+
+
+def edl_asset(p: ProjectScope) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=p.key(n.EDL),
+        deps=[p.key(n.TIMELINE)],
+        group_name=n.EDITORIAL_GROUP,
+        code_version=v.CODE_VERSIONS[v.Asset.EDL],
+        automation_condition=ROLLUP_AUTOMATION,
+        description="CMX3600 EDL of the cut for the editor's NLE (04_Project_Files/assemblies).",
+    )
+    def edl(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        project = workspace.project(p.name)
+        tl, tv = read_timeline(context.instance, project)
+        style = project.spec.editorial.edl_style
+        text = write_cmx3600(tl, style=style)
+        mine = v.edl_inputs(tv, style)
+        with stamped(project.stamps(n.EDL, None, mine.version)):
+            write_text_atomic(project.edl_path(), text)
+        md = {
+            "path": dg.MetadataValue.path(str(project.edl_path())),
+            "events": len(tl.clips),
+            "style": style.value,
+            "record_start": tl.record_start,
+            "preview": dg.MetadataValue.md("```\n" + "\n".join(text.splitlines()[:24]) + "\n```"),
+        }
+        return result(mine, md)
+
+    return edl
+
+
+def otio_asset(p: ProjectScope) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=p.key(n.OTIO),
+        deps=[p.key(n.TIMELINE)],
+        group_name=n.EDITORIAL_GROUP,
+        code_version=v.CODE_VERSIONS[v.Asset.OTIO],
+        automation_condition=ROLLUP_AUTOMATION,
+        description="OpenTimelineIO timeline (.otio) and FCP 7 XML (.xml) of the cut, for Resolve and Premiere.",
+    )
+    def otio_timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        project = workspace.project(p.name)
+        tl, tv = read_timeline(context.instance, project)
+        mine = v.otio_inputs(tv)
+        with stamped(project.stamps(n.OTIO, None, mine.version)):
+            write_otio(tl, project.otio_path())
+            write_fcp_xml(tl, project.fcp_xml_path())
+        md = {
+            "path": dg.MetadataValue.path(str(project.otio_path())),
+            "fcp_xml": dg.MetadataValue.path(str(project.fcp_xml_path())),
+            "clips": len(tl.clips),
+            "frames": tl.total_frames,
+        }
+        return result(mine, md)
+
+    return otio_timeline

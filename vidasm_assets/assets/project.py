@@ -1,0 +1,55 @@
+"""One set of assets per project, keys prefixed by the project name: the per-project glue of the stage modules.
+
+Why a factory and not multi-dimensional partitions: the webserver and daemons only honour built-in
+partition mappings, and a (project x shot) cross product invents phantom partitions (see
+shared/notes/dagster-findings.md). Each project gets its own dynamic partitions of shots; project-level
+assets depend on all of them with the default mapping.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from . import names as n
+from .assembly import cut_asset
+from .delivery import delivery_asset
+from .editorial import edl_asset, otio_asset, timeline_asset
+from .scope import ProjectScope
+from .shots import audio_asset, picture_asset
+from .sources import source_assets
+
+
+@dataclass
+class ProjectAssets:
+    project: str
+    partitions: dg.DynamicPartitionsDefinition
+    assets: list = field(default_factory=list)
+    jobs: list = field(default_factory=list)
+    presets: list[str] = field(default_factory=list)
+
+
+def build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets:
+    """Assets, checks and jobs for one project: sources, shots, editorial, assembly, delivery."""
+    with warnings.catch_warnings():
+        # observable sources and pools are beta/preview in 1.13; we rely on them knowingly.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        p = ProjectScope.of(project_name)
+        shots = [picture_asset(p), audio_asset(p)]
+        rollups = [timeline_asset(p), cut_asset(p), edl_asset(p), otio_asset(p)]
+        rollups += [delivery_asset(p, preset) for preset in presets]
+    shots_job = dg.define_asset_job(
+        n.shots_job_name(project_name),
+        selection=dg.AssetSelection.assets(*shots),
+        description=f"Conform picture and normalize audio of one shot of {project_name}.",
+    )
+    assemble_job = dg.define_asset_job(
+        n.assemble_job_name(project_name),
+        selection=dg.AssetSelection.assets(*rollups),
+        description=f"Timeline, cut, EDL and deliveries of {project_name}.",
+    )
+    return ProjectAssets(project_name, p.shots, [*source_assets(p), *shots, *rollups], [shots_job, assemble_job],
+                         list(presets))  # fmt: skip
