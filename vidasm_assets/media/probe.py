@@ -258,7 +258,9 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
             cc = s.codec_context
             timecode = timecode or _tag(s.metadata, "timecode")
             rate = s.average_rate or s.guessed_rate or s.base_rate
-            field_order = FIELD_ORDERS.get(int(cc.field_order or 0), str(cc.field_order))
+            # PyAV 17.0 dropped the codec context's field_order: then only the first decoded frame says interlaced
+            coded_order = getattr(cc, "field_order", None)
+            field_order = FIELD_ORDERS.get(int(coded_order or 0), str(coded_order))
             colour = [int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace), int(cc.color_range)]
             rotation, interlaced = 0, field_order in INTERLACED_ORDERS
             if first_frame:
