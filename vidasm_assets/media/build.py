@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy, source_colour
 from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError, SourceTimecodeError, VidasmError
+from .limits import check_render
 from .parsers import parse_ebur128_summary, parse_loudness_measurement, parse_loudnorm_result
 from .probe import MediaInfo, VideoInfo, probe, require_video, verify_complete
 from .project import FingerprintCache, Project, ShotRef, Take, list_takes, stable_hash
@@ -155,6 +156,7 @@ def shot_frames(info: MediaInfo, rate: Rate) -> int:
     frames = rate.seconds_to_frames(v.duration)
     if frames < 1:
         raise InvalidMediaError(f"{info.path}: shorter than one frame at {rate} fps", path=info.path)
+    check_render(info, rate, frames)  # pixels, declared seconds per byte, frames: before any FFmpeg work
     return frames
 
 

@@ -39,6 +39,10 @@ class ProjectConfigError(VidasmError, ValueError):
     """project.json (or a name in the workspace) is invalid."""
 
 
+class SettingsError(VidasmError, ValueError):
+    """An environment setting (``VIDASM_*``) that is not a valid value."""
+
+
 class MediaNotFoundError(VidasmError, FileNotFoundError):
     """A render or intermediate that should exist does not."""
 
@@ -49,6 +53,11 @@ class InvalidMediaError(VidasmError, ValueError):
 
 class UnsupportedMediaError(InvalidMediaError):
     """Valid media that vidasm refuses by policy (e.g. HDR without the opt-in)."""
+
+
+class MediaLimitError(InvalidMediaError):
+    """A render or output past one of vidasm's limits (``limits.py``): a decompression bomb, a damaged header, an
+    output growing without end. The message names the file, the limit and the variable that changes it."""
 
 
 class SourceTimecodeError(InvalidMediaError):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import Blame, FFmpegTimeoutError, ToolNotFoundError, VidasmError, classify_failure
 from .ffmpeg_tool import known_version, select_ffmpeg
+from .limits import limit_child
 from .parsers import ProgressSteps, parse_progress, progress_seconds
 
 log = logging.getLogger("vidasm")
@@ -75,6 +76,7 @@ def run_ffmpeg(
         )
     except FileNotFoundError as exc:
         raise ToolNotFoundError(f"cannot run {argv[0]}: not found", path=argv[0]) from exc
+    ceilings = limit_child(proc.pid)  # memory and output-size ceilings (limits.py)
 
     chunks: list[str] = []
     size = 0
@@ -128,7 +130,7 @@ def run_ffmpeg(
             stderr=stderr,
         )
     if proc.returncode != 0:
-        raise failure_error(argv, proc.returncode, stderr, path)
+        raise ceilings.explain(proc.returncode, failure_error(argv, proc.returncode, stderr, path), path)
     lg.debug("ffmpeg finished in %.2f s", elapsed)
     return stderr
 
