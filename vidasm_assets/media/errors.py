@@ -39,6 +39,10 @@ class ProjectConfigError(VidasmError, ValueError):
     """project.json (or a name in the workspace) is invalid."""
 
 
+class UnsafePathError(ProjectConfigError):
+    """A path vidasm will not use: it resolves outside the workspace, or holds a line break FFmpeg would misread."""
+
+
 class SettingsError(VidasmError, ValueError):
     """An environment setting (``VIDASM_*``) that is not a valid value."""
 

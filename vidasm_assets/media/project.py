@@ -15,14 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import MediaNotFoundError, ProjectConfigError
 from .rates import ALLOWED_FPS, Rate
 
 log = logging.getLogger("vidasm")
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+"""Project and shot ids; always ``fullmatch``ed (``$`` would also match before a trailing newline)."""
 RENDER_EXTENSIONS = (".mp4", ".mov", ".mkv")
 RENDERS_DIR = "03_Renders"
 ASSEMBLIES_DIR = Path("04_Project_Files") / "assemblies"
@@ -33,7 +42,7 @@ KNOWN_PRESETS = ("web", "review")
 
 
 def check_name(value: str, what: str) -> str:
-    if not NAME_RE.match(value or ""):
+    if not NAME_RE.fullmatch(value or ""):
         raise ValueError(f"{what} {value!r} is invalid: use only letters, digits, '_' and '-'")
     return value
 
@@ -139,6 +148,19 @@ class ProjectSpec(_Strict):
             raise ValueError(f"resolution {v!r} must be even sizes between 16 and 8192")
         return v
 
+    @field_validator("editorial")
+    @classmethod
+    def _record_start_at_rate(cls, v: EditorialSettings, info: ValidationInfo) -> EditorialSettings:
+        """The record start must be a timecode that exists at the project's rate (drop-frame labels included): the
+        rule the EDL writer applies (``editorial.timecode_to_frames``), checked when project.json loads."""
+        fps = info.data.get("fps")
+        if fps is None:  # fps itself is invalid: said on its own
+            return v
+        from .editorial import timecode_to_frames
+
+        timecode_to_frames(v.record_start, Rate.from_fps(fps), what="record_start")
+        return v
+
     @field_validator("exports")
     @classmethod
     def _exports(cls, v: list[str]) -> list[str]:
@@ -192,7 +214,8 @@ def load_spec(path: Path) -> ProjectSpec:
         raise ProjectConfigError(f"{path}: " + "; ".join(problems), path=path) from exc
 
 
-_TAKE_RE = re.compile(r"^(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)$", re.I)
+_TAKE_RE = re.compile(r"(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)", re.I)
+"""A take's file stem, ``fullmatch``ed: ``sh010_v003\\n.mp4`` is no take of sh010."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +260,7 @@ def list_takes(shot_dir: Path, shot: str) -> list[Take]:
         if p.suffix.lower() not in RENDER_EXTENSIONS:
             log.debug("ignoring %s: not a render (%s)", p, p.suffix or "no extension")
             continue
-        m = _TAKE_RE.match(p.stem)
+        m = _TAKE_RE.fullmatch(p.stem)
         if not m or m["shot"] != shot:
             log.debug("ignoring %s: name is not %s_v<NNN> or %s_take<NN>", p, shot, shot)
             continue
@@ -314,7 +337,7 @@ class Project:
             return []
         names = []
         for entry in os.scandir(self.renders_dir):
-            if entry.is_dir() and not entry.name.startswith(".") and NAME_RE.match(entry.name):
+            if entry.is_dir() and not entry.name.startswith(".") and NAME_RE.fullmatch(entry.name):
                 names.append(entry.name)
             elif entry.is_dir() and not entry.name.startswith("."):
                 log.warning("ignoring shot folder %s: invalid shot id", entry.path)
@@ -394,7 +417,7 @@ def discover_projects(root: Path) -> Workspace:
         pj = Path(entry.path) / PROJECT_FILE
         if not pj.is_file():
             continue
-        if not NAME_RE.match(entry.name):
+        if not NAME_RE.fullmatch(entry.name):
             ws.errors[entry.name] = ProjectConfigError(
                 f"{pj}: project folder name {entry.name!r} is invalid: use only letters, digits, '_' and '-'",
                 path=pj,
@@ -409,7 +432,7 @@ def discover_projects(root: Path) -> Workspace:
 
 
 def load_project(root: Path, name: str) -> Project:
-    check = NAME_RE.match(name or "")
+    check = NAME_RE.fullmatch(name or "")
     if not check:
         raise ProjectConfigError(f"project name {name!r} is invalid: use only letters, digits, '_' and '-'")
     folder = Path(root) / name
