@@ -18,7 +18,14 @@ from typing import Any, Protocol
 
 from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy, source_colour
-from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError, SourceTimecodeError, VidasmError
+from .errors import (
+    InvalidMediaError,
+    MediaNotFoundError,
+    MediaPermissionError,
+    ProjectConfigError,
+    SourceTimecodeError,
+    VidasmError,
+)
 from .limits import check_render
 from .parsers import parse_ebur128_summary, parse_loudness_measurement, parse_loudnorm_result
 from .probe import MediaInfo, VideoInfo, probe, require_video, verify_complete
@@ -139,7 +146,12 @@ def render_fingerprint(take: Take, cache: FingerprintCache | None = None) -> str
     """Content fingerprint of the selected take: the render's data version."""
     if not take.path.is_file():
         raise MediaNotFoundError(f"{take.path}: selected take vanished", path=take.path)
-    return (cache or FingerprintCache()).fingerprint(take.path)
+    try:
+        return (cache or FingerprintCache()).fingerprint(take.path)
+    except PermissionError as exc:
+        raise MediaPermissionError(f"{take.path}: cannot be read (permission denied)", path=take.path) from exc
+    except OSError as exc:
+        raise MediaNotFoundError(f"{take.path}: cannot be read ({exc.strerror or exc})", path=take.path) from exc
 
 
 # ---------------------------------------------------------------- shots

@@ -12,16 +12,18 @@ code location, a test or ``vidasm build`` sees the environment it runs in. Sizes
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import re
 import resource
 import signal
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import FFmpegOutOfMemoryError, MediaLimitError, SettingsError, VidasmError
 
@@ -155,6 +157,128 @@ def check_render(info: MediaInfo, rate: Rate, frames: int, limits: Limits | None
         raise MediaLimitError(
             f"{path}: {seconds:,.0f} s is {frames:,} frames at {rate} fps, over the limit of {lim.frames:,} frames a "
             f"shot ({ENV['frames']})",
+            path=path,
+        )
+
+
+# --------------------------------------------------------------------------- project.json
+
+
+def read_project_file(path: Path, limits: Limits | None = None) -> str:
+    """project.json's text, refused by name when it is not a readable regular file, larger than the limit or not
+    UTF-8. The file is checked before it is opened: a FIFO would block the reader forever."""
+    from .errors import ProjectConfigError
+
+    lim = limits or Limits.from_env()
+    try:
+        st = path.stat()
+    except FileNotFoundError as exc:
+        target = f" (a symlink to {os.readlink(path)} that does not exist)" if path.is_symlink() else ""
+        raise ProjectConfigError(f"{path}: file not found{target}", path=path) from exc
+    except OSError as exc:
+        raise ProjectConfigError(f"{path}: cannot be read ({exc.strerror or exc})", path=path) from exc
+    kind = file_kind(st.st_mode)
+    if kind != "file":
+        raise ProjectConfigError(f"{path}: is a {kind}, not a file", path=path)
+    if lim.project_json_bytes and st.st_size > lim.project_json_bytes:
+        raise ProjectConfigError(
+            f"{path}: {human_bytes(st.st_size)} is over the project.json size limit of "
+            f"{human_bytes(lim.project_json_bytes)} ({ENV['project_json_bytes']})",
+            path=path,
+        )
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(lim.project_json_bytes + 1 if lim.project_json_bytes else -1)
+    except OSError as exc:
+        raise ProjectConfigError(f"{path}: cannot be read ({exc.strerror or exc})", path=path) from exc
+    if lim.project_json_bytes and len(data) > lim.project_json_bytes:  # grew since the stat
+        raise ProjectConfigError(
+            f"{path}: over the project.json size limit of {human_bytes(lim.project_json_bytes)} "
+            f"({ENV['project_json_bytes']})",
+            path=path,
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ProjectConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}, line {line}); save it as "
+            "UTF-8",
+            path=path,
+        ) from exc
+
+
+def file_kind(mode: int) -> str:
+    """``file``, ``folder``, ``FIFO (named pipe)``...: what a path is, for messages."""
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def json_depth(value: Any, stop: int = 0) -> int:
+    """The deepest nesting of objects and arrays in parsed JSON, counted without recursion (stops early once past
+    ``stop`` when given)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if stop and deepest > stop:
+            break
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def parse_project_json(path: Path, text: str, limits: Limits | None = None) -> Any:
+    """project.json parsed, with at most ``VIDASM_MAX_SEQUENCE`` sequence entries and nested at most
+    ``VIDASM_MAX_PROJECT_JSON_DEPTH`` deep. Python's parser refuses nesting near its recursion limit (about 1000
+    levels) by itself, with a RecursionError: said as the same depth limit."""
+    from .errors import ProjectConfigError
+
+    lim = limits or Limits.from_env()
+    limit = lim.project_json_depth
+    too_deep = (
+        f"{path}: nested more than {limit} levels deep, over the limit ({ENV['project_json_depth']}={limit}; a "
+        "project.json needs 4)"
+    )
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProjectConfigError(f"{path}: not valid JSON ({exc})", path=path) from exc
+    except RecursionError as exc:
+        why = too_deep if limit else f"{path}: nested deeper than Python's JSON parser reads (about 1000 levels)"
+        raise ProjectConfigError(why, path=path) from exc
+    check_sequence_length(path, raw, lim)
+    # fewer brackets than the limit cannot nest deeper than it: no walk
+    if limit and text.count("[") + text.count("{") > limit and json_depth(raw, stop=limit) > limit:
+        raise ProjectConfigError(too_deep, path=path)
+    return raw
+
+
+def check_sequence_length(path: Path, raw: object, limits: Limits | None = None) -> None:
+    """At most ``VIDASM_MAX_SEQUENCE`` sequence entries (checked before validating them one by one)."""
+    from .errors import ProjectConfigError
+
+    lim = limits or Limits.from_env()
+    seq = raw.get("sequence") if isinstance(raw, dict) else None
+    if lim.sequence_entries and isinstance(seq, list) and len(seq) > lim.sequence_entries:
+        raise ProjectConfigError(
+            f"{path}: field 'sequence': {len(seq):,} entries, over the limit of {lim.sequence_entries:,} "
+            f"({ENV['sequence_entries']})",
             path=path,
         )
 

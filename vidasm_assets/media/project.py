@@ -25,7 +25,15 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import MediaNotFoundError, ProjectConfigError
+from . import limits
+from .errors import (
+    InvalidMediaError,
+    MediaNotFoundError,
+    MediaPermissionError,
+    ProjectConfigError,
+    UnsafePathError,
+    VidasmError,
+)
 from .rates import ALLOWED_FPS, Rate
 
 log = logging.getLogger("vidasm")
@@ -128,6 +136,9 @@ class ProjectSpec(_Strict):
     # true: a shot whose render is missing or unusable is cut in as a slate of its length (marked in the EDL)
     # instead of failing the cut
     placeholders: bool = False
+    # true: the project folder, 04_Project_Files, 05_Cache or 06_Exports may be symlinks that resolve outside the
+    # workspace (outputs are written there); false: such a project is refused, naming the folder
+    allow_outside_workspace: bool = False
 
     @field_validator("fps")
     @classmethod
@@ -192,13 +203,11 @@ class ProjectSpec(_Strict):
 
 
 def load_spec(path: Path) -> ProjectSpec:
-    """Read and validate project.json, naming the file, field and reason on failure."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ProjectConfigError(f"{path}: file not found", path=path) from exc
-    except json.JSONDecodeError as exc:
-        raise ProjectConfigError(f"{path}: not valid JSON ({exc})", path=path) from exc
+    """Read and validate project.json, naming the file, field and reason on failure.
+
+    Before parsing: a regular, readable UTF-8 file within the size limit; before validating: nesting and sequence
+    length within their limits (``limits.py``; each message names the limit's variable)."""
+    raw = limits.parse_project_json(path, limits.read_project_file(path))
     if not isinstance(raw, dict):
         raise ProjectConfigError(f"{path}: must hold a JSON object", path=path)
     try:
@@ -240,22 +249,41 @@ def _tracks_key(v: TrackSelection | None) -> str | tuple[int, ...] | None:
     return tuple(v) if isinstance(v, list) else v
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def natural_key(text: str) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
-def list_takes(shot_dir: Path, shot: str) -> list[Take]:
-    """Takes in a shot folder, oldest first; everything else is ignored with a debug line."""
-    takes: list[Take] = []
+def _scan(folder: Path, what: str) -> list[os.DirEntry[str]]:
+    """A folder's entries by name; a folder that cannot be read is a typed error naming it (missing: empty)."""
     try:
-        entries = sorted(os.scandir(shot_dir), key=lambda e: e.name)
-    except FileNotFoundError:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    for entry in entries:
+    except PermissionError as exc:
+        raise MediaPermissionError(f"{folder}: the {what} cannot be read (permission denied)", path=folder) from exc
+    except OSError as exc:
+        raise MediaNotFoundError(f"{folder}: the {what} cannot be read ({exc.strerror or exc})", path=folder) from exc
+
+
+def list_takes(shot_dir: Path, shot: str) -> list[Take]:
+    """Takes in a shot folder, oldest first; everything else is ignored with a debug line.
+
+    A name that is a take but no regular file (a dangling symlink, a FIFO, a folder) is listed all the same:
+    selecting it fails naming it (``check_readable``), so an older take is never used in its place silently."""
+    takes: list[Take] = []
+    for entry in _scan(shot_dir, "shot folder"):
         name = entry.name
         p = Path(entry.path)
-        if name.startswith(".") or not entry.is_file():
-            log.debug("ignoring %s: hidden or not a file", p)
+        if name.startswith("."):
+            log.debug("ignoring %s: hidden", p)
             continue
         if p.suffix.lower() not in RENDER_EXTENSIONS:
             log.debug("ignoring %s: not a render (%s)", p, p.suffix or "no extension")
@@ -270,8 +298,14 @@ def list_takes(shot_dir: Path, shot: str) -> list[Take]:
 
 
 def select_take(shot_dir: Path, shot: str, wanted: str | None = None) -> Take:
-    """The highest version wins (versions over takes) unless ``wanted`` names a take."""
-    takes = list_takes(shot_dir, shot)
+    """The highest version wins (versions over takes) unless ``wanted`` names a take; the take must be a readable
+    file (``check_readable``), else the shot fails naming it."""
+    take = _select(list_takes(shot_dir, shot), shot_dir, shot, wanted)
+    check_readable(take.path)
+    return take
+
+
+def _select(takes: list[Take], shot_dir: Path, shot: str, wanted: str | None) -> Take:
     if wanted:
         w = wanted.strip()
         wl = w.lower()
@@ -291,6 +325,28 @@ def select_take(shot_dir: Path, shot: str, wanted: str | None = None) -> Take:
             f"shot {shot}: no render in {shot_dir} (expected {shot}_v001.mp4, .mov or .mkv)", path=shot_dir
         )
     return takes[-1]
+
+
+def check_readable(path: Path) -> None:
+    """A render must be a regular file this process may read: said by name before anything opens it (opening a
+    FIFO would block the build forever)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise MediaNotFoundError(
+                f"{path}: a symlink to {os.readlink(path)}, which does not exist", path=path
+            ) from exc
+        raise MediaNotFoundError(f"{path}: file not found", path=path) from exc
+    except PermissionError as exc:
+        raise MediaPermissionError(f"{path}: cannot be read (permission denied)", path=path) from exc
+    except OSError as exc:
+        raise MediaNotFoundError(f"{path}: cannot be read ({exc.strerror or exc})", path=path) from exc
+    kind = limits.file_kind(st.st_mode)
+    if kind != "file":
+        raise InvalidMediaError(f"{path}: is a {kind}, not a render file", path=path)
+    if not os.access(path, os.R_OK):
+        raise MediaPermissionError(f"{path}: cannot be read (permission denied)", path=path)
 
 
 @dataclass(frozen=True)
@@ -331,20 +387,35 @@ class Project:
     def shot_dir(self, shot: str) -> Path:
         return self.renders_dir / shot
 
+    def _folders(self) -> list[os.DirEntry[str]]:
+        """Visible folders in 03_Renders (an unreadable 03_Renders is a typed error naming it)."""
+        return [e for e in _scan(self.renders_dir, "renders folder") if not e.name.startswith(".") and _is_dir(e)]
+
     def shot_folders(self) -> list[str]:
         """Shot folders on disk (valid names only), in natural order."""
-        if not self.renders_dir.is_dir():
-            return []
         names = []
-        for entry in os.scandir(self.renders_dir):
-            if entry.is_dir() and not entry.name.startswith(".") and NAME_RE.fullmatch(entry.name):
+        for entry in self._folders():
+            if NAME_RE.fullmatch(entry.name):
                 names.append(entry.name)
-            elif entry.is_dir() and not entry.name.startswith("."):
-                log.warning("ignoring shot folder %s: invalid shot id", entry.path)
+            else:
+                log.debug("ignoring shot folder %r: invalid shot id", entry.path)
         return sorted(names, key=natural_key)
 
+    def ignored_folders(self) -> dict[str, str]:
+        """Folders in 03_Renders that are no shot of the cut, and why: an invalid shot id, or (with an explicit
+        ``sequence``) not listed in it. The planner says them once per build and status."""
+        listed = {e.shot for e in self.spec.sequence} if self.spec.sequence is not None else None
+        out: dict[str, str] = {}
+        for entry in self._folders():
+            if not NAME_RE.fullmatch(entry.name):
+                out[entry.name] = "invalid shot id (use only letters, digits, '_' and '-')"
+            elif listed is not None and entry.name not in listed:
+                out[entry.name] = "not in project.json's sequence"
+        return dict(sorted(out.items(), key=lambda kv: natural_key(kv[0])))
+
     def sequence(self) -> list[ShotRef]:
-        """The cut's shots in story order: project.json's sequence, else every shot folder with a render.
+        """The cut's shots in story order: project.json's sequence, else every shot folder with a render (or that
+        cannot be read: that shot then fails naming the folder, rather than vanishing from the cut).
 
         Read once per Project object (they are made fresh for each build step or sensor tick)."""
         if self._sequence is None:
@@ -354,8 +425,14 @@ class Project:
                     for e in self.spec.sequence
                 ]
             else:
-                self._sequence = [ShotRef(s) for s in self.shot_folders() if list_takes(self.shot_dir(s), s)]
+                self._sequence = [ShotRef(s) for s in self.shot_folders() if self._has_takes(s)]
         return list(self._sequence)
+
+    def _has_takes(self, shot: str) -> bool:
+        try:
+            return bool(list_takes(self.shot_dir(shot), shot))
+        except VidasmError:
+            return True
 
     def shots(self) -> list[str]:
         return [ref.shot for ref in self.sequence()]
@@ -403,19 +480,27 @@ class Project:
 class Workspace:
     root: Path
     projects: dict[str, Project] = field(default_factory=dict)
-    errors: dict[str, ProjectConfigError] = field(default_factory=dict)
+    errors: dict[str, VidasmError] = field(default_factory=dict)
 
 
 def discover_projects(root: Path) -> Workspace:
-    """Every folder with a project.json; a broken one is reported, the others still load."""
+    """Every folder with a project.json; a broken one is reported (in ``errors``, not logged: the caller says it
+    once), the others still load. Each project loads inside its own error boundary: whatever one folder holds
+    (an unreadable, binary, huge or deeply nested project.json, a symlink out of the workspace) never stops the
+    others from loading."""
     ws = Workspace(Path(root))
     if not ws.root.is_dir():
         return ws
-    for entry in sorted(os.scandir(ws.root), key=lambda e: natural_key(e.name)):
-        if not entry.is_dir() or entry.name.startswith("."):
+    for entry in sorted(_scan(ws.root, "workspace"), key=lambda e: natural_key(e.name)):
+        if entry.name.startswith(".") or not _is_dir(entry):
             continue
         pj = Path(entry.path) / PROJECT_FILE
-        if not pj.is_file():
+        try:
+            os.lstat(pj)  # a project.json that is a FIFO, a folder or a dangling symlink still marks a project
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:  # a folder this user cannot look into (lost+found): no project of ours
+            log.debug("not a project: cannot look into %s (%s)", entry.path, exc)
             continue
         if not NAME_RE.fullmatch(entry.name):
             ws.errors[entry.name] = ProjectConfigError(
@@ -424,19 +509,56 @@ def discover_projects(root: Path) -> Workspace:
             )
             continue
         try:
-            ws.projects[entry.name] = Project(entry.name, Path(entry.path), load_spec(pj))
-        except ProjectConfigError as exc:
-            log.error("%s", exc)
+            ws.projects[entry.name] = _load(ws.root, entry.name)
+        except VidasmError as exc:
             ws.errors[entry.name] = exc
+        except Exception as exc:
+            ws.errors[entry.name] = ProjectConfigError(f"{pj}: cannot be loaded ({type(exc).__name__}: {exc})", path=pj)
     return ws
 
 
 def load_project(root: Path, name: str) -> Project:
-    check = NAME_RE.fullmatch(name or "")
-    if not check:
+    if not NAME_RE.fullmatch(name or ""):
         raise ProjectConfigError(f"project name {name!r} is invalid: use only letters, digits, '_' and '-'")
-    folder = Path(root) / name
-    return Project(name, folder, load_spec(folder / PROJECT_FILE))
+    return _load(Path(root), name)
+
+
+def _load(root: Path, name: str) -> Project:
+    folder = root / name
+    project = Project(name, folder, load_spec(folder / PROJECT_FILE))
+    check_confined(project, root)
+    return project
+
+
+def output_dirs(project: Project) -> list[Path]:
+    """Every folder vidasm writes into, the project folder first."""
+    cache = project.cache_dir
+    return [
+        project.root,
+        project.assemblies_dir.parent,
+        project.assemblies_dir,
+        cache,
+        *(cache / sub for sub in ("picture", "audio", "cut", "placeholder")),
+        project.exports_dir,
+    ]
+
+
+def check_confined(project: Project, workspace: Path) -> None:
+    """Outputs stay inside the workspace: a project folder or output folder (``05_Cache``, ``06_Exports``,
+    ``04_Project_Files``...) that is a symlink resolving outside it is refused by name, unless project.json says
+    ``"allow_outside_workspace": true``. Renders (read only) may be symlinks to anywhere. Files are never
+    followed: every output is written to a temporary name and renamed over whatever was there."""
+    if project.spec.allow_outside_workspace:
+        return
+    ws = workspace.resolve()
+    for folder in output_dirs(project):
+        target = folder.resolve()
+        if not target.is_relative_to(ws):
+            raise UnsafePathError(
+                f"{folder} resolves to {target}, outside the workspace {ws}: vidasm writes nothing outside the "
+                f'workspace unless {project.root / PROJECT_FILE} says "allow_outside_workspace": true',
+                path=folder,
+            )
 
 
 def file_digest(path: Path, chunk: int = 1 << 20) -> str:

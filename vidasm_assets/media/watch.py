@@ -112,60 +112,65 @@ def scan_workspace(
     for name, project in ws.projects.items():
         if name not in known_projects:
             continue
-        ch = ProjectChanges(name)
-        old = cursor.shots.get(name, {})
-        kept: dict[str, ShotState] = {}
-        cache = load_fingerprints(project)
-        hashed = False
-        for shot in project.shots():
-            prev = old.get(shot)
-            try:
-                take = project.select_take(shot)
-                st = take.path.stat()
-            except (VidasmError, OSError) as exc:
-                ch.errors.append(f"{shot}: {str(exc).splitlines()[0]}")
-                if prev:
+        try:  # each project inside its own boundary: an unreadable folder never stops the tick
+            ch = ProjectChanges(name)
+            old = cursor.shots.get(name, {})
+            kept: dict[str, ShotState] = {}
+            cache = load_fingerprints(project)
+            hashed = False
+            for shot in project.shots():
+                prev = old.get(shot)
+                try:
+                    take = project.select_take(shot)
+                    st = take.path.stat()
+                except (VidasmError, OSError) as exc:
+                    ch.errors.append(f"{shot}: {str(exc).splitlines()[0]}")
+                    if prev:
+                        kept[shot] = prev
+                    continue
+                key = str(take.path)
+                if prev and (prev.take, prev.size, prev.mtime_ns) == (take.name, st.st_size, st.st_mtime_ns):
                     kept[shot] = prev
-                continue
-            key = str(take.path)
-            if prev and (prev.take, prev.size, prev.mtime_ns) == (take.name, st.st_size, st.st_mtime_ns):
-                kept[shot] = prev
-                continue
-            if not _settled(cursor.pending.get(key), st, now, settle_seconds):
-                new.pending[key] = _pending(cursor.pending.get(key), st, now)
-                ch.waiting.append(take.path.name)
-                if prev:
-                    kept[shot] = prev
-                continue
-            if time.monotonic() - started > hash_budget_seconds:
-                result.deferred += 1
-                if prev:
-                    kept[shot] = prev
-                continue
-            try:
-                fp = cache.fingerprint(take.path)  # reuses the build's hash when size and mtime match
-                hashed = True
-            except OSError as exc:  # vanished between stat and read
-                ch.errors.append(f"{shot}: {exc}")
-                if prev:
-                    kept[shot] = prev
-                continue
-            kept[shot] = ShotState(take.name, st.st_size, st.st_mtime_ns, fp)
-            if prev is None:
-                ch.added.append(shot)
-            if prev is None or prev.fp != fp:
-                ch.changed[shot] = fp
-        ch.removed = sorted(set(old) - set(project.shots()))
-        new.shots[name] = kept
-        versions = {facet: fn(project) for facet, fn in spec_versions.items()}
-        before = cursor.specs.get(name, {})
-        ch.specs = {f: v for f, v in versions.items() if before.get(f) != v}
-        ch.versions = versions
-        ch.fingerprints = {s: st.fp for s, st in kept.items()}
-        new.specs[name] = versions
-        if hashed:
-            save_fingerprints(project, cache)
-        result.changes.append(ch)
+                    continue
+                if not _settled(cursor.pending.get(key), st, now, settle_seconds):
+                    new.pending[key] = _pending(cursor.pending.get(key), st, now)
+                    ch.waiting.append(take.path.name)
+                    if prev:
+                        kept[shot] = prev
+                    continue
+                if time.monotonic() - started > hash_budget_seconds:
+                    result.deferred += 1
+                    if prev:
+                        kept[shot] = prev
+                    continue
+                try:
+                    fp = cache.fingerprint(take.path)  # reuses the build's hash when size and mtime match
+                    hashed = True
+                except OSError as exc:  # vanished between stat and read
+                    ch.errors.append(f"{shot}: {exc}")
+                    if prev:
+                        kept[shot] = prev
+                    continue
+                kept[shot] = ShotState(take.name, st.st_size, st.st_mtime_ns, fp)
+                if prev is None:
+                    ch.added.append(shot)
+                if prev is None or prev.fp != fp:
+                    ch.changed[shot] = fp
+            ch.removed = sorted(set(old) - set(project.shots()))
+            new.shots[name] = kept
+            versions = {facet: fn(project) for facet, fn in spec_versions.items()}
+            before = cursor.specs.get(name, {})
+            ch.specs = {f: v for f, v in versions.items() if before.get(f) != v}
+            ch.versions = versions
+            ch.fingerprints = {s: st.fp for s, st in kept.items()}
+            new.specs[name] = versions
+            if hashed:
+                save_fingerprints(project, cache)
+            result.changes.append(ch)
+        except (VidasmError, OSError) as exc:
+            result.broken_projects[name] = str(exc).splitlines()[0]
+            if name in cursor.shots:
+                new.shots[name] = cursor.shots[name]
     return result
 
 
