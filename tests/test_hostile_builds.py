@@ -1,21 +1,177 @@
-"""Hostile or broken input through the real planner and Dagster runs."""
+"""Hostile or broken input through the real CLI and planner: one clear error each, the other projects still build.
+
+Unreadable files are made unreadable for real: the suite runs as root, whom permissions do not stop, so the CLI
+runs without root's file-permission capabilities (``without_root_file_access``) over chmod-000 renders, shot
+folders and project.json. Every process a test starts runs
+in its own process group, killed on the way out whatever happened.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-from vidasm_assets.media.demo import RenderSpec
+from vidasm_assets.assets import names as n
+from vidasm_assets.media.demo import RenderSpec, make_render
+from vidasm_assets.media.demo import write_project as write_demo_project
+from vidasm_assets.media.limits import human_bytes
+from vidasm_assets.media.project import discover_projects
+from vidasm_assets.planner import execute_plan, plan_workspace
 
-from .helpers import build_workspace, video_frames_and_duration
+from .helpers import QUIET, build_workspace, video_frames_and_duration
 
 pytestmark = pytest.mark.media
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = {"fps": 24, "resolution": "64x36"}
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
+
+
+def run_group(argv: list[str], *, timeout: float, preexec: Callable[[], None] | None = None, **kw) -> tuple[int, str]:
+    """Run a command in its own session; (exit status, stdout + stderr). Its process group is killed on the way
+    out, even when the test fails or times out."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=preexec, **kw,
+    )  # fmt: skip
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{argv[:4]} still running after {timeout} s")
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return proc.returncode, out
+
+
+def vidasm(*args: str, env: dict[str, str], timeout: float = 300, **kw) -> tuple[int, str]:
+    return run_group([sys.executable, "-m", "vidasm_assets.cli", *args], timeout=timeout, env=env, **kw)
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DAGSTER_HOME": str(home), "COLUMNS": "400", **extra}
+    env.pop("VIDASM_WORKSPACE", None)
+    return env
+
+
+# --------------------------------------------------------------------------- unreadable and broken, as a user
+
+
+def without_root_file_access() -> None:
+    """Make permissions bind root too, in a child about to exec: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+    (linux/capability.h: 1 and 2) from the bounding set (prctl PR_CAPBSET_DROP = 24), so the program it execs runs
+    as root without them and a chmod-000 file of root's is unreadable to it. (Running as ``nobody`` is not
+    possible here: the interpreter lives under /root, mode 0700.)"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def as_user() -> dict:
+    """Unreadable means unreadable: root runs the CLI without its file-permission override."""
+    return {"preexec": without_root_file_access} if os.geteuid() == 0 else {}
+
+
+def test_broken_projects_fail_once_each_by_name_and_the_good_one_builds(tmp_path: Path, ffmpeg: str) -> None:
+    ws, home, elsewhere = tmp_path / "ws", tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+
+    def project(name: str, shots: list[str], spec: dict | None = None) -> Path:
+        folder = write_demo_project(ws, name, spec or SPEC)
+        for shot in shots:
+            make_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mp4", TINY)
+        return folder
+
+    project("good", ["g010", "g020"], {**SPEC, "sequence": [{"shot": "g010"}]})  # g020: not in the sequence
+    locked_render = project("lockedrender", ["r010"]) / "03_Renders" / "r010" / "r010_v001.mp4"
+    locked_folder = project("lockedfolder", ["f010"]) / "03_Renders" / "f010"
+    locked_json = project("lockedjson", ["j010"]) / "project.json"
+    binary = b'{"fps": 24, "notes": "caf\xe9"}'
+    (project("binary", ["u010"]) / "project.json").write_bytes(binary)
+    (project("deep", ["d010"]) / "project.json").write_text('{"a": ' + "[" * 1000 + "]" * 1000 + "}")
+    huge = project("huge", ["h010"]) / "project.json"
+    huge.write_text(json.dumps({"sequence": [{"shot": "h010"}] * 300_000}))
+    project("norender", ["n010"], {**SPEC, "sequence": [{"shot": "n010"}, {"shot": "n020"}]})
+    outside = project("outside", ["o010"])
+    shutil.rmtree(outside / "06_Exports")
+    (outside / "06_Exports").symlink_to(elsewhere)
+    who = as_user()
+    locked_render.chmod(0)
+    locked_folder.chmod(0)
+    locked_json.chmod(0)
+    probe_read = [sys.executable, "-c", f"open({str(locked_json)!r})"]
+    assert "PermissionError" in run_group(probe_read, timeout=60, **who)[1]  # the files really are unreadable
+
+    env = cli_env(home)
+    code, out = vidasm("build", "-w", str(ws), env=env, **who)
+    assert code == 1, out
+    assert "Traceback" not in out, out
+    assert (ws / "good" / "06_Exports" / "good_web.mp4").is_file(), out
+    assert (ws / "norender" / "06_Exports").exists() and not any(elsewhere.iterdir())
+    # each project's error is said once (not by discovery, definitions, planner and summary in turn)
+    said_once = [
+        f"{locked_json}: cannot be read (Permission denied)",
+        f"{ws / 'binary' / 'project.json'}: not UTF-8 text (byte 0xe9 at offset {binary.index(0xE9)}, line 1)",
+        f"{ws / 'deep' / 'project.json'}: nested more than 32 levels deep, over the limit "
+        "(VIDASM_MAX_PROJECT_JSON_DEPTH=32",
+        f"{huge}: {human_bytes(huge.stat().st_size)} is over the project.json size limit of 4.0 MiB "
+        "(VIDASM_MAX_PROJECT_JSON_BYTES)",
+        f"{ws / 'outside' / '06_Exports'} resolves to {elsewhere}, outside the workspace {ws}",
+        f"{ws / 'good' / '03_Renders'}: shot folder(s) not built: g020 (not in project.json's sequence)",
+    ]
+    for text in said_once:
+        assert out.count(text) == 1, f"{text!r} said {out.count(text)} times:\n{out}"
+    assert f"{locked_render}: cannot be read (permission denied)" in out
+    assert f"{locked_folder}: the shot folder cannot be read (permission denied)" in out
+    assert f"shot n020: no render in {ws / 'norender' / '03_Renders' / 'n020'}" in out
+    assert "not assembled: failed n020" in out
+    with dg.DagsterInstance.from_config(str(home)) as inst:
+        runs = inst.get_runs()
+        assert {r.job_name for r in runs} >= {"good__shots", "good__assemble", "norender__shots", "lockedrender__shots"}
+        # a shot without any render is an error for the shot, not a run launched to fail
+        assert not [r for r in runs if r.tags.get("dagster/partition") == "n020"]
+
+    code, out = vidasm("status", "-w", str(ws), env=env, **who)
+    assert code == 1 and "Traceback" not in out, out
+    flat = " ".join(out.split())  # the status table wraps long cells
+    for text in said_once:
+        assert flat.count(" ".join(text.split())) == 1, f"{text!r} in status:\n{out}"
+
+
+# --------------------------------------------------------------------------- planner
+
+
+def test_a_listed_shot_without_a_render_fails_by_name_without_a_run(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance
+) -> None:
+    make_project(tmp_path, "p", {"s1_v001.mp4": TINY}, {**SPEC, "sequence": [{"shot": "s1"}, {"shot": "s2"}]})
+    ws = discover_projects(tmp_path)
+    (plan,) = plan_workspace(instance, ws)
+    errors = [it for it in plan.items if it.partition == "s2"]
+    assert {it.state for it in errors} == {"error"} and not any(it.launch for it in errors)
+    assert "s2" not in plan.shot_builds()
+    from vidasm_assets.definitions import build_definitions
+
+    outcomes = execute_plan(build_definitions(tmp_path), instance, plan, run_config=QUIET)
+    by_label = {o.label: o for o in outcomes}
+    assert by_label["s2"].run_id is None and not by_label["s2"].success
+    assert by_label["s2"].message.startswith(f"shot s2: no render in {tmp_path / 'p' / '03_Renders' / 's2'}")
+    assert not instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": "s2"}))
+    assert instance.get_runs(filters=dg.RunsFilter(job_name=n.shots_job_name("p")))  # s1 was built
 
 
 def test_a_newline_in_the_workspace_path_still_cuts(tmp_path: Path, make_project, instance) -> None:

@@ -109,10 +109,12 @@ def build(
         failures: list[str] = []
         built = 0
         for plan in plans:
-            if plan.error:
-                failures.append(f"{plan.project}: {plan.error}")
+            if plan.error:  # said once, here; the summary only names the project
+                failures.append(f"{plan.project}: not built (error above)")
                 console.print(f"[red]✗ {plan.project}[/]: {escape(str(plan.error))}")
                 continue
+            for warning in plan.warnings:
+                console.print(f"[yellow]! {plan.project}[/]: {escape(warning)}")
             todo = sum(1 for it in plan.items if it.needs_build)
             console.rule(f"{plan.project}: {todo} to build" if todo else f"{plan.project}: up to date")
             for it in plan.items:
@@ -162,6 +164,8 @@ def status(workspace: WorkspaceOpt = None) -> None:
         if plan.error:
             table.add_row("project.json", "[red]error[/]", escape(str(plan.error)))
             any_bad = True
+        for warning in plan.warnings:
+            table.add_row("03_Renders", "[yellow]warning[/]", escape(warning))
         for it in plan.items:
             table.add_row(escape(it.label), f"[{STATE_STYLE[it.state]}]{it.state}[/]", escape(it.reason))
         Console(soft_wrap=True).print(table)

@@ -16,9 +16,9 @@ import dagster as dg
 from .assets import names as n
 from .assets.versions import DATA_VERSION_TAG, failed_checks_of, latest_materialization, recorded_observation
 from .media import build
-from .media.errors import VidasmError
+from .media.errors import MediaNotFoundError, VidasmError
 from .media.probe import probe
-from .media.project import Project, Workspace
+from .media.project import NAME_RE, Project, Workspace
 
 State = Literal["fresh", "stale", "missing", "failed", "blocked", "error"]
 
@@ -31,6 +31,7 @@ class Item:
     partition: str | None
     state: State
     reason: str = ""
+    launch: bool = True  # False: an error a run could only repeat (a shot without any render): no run is launched
 
     @property
     def label(self) -> str:
@@ -47,11 +48,12 @@ class ProjectPlan:
     items: list[Item] = field(default_factory=list)
     error: VidasmError | None = None
     placeholders: bool = False  # project.json "placeholders": failed shots become slates, the cut still builds
+    warnings: list[str] = field(default_factory=list)  # said once per build and status (ignored shot folders)
 
     def shot_builds(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for it in self.items:
-            if it.partition and it.needs_build:
+            if it.partition and it.needs_build and it.launch:
                 out.setdefault(it.partition, []).append(it.asset)
         return out
 
@@ -128,14 +130,16 @@ def plan_project(
     probes = {}
     for shot in project.shots():
         try:
+            take = None
             take = project.select_take(shot)
             fp = build.render_fingerprint(take, cache)
             probes[shot] = probe(take.path)
             build.shot_frames(probes[shot], project.spec.rate)
         except VidasmError as exc:
             shot_errors.append(shot)
+            no_render = take is None and isinstance(exc, MediaNotFoundError)  # listed, but no render to build from
             for asset in (n.PICTURE, n.AUDIO):
-                plan.items.append(Item(asset, shot, "error", str(exc).splitlines()[0]))
+                plan.items.append(Item(asset, shot, "error", str(exc).splitlines()[0], launch=not no_render))
             continue
         if record:
             observe(instance, n.key(P, n.RENDER), fp, shot)
@@ -210,6 +214,9 @@ def execute_plan(
             on_done(out)
 
     failed_shots = []
+    for shot, why in _unlaunchable(plan).items():
+        done(Outcome(P, shot, False, None, why))
+        failed_shots.append(shot)
     shots_job = defs.resolve_job_def(n.shots_job_name(P))
     for shot, assets in plan.shot_builds().items():
         say(P, f"shot {shot}: {', '.join(assets)}")
@@ -245,6 +252,15 @@ def execute_plan(
     return outcomes
 
 
+def _unlaunchable(plan: ProjectPlan) -> dict[str, str]:
+    """Shots with an error no run could fix (no render at all): failed here, by name, without a Dagster run."""
+    out: dict[str, str] = {}
+    for it in plan.items:
+        if it.partition and it.state == "error" and not it.launch:
+            out.setdefault(it.partition, it.reason)
+    return out
+
+
 def _failure_text(result: dg.ExecuteInProcessResult) -> str:
     if result.success:
         return ""
@@ -260,15 +276,34 @@ def _failure_text(result: dg.ExecuteInProcessResult) -> str:
 def plan_workspace(
     instance: dg.DagsterInstance, ws: Workspace, projects: list[str] | None = None, **kw
 ) -> list[ProjectPlan]:
+    """One plan per project, each inside its own error boundary: whatever one project holds, the others are
+    planned."""
     plans = []
     for name in projects or sorted([*ws.projects, *ws.errors]):
         if name in ws.errors:
             plans.append(ProjectPlan(name, [], ws.errors[name]))
         elif name in ws.projects:
             try:
-                plans.append(plan_project(instance, ws.projects[name], **kw))
+                plan = plan_project(instance, ws.projects[name], **kw)
+                plan.warnings += ignored_folder_warnings(ws.projects[name])
+                plans.append(plan)
             except VidasmError as exc:
                 plans.append(ProjectPlan(name, [], exc))
+            except Exception as exc:  # the project's own error boundary
+                err = VidasmError(f"project {name}: cannot be planned ({type(exc).__name__}: {exc})")
+                plans.append(ProjectPlan(name, [], err))
         else:
             plans.append(ProjectPlan(name, [], VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)))
     return plans
+
+
+def ignored_folder_warnings(project: Project) -> list[str]:
+    """One line naming the folders in 03_Renders that are not built (not in the explicit sequence, invalid ids)."""
+    ignored = project.ignored_folders()
+    if not ignored:
+        return []
+    by_reason: dict[str, list[str]] = {}
+    for folder, why in ignored.items():
+        by_reason.setdefault(why, []).append(folder if NAME_RE.fullmatch(folder) else repr(folder))
+    parts = [f"{', '.join(folders)} ({why})" for why, folders in by_reason.items()]
+    return [f"{project.renders_dir}: shot folder(s) not built: " + "; ".join(parts)]
