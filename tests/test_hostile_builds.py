@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -199,3 +200,54 @@ def test_outputs_go_outside_the_workspace_only_when_project_json_allows_it(
     assert len(refused) == 1 and "outside the workspace" in refused[0].message
     assert sorted(p.name for p in elsewhere.iterdir()) == ["allowed_web.mp4"]
     assert not (ws / "refused" / "05_Cache" / "picture").exists()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_home(tmp_path: Path) -> Path:
+    home = tmp_path / "pg_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.postgres.yaml").read_text())
+    (tmp_path / "ws" / "p").mkdir(parents=True)
+    (tmp_path / "ws" / "p" / "project.json").write_text("{}")
+    return home
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://postgres@127.0.0.1:1/vidasm", "at postgresql://postgres@127.0.0.1:1/vidasm: Connection refused"),
+        (None, "PostgreSQL URL is not set: export VIDASM_PG_URL"),
+        pytest.param(
+            "postgresql://postgres:secret@127.0.0.1:5432/vidasm_no_such_db",
+            'at postgresql://postgres:***@127.0.0.1:5432/vidasm_no_such_db: database "vidasm_no_such_db" does not '
+            "exist",
+            marks=pytest.mark.postgres,
+        ),
+    ],
+)
+def test_unreachable_postgres_is_one_line_naming_the_setting_and_fast(tmp_path: Path, url: str | None, says: str):
+    home = _pg_home(tmp_path)
+    env = cli_env(home)
+    env.pop("VIDASM_PG_URL", None)
+    if url:
+        env["VIDASM_PG_URL"] = url
+    t0 = time.monotonic()
+    code, out = vidasm("status", "-w", str(tmp_path / "ws"), env=env, timeout=120)
+    elapsed = time.monotonic() - t0
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert code == 2, out
+    assert len(lines) == 2 and says in lines[1], out  # the FFmpeg line, then the one line that matters
+    if url:
+        assert "(check VIDASM_PG_URL; DAGSTER_HOME uses it through" in lines[1]
+    assert "secret" not in out and "Traceback" not in out
+    assert elapsed < 12, f"{elapsed:.1f} s (dagster-postgres alone retries for about 15 s)"
+
+
+def test_init_home_postgres_without_the_url_says_so(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "home")
+    env.pop("VIDASM_PG_URL", None)
+    code, out = vidasm("init-home", "--postgres", env=env, timeout=120)
+    assert code == 0 and (tmp_path / "home" / "dagster.yaml").is_file(), out
+    assert "not usable yet: PostgreSQL URL is not set: export VIDASM_PG_URL" in " ".join(out.split())

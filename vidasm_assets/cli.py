@@ -67,7 +67,14 @@ def demo(
 def _instance():
     import dagster as dg
 
-    dagster_home()
+    from .media.errors import StorageUnreachableError
+    from .storage_check import check_instance_storage
+
+    try:
+        check_instance_storage(dagster_home())  # one line in a second, not dagster-postgres' 15 s of retries
+    except StorageUnreachableError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
     return dg.DagsterInstance.get()
 
 
@@ -236,6 +243,14 @@ def init_home(
     name = "dagster.postgres.yaml" if postgres else "dagster.postgres-env.yaml" if postgres_env else "dagster.yaml"
     cfg.write_text(_instance_yaml(name))
     console.print(f"wrote {cfg} ({name}); export DAGSTER_HOME={home}")
+    if postgres or postgres_env:
+        from .media.errors import StorageUnreachableError
+        from .storage_check import check_instance_storage
+
+        try:
+            check_instance_storage(home)
+        except StorageUnreachableError as exc:  # written all the same: the settings may be set later, elsewhere
+            console.print(f"[yellow]not usable yet[/]: {escape(str(exc))}")
 
 
 @app.command()

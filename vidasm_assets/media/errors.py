@@ -96,6 +96,10 @@ class FFmpegBuildError(CodecNotFoundError):
     """The FFmpeg binary lacks something vidasm uses (an encoder, a filter, a filter or muxer option)."""
 
 
+class StorageUnreachableError(VidasmError, ConnectionError):
+    """The Dagster instance's database (PostgreSQL) cannot be reached or is not configured."""
+
+
 class OutputWriteError(VidasmError, OSError):
     """An output could not be written: the disk is full, the folder is read-only, a quota was hit."""
 
