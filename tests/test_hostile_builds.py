@@ -24,7 +24,7 @@ import dagster as dg
 import pytest
 
 from vidasm_assets.assets import names as n
-from vidasm_assets.media.demo import RenderSpec, make_render
+from vidasm_assets.media.demo import DEMO_MARKER, DEMO_PROJECTS, RenderSpec, make_demo_workspace, make_render
 from vidasm_assets.media.demo import write_project as write_demo_project
 from vidasm_assets.media.limits import human_bytes
 from vidasm_assets.media.project import discover_projects
@@ -251,3 +251,51 @@ def test_init_home_postgres_without_the_url_says_so(tmp_path: Path) -> None:
     code, out = vidasm("init-home", "--postgres", env=env, timeout=120)
     assert code == 0 and (tmp_path / "home" / "dagster.yaml").is_file(), out
     assert "not usable yet: PostgreSQL URL is not set: export VIDASM_PG_URL" in " ".join(out.split())
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def test_the_demo_is_idempotent_and_finishes_an_interrupted_one(tmp_path: Path, ffmpeg: str) -> None:
+    root = tmp_path / "demo"
+    made = make_demo_workspace(ffmpeg, root)
+    every = sum(len(renders) for _, renders in DEMO_PROJECTS.values())
+    assert len(made) == every and (root / DEMO_MARKER).is_file()
+    assert make_demo_workspace(ffmpeg, root) == []  # complete: nothing rewritten
+    # interrupted the way the old demo was: project.json there, renders missing
+    lost = [root / "teaser" / "03_Renders" / "op040" / "op040_v001.mov", root / "trailer" / "03_Renders" / "sh030"]
+    for path in lost:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    edited = json.loads((root / "trailer" / "project.json").read_text()) | {"exports": ["web", "review"]}
+    (root / "trailer" / "project.json").write_text(json.dumps(edited))
+    (root / "teaser" / "project.json").unlink()
+    again = make_demo_workspace(ffmpeg, root)
+    assert sorted(p.name for p in again) == ["op040_v001.mov", "sh030_v001.mp4"]
+    ws = discover_projects(root)
+    assert sorted(ws.projects) == ["teaser", "trailer"] and not ws.errors
+    assert ws.projects["teaser"].shots() == ["op010", "op030", "op020", "op040", "op050"]
+    assert ws.projects["trailer"].spec.exports == ["web", "review"]  # an edited project.json is kept
+
+
+def test_the_demo_shows_ffmpegs_error_when_generation_fails(tmp_path: Path) -> None:
+    """A folder the demo cannot write into (read-only, and root without its permission override): the CLI says so
+    in FFmpeg's own words, leaves nothing that looks like a project, and running it again finishes the job."""
+    root = tmp_path / "demo"
+    locked = root / "trailer" / "03_Renders" / "sh030"
+    locked.mkdir(parents=True)
+    locked.chmod(0o555)
+    env = cli_env(tmp_path / "home")
+    code, out = vidasm("demo", str(root), env=env, timeout=300, **as_user())
+    assert code == 1, out
+    flat = " ".join(out.split())
+    assert f"demo not complete: {locked / 'sh030_v001.mp4'}: FFmpeg failed" in flat, out
+    assert "the output is at fault: permission denied" in flat and "FFmpeg said:" in flat, out
+    assert "Permission denied" in out.split("FFmpeg said:")[1], out  # FFmpeg's own line
+    assert "Traceback" not in out
+    assert not discover_projects(root).projects  # no project.json before all its renders
+    assert (root / DEMO_MARKER).is_file()  # scripts/demo.sh runs it again
+    locked.chmod(0o755)
+    code, out = vidasm("demo", str(root), env=env, timeout=300)
+    assert code == 0, out
+    assert sorted(discover_projects(root).projects) == ["teaser", "trailer"]
+    assert [t.name for t in sorted(locked.iterdir())] == ["sh030_v001.mp4"]

@@ -55,12 +55,20 @@ def _instance_yaml(name: str) -> str:
 def demo(
     directory: Annotated[Path, typer.Argument(help="Where to write the demo workspace")] = Path("workspace"),
 ) -> None:
-    """Write a demo workspace of two small, deliberately heterogeneous projects."""
+    """Write a demo workspace of two small, deliberately heterogeneous projects (again: finish what is missing)."""
     from .media.demo import make_demo_workspace
+    from .media.errors import VidasmError
     from .media.runner import find_ffmpeg
 
     t0 = time.monotonic()
-    made = make_demo_workspace(find_ffmpeg(), directory.resolve())
+    try:
+        made = make_demo_workspace(find_ffmpeg(), directory.resolve())
+    except VidasmError as exc:  # FFmpeg's own words included; rerunning finishes what is missing
+        console.print(f"[red]demo not complete[/]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if not made:
+        console.print(f"the demo workspace under {directory.resolve()} is complete: nothing to write")
+        return
     console.print(f"[green]wrote {len(made)} renders[/] under {directory.resolve()} in {time.monotonic() - t0:.1f} s")
 
 
