@@ -15,13 +15,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from vidasm_assets.media import build
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
-from vidasm_assets.media.errors import FFmpegOutOfMemoryError, FFmpegTimeoutError, MediaLimitError
+from vidasm_assets.media.errors import FFmpegOutOfMemoryError, FFmpegTimeoutError, MediaLimitError, SettingsError
 from vidasm_assets.media.limits import Limits, limit_child
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import load_project
@@ -216,6 +218,33 @@ def test_ffmpeg_runs_under_a_memory_ceiling_that_is_named_when_hit(
     assert build.conform_picture(lambda argv, **kw: run_ffmpeg(argv, **kw), ffmpeg, project, take, info).frames == 24
 
 
+def test_the_runner_sets_both_ceilings_on_its_ffmpeg(ffmpeg: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read back from the running FFmpeg's /proc/<pid>/limits: what the environment says, in bytes."""
+    monkeypatch.setenv("VIDASM_MAX_FFMPEG_MEMORY", "6G")
+    monkeypatch.setenv("VIDASM_MAX_OUTPUT_BYTES", "300M")
+    marker = f"testsrc2=s=64x36:d=20:r={os.getpid() % 1000 + 2}"
+    seen: dict[str, str] = {}
+
+    def watch() -> None:
+        for _ in range(100):
+            pids = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+            if pids:
+                time.sleep(0.3)  # the ceilings are set right after the spawn
+                for line in Path(f"/proc/{pids[0]}/limits").read_text().splitlines():
+                    if line.startswith(("Max address space", "Max file size")):
+                        seen[line[:17].strip()] = line.split()[-3]
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with pytest.raises(FFmpegTimeoutError):  # the runner kills its child's group on the way out
+        run_ffmpeg([ffmpeg, "-hide_banner", "-nostdin", "-re", "-f", "lavfi", "-i", marker, "-f", "null", "-"],
+                   timeout=3)  # fmt: skip
+    watcher.join()
+    assert seen == {"Max address space": str(6 * GIB), "Max file size": str(300 << 20)}
+
+
 def test_ceilings_are_set_on_the_child_and_never_raise_an_inherited_one() -> None:
     def inherited() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (GIB, GIB))
@@ -231,6 +260,21 @@ def test_ceilings_are_set_on_the_child_and_never_raise_an_inherited_one() -> Non
         finally:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+
+
+def test_a_bad_setting_is_named_and_leaves_no_ffmpeg_running(
+    ffmpeg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDASM_MAX_FFMPEG_MEMORY", "plenty")
+    marker = f"testsrc2=s=64x36:d=30:r={os.getpid() % 1000 + 1}"  # this test's own child, by its arguments
+    with pytest.raises(SettingsError, match=r"VIDASM_MAX_FFMPEG_MEMORY='plenty' is not a number"):
+        run_ffmpeg([ffmpeg, "-hide_banner", "-nostdin", "-re", "-f", "lavfi", "-i", marker, "-f", "null", "-"])
+    time.sleep(0.5)
+    running = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    for pid in running:  # stop a leaked child before failing
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    assert not running
 
 
 def test_the_ffmpeg_timeout_comes_from_the_environment_unless_configured(

@@ -12,6 +12,7 @@ code location, a test or ``vidasm build`` sees the environment it runs in. Sizes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -306,7 +307,8 @@ class ChildLimits:
                 stderr=error.stderr_tail,
             )
         crashed = returncode in (-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS)  # an unchecked failed allocation
-        if self.memory_bytes and (isinstance(error, FFmpegOutOfMemoryError) or crashed):
+        unmapped = "failed to map segment" in error.stderr_tail  # the dynamic loader, before FFmpeg's main()
+        if self.memory_bytes and (isinstance(error, FFmpegOutOfMemoryError) or crashed or unmapped):
             how = f"died (signal {-returncode})" if returncode < 0 else f"failed (exit {returncode})"
             source = (
                 "RLIMIT_AS, set outside vidasm"
@@ -330,7 +332,12 @@ def limit_child(pid: int, limits: Limits | None = None) -> ChildLimits:
     or an administrator's tighter cap stays in force. Failures (a platform without prlimit) are logged, not
     raised: the build then runs without the ceiling, as before.
     """
-    lim = limits or Limits.from_env()
+    try:
+        lim = limits or Limits.from_env()
+    except SettingsError:  # the caller has not taken charge of the child yet: stop it rather than orphan it
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        raise
     applied: dict[str, int] = {}
     inherited: set[str] = set()
     for name, which in (("memory_bytes", resource.RLIMIT_AS), ("output_bytes", resource.RLIMIT_FSIZE)):
