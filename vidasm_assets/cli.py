@@ -73,8 +73,6 @@ def demo(
 
 
 def _instance():
-    import dagster as dg
-
     from .media.errors import StorageUnreachableError
     from .storage_check import check_instance_storage
 
@@ -83,6 +81,8 @@ def _instance():
     except StorageUnreachableError as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
+    import dagster as dg
+
     return dg.DagsterInstance.get()
 
 
