@@ -5,7 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export VIDASM_WORKSPACE=${VIDASM_WORKSPACE:-$PWD/workspace}
 export DAGSTER_HOME=${DAGSTER_HOME:-$PWD/.dagster_home}
-if ! ls "$VIDASM_WORKSPACE"/*/project.json >/dev/null 2>&1; then
+# A new workspace, or the demo's own (its marker): `vidasm demo` is idempotent, it finishes an interrupted demo.
+# Any other workspace with projects is left alone.
+if [ -e "$VIDASM_WORKSPACE/.vidasm-demo" ] || ! ls "$VIDASM_WORKSPACE"/*/project.json >/dev/null 2>&1; then
   .venv/bin/vidasm demo "$VIDASM_WORKSPACE"
 fi
 .venv/bin/vidasm build

@@ -36,20 +36,38 @@ WorkspaceOpt = Annotated[
 def demo(
     directory: Annotated[Path, typer.Argument(help="Where to write the demo workspace")] = Path("workspace"),
 ) -> None:
-    """Write a demo workspace of two small, deliberately heterogeneous projects."""
+    """Write a demo workspace of two small, deliberately heterogeneous projects (again: finish what is missing)."""
     from .media.demo import make_demo_workspace
+    from .media.errors import VidasmError
     from .media.runner import find_ffmpeg
 
     t0 = time.monotonic()
-    made = make_demo_workspace(find_ffmpeg(), directory.resolve())
+    try:
+        made = make_demo_workspace(find_ffmpeg(), directory.resolve())
+    except VidasmError as exc:  # FFmpeg's own words included; rerunning finishes what is missing
+        console.print(f"[red]demo not complete[/]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if not made:
+        console.print(f"the demo workspace under {directory.resolve()} is complete: nothing to write")
+        return
     console.print(f"[green]wrote {len(made)} renders[/] under {directory.resolve()} in {time.monotonic() - t0:.1f} s")
 
 
 def _instance():
-    """The persistent instance in ``settings.dagster_home()`` (created with vidasm's dagster.yaml if new)."""
+    """The persistent instance in ``settings.dagster_home()`` (created with vidasm's dagster.yaml if new); its
+    storage is checked first: an unreachable PostgreSQL is one line in a second, not 15 s of retries."""
+    from .media.errors import StorageUnreachableError
+    from .storage_check import check_instance_storage
+
+    home = dagster_home()
+    try:
+        check_instance_storage(home)
+    except StorageUnreachableError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
     import dagster as dg
 
-    return dg.DagsterInstance.from_config(str(dagster_home()))
+    return dg.DagsterInstance.from_config(str(home))
 
 
 STATE_STYLE = {
@@ -76,6 +94,8 @@ class _ConsoleListener:
 
     def plan(self, plan: ProjectPlan) -> None:
         out = self.progress.console
+        for warning in plan.warnings:
+            out.print(f"[yellow]! {escape(plan.project)}[/]: {escape(warning)}")
         todo = sum(1 for it in plan.items if it.needs_build)
         out.rule(f"{plan.project}: {todo} to build" if todo else f"{plan.project}: up to date")
         for it in plan.items:
@@ -182,6 +202,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
         if plan.error:
             rows.append(("project.json", "error", str(plan.error).splitlines()[0]))
             any_bad = True
+        rows += [("03_Renders", "warning", w) for w in plan.warnings]
         rows += [(it.label, it.state, it.reason) for it in plan.items]
         if not out.is_terminal:  # piped: one tab-separated line per asset, nothing cut
             for asset, state, why in rows:
@@ -258,6 +279,14 @@ def init_home(
         console.print(f"[yellow]{home / 'dagster.yaml'} exists[/] (use --force to overwrite)")
         raise typer.Exit(1)
     console.print(f"wrote {cfg} ({kind}); export DAGSTER_HOME={home}")
+    if postgres or postgres_env:
+        from .media.errors import StorageUnreachableError
+        from .storage_check import check_instance_storage
+
+        try:
+            check_instance_storage(home)
+        except StorageUnreachableError as exc:  # written all the same: the settings may be set later, elsewhere
+            console.print(f"[yellow]not usable yet[/]: {escape(str(exc))}")
 
 
 @app.command()

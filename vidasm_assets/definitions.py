@@ -39,8 +39,9 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
         presets[name] = project_presets
         assets += pa.assets
         jobs += pa.jobs
-    for name, err in ws.errors.items():
-        log.error("project %s: %s", name, err)
+    if not explicit:  # loaded as a code location: its log is where a broken project is said; the CLI says it itself
+        for name, err in ws.errors.items():
+            log.error("project %s: %s", name, err)
     options: dict = (
         {"settle_seconds": dg.EnvVar.int("VIDASM_SETTLE_SECONDS")} if os.environ.get("VIDASM_SETTLE_SECONDS") else {}
     )

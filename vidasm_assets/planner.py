@@ -24,9 +24,9 @@ from .assets.records import (
 from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
-from .media.errors import VidasmError
-from .media.probe import probe
-from .media.project import Project, Workspace
+from .media.errors import MediaNotFoundError, VidasmError
+from .media.probe import MediaInfo, probe
+from .media.project import NAME_RE, Project, Workspace
 from .media.shots import shot_frames
 
 State = Literal["fresh", "stale", "missing", "failed", "blocked", "error"]
@@ -40,6 +40,7 @@ class Item:
     partition: str | None
     state: State
     reason: str = ""
+    launch: bool = True  # False: an error a run could only repeat (a shot without any render): no run is launched
 
     @property
     def label(self) -> str:
@@ -56,11 +57,12 @@ class ProjectPlan:
     items: list[Item] = field(default_factory=list)
     error: VidasmError | None = None
     placeholders: bool = False  # project.json "placeholders": failed shots become slates, the cut still builds
+    warnings: list[str] = field(default_factory=list)  # said once per build and status (ignored shot folders)
 
     def shot_builds(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for it in self.items:
-            if it.partition and it.needs_build:
+            if it.partition and it.needs_build and it.launch:
                 out.setdefault(it.partition, []).append(it.asset)
         return out
 
@@ -120,33 +122,17 @@ def _item(
 def plan_project(
     instance: dg.DagsterInstance, project: Project, *, record: bool = True, force: bool = False
 ) -> ProjectPlan:
-    """Expected vs recorded versions (and the outputs on disk) for every asset of a project."""
-    P = project.name
-    plan = ProjectPlan(P, placeholders=project.spec.placeholders)
-    if record:
-        sync_partitions(instance, project)
+    """Expected vs recorded versions (and the outputs on disk) for every asset of a project. ``record`` also
+    syncs the shot partitions and records the sources' observations (``vidasm status`` does not)."""
+    plan = ProjectPlan(project.name, placeholders=project.spec.placeholders)
+    plan.warnings += ignored_folder_warnings(project)
     facets = v.spec_facets(project)
     if record:
+        sync_partitions(instance, project)
         for facet, values in facets.items():
-            observe(instance, n.key(P, facet.value), v.facet_version(facet, values))
+            observe(instance, n.key(project.name, facet.value), v.facet_version(facet, values))
     cache = fingerprints.load_fingerprints(project)
-    shot_errors: list[str] = []
-    probes = {}
-    for shot in project.shots():
-        try:
-            take = project.select_take(shot)
-            fp = fingerprints.render_fingerprint(take, cache)
-            probes[shot] = probe(take.path)
-            shot_frames(probes[shot], project.spec.rate)
-        except VidasmError as exc:
-            shot_errors.append(shot)
-            for asset in v.SHOT_ASSETS:
-                plan.items.append(Item(asset.value, shot, "error", str(exc).splitlines()[0]))
-            continue
-        if record:
-            observe(instance, n.key(P, n.RENDER), fp, shot)
-        for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
-            plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
+    probes, shot_errors = _plan_shots(instance, project, plan, facets, cache, record=record, force=force)
     fingerprints.save_fingerprints(project, cache)
     rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in project.spec.exports]]
     if (shot_errors and not project.spec.placeholders) or not project.shots():
@@ -160,9 +146,41 @@ def plan_project(
             wanted = assembly.expected_shot_inputs(project, clip, cache)
             shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)
     expected = v.rollup_inputs(project, tl, shots)
-    for asset in rollups:
-        plan.items.append(_item(instance, project, asset, None, expected[asset], force))
+    plan.items += [_item(instance, project, asset, None, expected[asset], force) for asset in rollups]
     return plan
+
+
+def _plan_shots(
+    instance: dg.DagsterInstance,
+    project: Project,
+    plan: ProjectPlan,
+    facets: dict,
+    cache: fingerprints.FingerprintCache,
+    *,
+    record: bool,
+    force: bool,
+) -> tuple[dict[str, MediaInfo], list[str]]:
+    """Plan each shot's picture and audio; returns the renders' probes and the shots in error."""
+    probes: dict[str, MediaInfo] = {}
+    shot_errors: list[str] = []
+    for shot in project.shots():
+        take = None
+        try:
+            take = project.select_take(shot)
+            fp = fingerprints.render_fingerprint(take, cache)
+            probes[shot] = probe(take.path)
+            shot_frames(probes[shot], project.spec.rate)
+        except VidasmError as exc:
+            shot_errors.append(shot)
+            no_render = take is None and isinstance(exc, MediaNotFoundError)  # listed, but no render to build from
+            for asset in v.SHOT_ASSETS:
+                plan.items.append(Item(asset.value, shot, "error", str(exc).splitlines()[0], launch=not no_render))
+            continue
+        if record:
+            observe(instance, n.key(project.name, n.RENDER), fp, shot)
+        for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
+            plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
+    return probes, shot_errors
 
 
 @dataclass
@@ -201,6 +219,9 @@ def execute_plan(
             on_done(out)
 
     failed_shots = []
+    for shot, why in _unlaunchable(plan).items():
+        done(Outcome(P, shot, False, None, why))
+        failed_shots.append(shot)
     shots_job = defs.resolve_job_def(n.shots_job_name(P))
     for shot, assets in plan.shot_builds().items():
         say(P, f"shot {shot}: {', '.join(assets)}")
@@ -256,6 +277,15 @@ def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
     return False
 
 
+def _unlaunchable(plan: ProjectPlan) -> dict[str, str]:
+    """Shots with an error no run could fix (no render at all): failed here, by name, without a Dagster run."""
+    out: dict[str, str] = {}
+    for it in plan.items:
+        if it.partition and it.state == "error" and not it.launch:
+            out.setdefault(it.partition, it.reason)
+    return out
+
+
 def _failure_text(result: dg.ExecuteInProcessResult) -> str:
     if result.success:
         return ""
@@ -283,17 +313,35 @@ def agree_in_ui(instance: dg.DagsterInstance, plan: ProjectPlan, shots: list[str
 def plan_workspace(
     instance: dg.DagsterInstance, ws: Workspace, projects: list[str] | None = None, **kw
 ) -> list[ProjectPlan]:
+    """One plan per project, each inside its own error boundary: whatever one project holds, the others are
+    planned."""
     plans = []
     for name in projects or sorted([*ws.projects, *ws.errors]):
         if name in ws.errors:
             plans.append(ProjectPlan(name, [], ws.errors[name]))
         elif name in ws.projects:
             try:
-                plans.append(plan_project(instance, ws.projects[name], **kw))
+                plan = plan_project(instance, ws.projects[name], **kw)
+                plans.append(plan)
                 if kw.get("record", True) and not kw.get("force"):
-                    agree_in_ui(instance, plans[-1], ws.projects[name].shots())
+                    agree_in_ui(instance, plan, ws.projects[name].shots())
             except VidasmError as exc:
                 plans.append(ProjectPlan(name, [], exc))
+            except Exception as exc:  # the project's own error boundary
+                err = VidasmError(f"project {name}: cannot be planned ({type(exc).__name__}: {exc})")
+                plans.append(ProjectPlan(name, [], err))
         else:
             plans.append(ProjectPlan(name, [], VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)))
     return plans
+
+
+def ignored_folder_warnings(project: Project) -> list[str]:
+    """One line naming the folders in 03_Renders that are not built (not in the explicit sequence, invalid ids)."""
+    ignored = project.ignored_folders()
+    if not ignored:
+        return []
+    by_reason: dict[str, list[str]] = {}
+    for folder, why in ignored.items():
+        by_reason.setdefault(why, []).append(folder if NAME_RE.fullmatch(folder) else repr(folder))
+    parts = [f"{', '.join(folders)} ({why})" for why, folders in by_reason.items()]
+    return [f"{project.renders_dir}: shot folder(s) not built: " + "; ".join(parts)]

@@ -180,10 +180,13 @@ def assemble_cut(run: Run, project: Project, timeline: Timeline) -> Path:
     dest = project.cut_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dest) as tmp:
-        vlist, alist = tmp.with_suffix(".video.txt"), tmp.with_suffix(".audio.txt")
+        # the lists sit in 05_Cache, so every entry is a short relative path (picture/sh010.mov) whatever the
+        # workspace path holds (a newline would split an absolute entry: commands.concat_list)
+        base = project.cache_dir
+        vlist, alist = (base / f".{tmp.stem.lstrip('.')}.{kind}.txt" for kind in ("video", "audio"))
         try:
-            vlist.write_text(cmd.concat_list(pictures))
-            alist.write_text(cmd.concat_list(audios))
+            vlist.write_text(cmd.concat_list(pictures, base))
+            alist.write_text(cmd.concat_list(audios, base))
             seconds = float(timeline.rate.frames_to_seconds(timeline.total_frames))
             run(
                 cmd.assemble_cmd(vlist, alist, tmp, rate=timeline.rate),

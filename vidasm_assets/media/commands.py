@@ -7,11 +7,13 @@ findings show AAC intermediates drift ~27 ms per join.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from .colour import SourceColour, zscale_chain
+from .errors import UnsafePathError
 from .rates import AUDIO_RATE, Rate
 
 BASE = ("-hide_banner", "-nostdin", "-y")
@@ -375,11 +377,28 @@ def silence_cmd(dst: Path, *, samples: int) -> list[str]:
     ]  # fmt: skip
 
 
-def concat_list(paths: list[Path]) -> str:
-    """A concat-demuxer list; single quotes in paths are escaped the way the demuxer expects."""
+def concat_list(paths: list[Path], base: Path | None = None) -> str:
+    """A concat-demuxer list, written in a form the demuxer cannot misread.
+
+    The demuxer reads its list line by line (libavformat/concatdec.c), so no quoting can carry a line break: a
+    workspace path holding a newline would split an entry in two. Entries under ``base`` (the folder the list is
+    written in) are therefore written relative to it (``picture/sh010.mov``: shot ids are ``[A-Za-z0-9_-]``), and
+    the demuxer resolves them against the list's own path, which FFmpeg gets as an argument. Any other entry is
+    absolute, quoted (a single quote as ``'\\''``), and refused by name if it holds a line break.
+    """
     lines = ["ffconcat version 1.0"]
     for p in paths:
-        quoted = str(Path(p).resolve()).replace("'", "'\\''")
+        path = Path(p) if base is None else Path(os.path.abspath(p))
+        if base is not None and path.is_relative_to(os.path.abspath(base)):
+            entry = path.relative_to(os.path.abspath(base)).as_posix()
+        else:
+            entry = str(path.resolve())
+        if "\n" in entry or "\r" in entry:
+            raise UnsafePathError(
+                f"{p}: a path with a line break cannot be listed for FFmpeg's concat demuxer; rename the folder",
+                path=p,
+            )
+        quoted = entry.replace("'", "'\\''")
         lines.append(f"file '{quoted}'")
     return "\n".join(lines) + "\n"
 

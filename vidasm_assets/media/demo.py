@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .outputs import atomic_output
+from .outputs import atomic_output, write_text_atomic
+from .runner import run_ffmpeg
 
 
 @dataclass(frozen=True)
@@ -49,68 +49,85 @@ def render_cmd(ffmpeg: str, dest: Path, spec: RenderSpec) -> list[str]:
 
 
 def make_render(ffmpeg: str, dest: Path, spec: RenderSpec | None = None) -> Path:
+    """Write one synthetic render (atomically: a complete file or none). FFmpeg's own error is raised, typed and
+    with its stderr (``runner.run_ffmpeg``), never swallowed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dest) as tmp:
-        subprocess.run([*render_cmd(ffmpeg, tmp, spec or RenderSpec())], check=True, capture_output=True)
+        run_ffmpeg(render_cmd(ffmpeg, tmp, spec or RenderSpec()), path=dest)
     return dest
 
 
 def write_project(root: Path, name: str, spec: dict) -> Path:
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "project.json").write_text(json.dumps(spec, indent=2) + "\n")
     for sub in ("03_Renders", "04_Project_Files/assemblies", "05_Cache", "06_Exports"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / "project.json", json.dumps(spec, indent=2) + "\n")
     return folder
 
 
+DEMO_MARKER = ".vidasm-demo"
+"""Written first into a demo workspace: ``scripts/demo.sh`` reruns ``vidasm demo`` where it finds one, so an
+interrupted demo is finished rather than left without renders."""
+
+TRAILER = {"fps": 24, "resolution": "640x360", "exports": ["web"]}
+TRAILER_RENDERS = {
+    "sh010_v001": RenderSpec(640, 360, "24", 2.5, -30, pattern="testsrc"),
+    "sh010_v002": RenderSpec(640, 360, "24", 2.5, -28, pattern="rgbtestsrc"),
+    "sh010_v003": RenderSpec(640, 360, "24", 3.0, -26, pattern="testsrc2"),
+    "sh020_v001": RenderSpec(1280, 720, "30", 2.0, -8, tone_hz=660),
+    "sh030_v001": RenderSpec(320, 240, "25", 3.0, -24, tone_hz=330),
+    "sh040_v001": RenderSpec(640, 360, "24", 2.0, None, pattern="smptehdbars"),
+    "sh050_v001.mov": RenderSpec(480, 270, "24", 2.0, -18, sample_rate=44100, tone_hz=550),
+}
+TEASER = {
+    "fps": 25,
+    "resolution": "480x270",
+    "audio": {"loudness_lufs": -16, "true_peak_db": -1.0},
+    "exports": ["web"],
+    "sequence": [
+        {"shot": "op010", "scene": "1", "beat": "cold open"},
+        {"shot": "op030", "scene": "1", "beat": "reveal", "notes": "swapped ahead of op020 for pace"},
+        {"shot": "op020", "take": "take01", "scene": "2", "beat": "turn"},
+        {"shot": "op040", "scene": "3", "beat": "button"},
+        {"shot": "op050", "scene": "3", "beat": "title card"},
+    ],
+}
+TEASER_RENDERS = {
+    "op010_v001": RenderSpec(480, 270, "25", 2.0, -12, tone_hz=500),
+    "op020_take01": RenderSpec(480, 270, "25", 2.0, -20, pattern="rgbtestsrc"),
+    "op020_take02": RenderSpec(480, 270, "25", 2.0, -22, pattern="testsrc"),
+    "op030_v001": RenderSpec(640, 480, "24", 2.0, -34, tone_hz=300),
+    "op040_v001.mov": RenderSpec(480, 270, "30", 2.0, -16, sample_rate=44100),
+    "op050_v001": RenderSpec(320, 180, "25", 2.0, None, pattern="smptehdbars"),
+}
+DEMO_PROJECTS: dict[str, tuple[dict, dict[str, RenderSpec]]] = {
+    "trailer": (TRAILER, TRAILER_RENDERS),
+    "teaser": (TEASER, TEASER_RENDERS),
+}
+
+
 def make_demo_workspace(ffmpeg: str, root: Path) -> list[Path]:
-    """Two small, deliberately heterogeneous projects (sizes, rates, no audio, MOV 44.1 kHz, loudness)."""
+    """Two small, deliberately heterogeneous projects (sizes, rates, no audio, MOV 44.1 kHz, loudness).
+
+    Idempotent and complete: renders already there are kept (each was written atomically, so one that exists is
+    whole), missing ones are made, and a project's project.json is written only after all its renders, so an
+    interrupted demo never leaves a project without renders; running it again finishes it. A project.json that
+    exists is left as it is (it may have been edited). Returns the renders written this time.
+    """
     root.mkdir(parents=True, exist_ok=True)
+    (root / DEMO_MARKER).write_text("written by `vidasm demo`; delete this file to keep scripts/demo.sh away\n")
     made = []
-    trailer = write_project(root, "trailer", {"fps": 24, "resolution": "640x360", "exports": ["web"]})
-    shots = {
-        "sh010_v001": RenderSpec(640, 360, "24", 2.5, -30, pattern="testsrc"),
-        "sh010_v002": RenderSpec(640, 360, "24", 2.5, -28, pattern="rgbtestsrc"),
-        "sh010_v003": RenderSpec(640, 360, "24", 3.0, -26, pattern="testsrc2"),
-        "sh020_v001": RenderSpec(1280, 720, "30", 2.0, -8, tone_hz=660),
-        "sh030_v001": RenderSpec(320, 240, "25", 3.0, -24, tone_hz=330),
-        "sh040_v001": RenderSpec(640, 360, "24", 2.0, None, pattern="smptehdbars"),
-        "sh050_v001.mov": RenderSpec(480, 270, "24", 2.0, -18, sample_rate=44100, tone_hz=550),
-    }
-    for stem, spec in shots.items():
-        name = stem if "." in stem else f"{stem}.mp4"
-        shot = name.split("_")[0]
-        made.append(make_render(ffmpeg, trailer / "03_Renders" / shot / name, spec))
-    teaser = write_project(
-        root,
-        "teaser",
-        {
-            "fps": 25,
-            "resolution": "480x270",
-            "audio": {"loudness_lufs": -16, "true_peak_db": -1.0},
-            "exports": ["web"],
-            "sequence": [
-                {"shot": "op010", "scene": "1", "beat": "cold open"},
-                {"shot": "op030", "scene": "1", "beat": "reveal", "notes": "swapped ahead of op020 for pace"},
-                {"shot": "op020", "take": "take01", "scene": "2", "beat": "turn"},
-                {"shot": "op040", "scene": "3", "beat": "button"},
-                {"shot": "op050", "scene": "3", "beat": "title card"},
-            ],
-        },
-    )
-    shots = {
-        "op010_v001": RenderSpec(480, 270, "25", 2.0, -12, tone_hz=500),
-        "op020_take01": RenderSpec(480, 270, "25", 2.0, -20, pattern="rgbtestsrc"),
-        "op020_take02": RenderSpec(480, 270, "25", 2.0, -22, pattern="testsrc"),
-        "op030_v001": RenderSpec(640, 480, "24", 2.0, -34, tone_hz=300),
-        "op040_v001.mov": RenderSpec(480, 270, "30", 2.0, -16, sample_rate=44100),
-        "op050_v001": RenderSpec(320, 180, "25", 2.0, None, pattern="smptehdbars"),
-    }
-    for stem, spec in shots.items():
-        name = stem if "." in stem else f"{stem}.mp4"
-        shot = name.split("_")[0]
-        made.append(make_render(ffmpeg, teaser / "03_Renders" / shot / name, spec))
+    for name, (spec, renders) in DEMO_PROJECTS.items():
+        folder = root / name
+        for stem, rs in renders.items():
+            filename = stem if "." in stem else f"{stem}.mp4"
+            dest = folder / "03_Renders" / filename.split("_")[0] / filename
+            if dest.is_file() and dest.stat().st_size > 0:
+                continue
+            made.append(make_render(ffmpeg, dest, rs))
+        if not (folder / "project.json").is_file():
+            write_project(root, name, spec)
     return made
 
 

@@ -52,6 +52,14 @@ class ProjectConfigError(VidasmError, ValueError):
     """project.json (or a name in the workspace) is invalid."""
 
 
+class UnsafePathError(ProjectConfigError):
+    """A path vidasm will not use: it resolves outside the workspace, or holds a line break FFmpeg would misread."""
+
+
+class SettingsError(VidasmError, ValueError):
+    """An environment setting (``VIDASM_*``) that is not a valid value."""
+
+
 class MediaNotFoundError(VidasmError, FileNotFoundError):
     """A render or intermediate that should exist does not."""
 
@@ -62,6 +70,11 @@ class InvalidMediaError(VidasmError, ValueError):
 
 class UnsupportedMediaError(InvalidMediaError):
     """Valid media that vidasm refuses by policy (e.g. HDR without the opt-in)."""
+
+
+class MediaLimitError(InvalidMediaError):
+    """A render or output past one of vidasm's limits (``limits.py``): a decompression bomb, a damaged header, an
+    output growing without end. The message names the file, the limit and the variable that changes it."""
 
 
 class SourceTimecodeError(InvalidMediaError):
@@ -94,6 +107,10 @@ class ToolNotFoundError(VidasmError, FileNotFoundError):
 
 class FFmpegBuildError(CodecNotFoundError):
     """The FFmpeg binary lacks something vidasm uses (an encoder, a filter, a filter or muxer option)."""
+
+
+class StorageUnreachableError(VidasmError, ConnectionError):
+    """The Dagster instance's database (PostgreSQL) cannot be reached or is not configured."""
 
 
 class OutputWriteError(VidasmError, OSError):

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import MediaNotFoundError
+from .errors import MediaNotFoundError, MediaPermissionError
 from .outputs import write_text_atomic
 from .project import Project, Take
 
@@ -84,4 +84,9 @@ def render_fingerprint(take: Take, cache: FingerprintCache | None = None) -> str
     """Content fingerprint of the selected take: the render's data version."""
     if not take.path.is_file():
         raise MediaNotFoundError(f"{take.path}: selected take vanished", path=take.path)
-    return (cache or FingerprintCache()).fingerprint(take.path)
+    try:
+        return (cache or FingerprintCache()).fingerprint(take.path)
+    except PermissionError as exc:
+        raise MediaPermissionError(f"{take.path}: cannot be read (permission denied)", path=take.path) from exc
+    except OSError as exc:
+        raise MediaNotFoundError(f"{take.path}: cannot be read ({exc.strerror or exc})", path=take.path) from exc

@@ -13,6 +13,7 @@ from typing import BinaryIO
 import av
 
 from .errors import InvalidMediaError, MediaNotFoundError, MediaPermissionError
+from .limits import check_readable
 
 # FFmpeg's AVColorPrimaries, AVColorTransferCharacteristic and AVColorSpace (libavutil/pixfmt.h, the ITU-T H.273
 # code points), named as ffprobe and av_color_*_name() name them (FFmpeg 8: libavutil 60, which PyAV ships). A number
@@ -236,8 +237,7 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
     (display rotation, interlacing, colour tags missing from the headers) and to prove the picture decodes.
     """
     p = Path(path)
-    if not p.exists():
-        raise MediaNotFoundError(f"{p}: file not found", path=p)
+    check_readable(p)  # a FIFO would block av.open; a folder or unreadable file is said by name
     size = p.stat().st_size
     if size == 0:
         raise InvalidMediaError(f"{p}: file is empty (0 bytes)", path=p)

@@ -16,18 +16,35 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from . import limits
 from .colour import HdrPolicy
 from .commands import PRESETS
 from .editorial import EdlStyle
-from .errors import MediaNotFoundError, ProjectConfigError
+from .errors import (
+    MediaNotFoundError,
+    MediaPermissionError,
+    ProjectConfigError,
+    UnsafePathError,
+    VidasmError,
+)
+from .limits import check_readable
 from .outputs import Stamp, stamp_file, stamped_version
 from .rates import ALLOWED_FPS, Rate
 
 log = logging.getLogger("vidasm")
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+"""Project and shot ids; always ``fullmatch``ed (``$`` would also match before a trailing newline)."""
 RENDER_EXTENSIONS = (".mp4", ".mov", ".mkv")
 RENDERS_DIR = "03_Renders"
 ASSEMBLIES_DIR = Path("04_Project_Files") / "assemblies"
@@ -37,7 +54,7 @@ PROJECT_FILE = "project.json"
 
 
 def check_name(value: str, what: str) -> str:
-    if not NAME_RE.match(value or ""):
+    if not NAME_RE.fullmatch(value or ""):
         raise ValueError(f"{what} {value!r} is invalid: use only letters, digits, '_' and '-'")
     return value
 
@@ -123,6 +140,9 @@ class ProjectSpec(_Strict):
     # true: a shot whose render is missing or unusable is cut in as a slate of its length (marked in the EDL)
     # instead of failing the cut
     placeholders: bool = False
+    # true: the project folder, 04_Project_Files, 05_Cache or 06_Exports may be symlinks that resolve outside the
+    # workspace (outputs are written there); false: such a project is refused, naming the folder
+    allow_outside_workspace: bool = False
 
     @field_validator("fps")
     @classmethod
@@ -141,6 +161,19 @@ class ProjectSpec(_Strict):
         w, h = int(m[1]), int(m[2])
         if w < 16 or h < 16 or w > 8192 or h > 8192 or w % 2 or h % 2:
             raise ValueError(f"resolution {v!r} must be even sizes between 16 and 8192")
+        return v
+
+    @field_validator("editorial")
+    @classmethod
+    def _record_start_at_rate(cls, v: EditorialSettings, info: ValidationInfo) -> EditorialSettings:
+        """The record start must be a timecode that exists at the project's rate (drop-frame labels included): the
+        rule the EDL writer applies (``editorial.timecode_to_frames``), checked when project.json loads."""
+        fps = info.data.get("fps")
+        if fps is None:  # fps itself is invalid: said on its own
+            return v
+        from .editorial import timecode_to_frames
+
+        timecode_to_frames(v.record_start, Rate.from_fps(fps), what="record_start")
         return v
 
     @field_validator("exports")
@@ -174,13 +207,11 @@ class ProjectSpec(_Strict):
 
 
 def load_spec(path: Path) -> ProjectSpec:
-    """Read and validate project.json, naming the file, field and reason on failure."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ProjectConfigError(f"{path}: file not found", path=path) from exc
-    except json.JSONDecodeError as exc:
-        raise ProjectConfigError(f"{path}: not valid JSON ({exc})", path=path) from exc
+    """Read and validate project.json, naming the file, field and reason on failure.
+
+    Before parsing: a regular, readable UTF-8 file within the size limit; before validating: nesting and sequence
+    length within their limits (``limits.py``; each message names the limit's variable)."""
+    raw = limits.parse_project_json(path, limits.read_project_file(path))
     if not isinstance(raw, dict):
         raise ProjectConfigError(f"{path}: must hold a JSON object", path=path)
     try:
@@ -196,7 +227,8 @@ def load_spec(path: Path) -> ProjectSpec:
         raise ProjectConfigError(f"{path}: " + "; ".join(problems), path=path) from exc
 
 
-_TAKE_RE = re.compile(r"^(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)$", re.I)
+_TAKE_RE = re.compile(r"(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)", re.I)
+"""A take's file stem, ``fullmatch``ed: ``sh010_v003\\n.mp4`` is no take of sh010."""
 
 
 class TakeKind(str, Enum):
@@ -237,27 +269,46 @@ def in_progress(name: str) -> bool:
     return name.startswith(".") or name.lower().endswith(IN_PROGRESS_SUFFIXES)
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def natural_key(text: str) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
-def list_takes(shot_dir: Path, shot: str) -> list[Take]:
-    """Takes in a shot folder, oldest first; everything else is ignored with a debug line."""
-    takes: list[Take] = []
+def _scan(folder: Path, what: str) -> list[os.DirEntry[str]]:
+    """A folder's entries by name; a folder that cannot be read is a typed error naming it (missing: empty)."""
     try:
-        entries = sorted(os.scandir(shot_dir), key=lambda e: e.name)
-    except FileNotFoundError:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    for entry in entries:
+    except PermissionError as exc:
+        raise MediaPermissionError(f"{folder}: the {what} cannot be read (permission denied)", path=folder) from exc
+    except OSError as exc:
+        raise MediaNotFoundError(f"{folder}: the {what} cannot be read ({exc.strerror or exc})", path=folder) from exc
+
+
+def list_takes(shot_dir: Path, shot: str) -> list[Take]:
+    """Takes in a shot folder, oldest first; everything else is ignored with a debug line.
+
+    A name that is a take but no regular file (a dangling symlink, a FIFO, a folder) is listed all the same:
+    selecting it fails naming it (``check_readable``), so an older take is never used in its place silently."""
+    takes: list[Take] = []
+    for entry in _scan(shot_dir, "shot folder"):
         name = entry.name
         p = Path(entry.path)
-        if name.startswith(".") or not entry.is_file():
-            log.debug("ignoring %s: hidden or not a file", p)
+        if name.startswith("."):
+            log.debug("ignoring %s: hidden", p)
             continue
         if p.suffix.lower() not in RENDER_EXTENSIONS:
             log.debug("ignoring %s: not a render (%s)", p, p.suffix or "no extension")
             continue
-        m = _TAKE_RE.match(p.stem)
+        m = _TAKE_RE.fullmatch(p.stem)
         if not m or m["shot"] != shot:
             log.debug("ignoring %s: name is not %s_v<NNN> or %s_take<NN>", p, shot, shot)
             continue
@@ -267,8 +318,14 @@ def list_takes(shot_dir: Path, shot: str) -> list[Take]:
 
 
 def select_take(shot_dir: Path, shot: str, wanted: str | None = None) -> Take:
-    """The highest version wins (versions over takes) unless ``wanted`` names a take."""
-    takes = list_takes(shot_dir, shot)
+    """The highest version wins (versions over takes) unless ``wanted`` names a take; the take must be a readable
+    file (``check_readable``), else the shot fails naming it."""
+    take = _select(list_takes(shot_dir, shot), shot_dir, shot, wanted)
+    check_readable(take.path)
+    return take
+
+
+def _select(takes: list[Take], shot_dir: Path, shot: str, wanted: str | None) -> Take:
     if wanted:
         w = wanted.strip()
         wl = w.lower()
@@ -328,16 +385,18 @@ class Project:
     def shot_dir(self, shot: str) -> Path:
         return self.renders_dir / shot
 
+    def _folders(self) -> list[os.DirEntry[str]]:
+        """Visible folders in 03_Renders (an unreadable 03_Renders is a typed error naming it)."""
+        return [e for e in _scan(self.renders_dir, "renders folder") if not e.name.startswith(".") and _is_dir(e)]
+
     def shot_folders(self) -> list[str]:
         """Shot folders on disk (valid names only), in natural order."""
-        if not self.renders_dir.is_dir():
-            return []
         names = []
-        for entry in os.scandir(self.renders_dir):
-            if entry.is_dir() and not entry.name.startswith(".") and NAME_RE.match(entry.name):
+        for entry in self._folders():
+            if NAME_RE.fullmatch(entry.name):
                 names.append(entry.name)
-            elif entry.is_dir() and not entry.name.startswith("."):
-                log.warning("ignoring shot folder %s: invalid shot id", entry.path)
+            else:
+                log.debug("ignoring shot folder %r: invalid shot id", entry.path)
         return sorted(names, key=natural_key)
 
     def pending_folder(self, shot: str) -> bool:
@@ -348,6 +407,18 @@ class Project:
         except OSError:
             return False
         return bool(names) and all(in_progress(n) for n in names)
+
+    def ignored_folders(self) -> dict[str, str]:
+        """Folders in 03_Renders that are no shot of the cut, and why: an invalid shot id, or (with an explicit
+        ``sequence``) not listed in it. The planner says them once per build and status."""
+        listed = {e.shot for e in self.spec.sequence} if self.spec.sequence is not None else None
+        out: dict[str, str] = {}
+        for entry in self._folders():
+            if not NAME_RE.fullmatch(entry.name):
+                out[entry.name] = "invalid shot id (use only letters, digits, '_' and '-')"
+            elif listed is not None and entry.name not in listed:
+                out[entry.name] = "not in project.json's sequence"
+        return dict(sorted(out.items(), key=lambda kv: natural_key(kv[0])))
 
     def sequence(self) -> list[ShotRef]:
         """The cut's shots in story order: project.json's sequence, else every shot folder (natural order). A
@@ -437,12 +508,10 @@ class Project:
 
     def output_dirs(self) -> list[Path]:
         """Every folder vidasm writes outputs into (where partial files of killed builds can be left)."""
+        cache = self.cache_dir
         return [
-            self.cache_dir / "picture",
-            self.cache_dir / "audio",
-            self.cache_dir / "cut",
-            self.cache_dir / "placeholder",
-            self.cache_dir,
+            cache,
+            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps")),
             self.assemblies_dir,
             self.exports_dir,
         ]
@@ -452,40 +521,72 @@ class Project:
 class Workspace:
     root: Path
     projects: dict[str, Project] = field(default_factory=dict)
-    errors: dict[str, ProjectConfigError] = field(default_factory=dict)
+    errors: dict[str, VidasmError] = field(default_factory=dict)
 
 
 def discover_projects(root: Path) -> Workspace:
-    """Every folder with a project.json; a broken one is reported, the others still load."""
+    """Every folder with a project.json; a broken one is reported (in ``errors``, not logged: the caller says it
+    once), the others still load. Each project loads inside its own error boundary: whatever one folder holds
+    (an unreadable, binary, huge or deeply nested project.json, a symlink out of the workspace) never stops the
+    others from loading."""
     ws = Workspace(Path(root))
     if not ws.root.is_dir():
         return ws
-    for entry in sorted(os.scandir(ws.root), key=lambda e: natural_key(e.name)):
-        if not entry.is_dir() or entry.name.startswith("."):
+    for entry in sorted(_scan(ws.root, "workspace"), key=lambda e: natural_key(e.name)):
+        if entry.name.startswith(".") or not _is_dir(entry):
             continue
         pj = Path(entry.path) / PROJECT_FILE
-        if not pj.is_file():
+        try:
+            os.lstat(pj)  # a project.json that is a FIFO, a folder or a dangling symlink still marks a project
+        except (FileNotFoundError, NotADirectoryError):
             continue
-        if not NAME_RE.match(entry.name):
+        except OSError as exc:  # a folder this user cannot look into (lost+found): no project of ours
+            log.debug("not a project: cannot look into %s (%s)", entry.path, exc)
+            continue
+        if not NAME_RE.fullmatch(entry.name):
             ws.errors[entry.name] = ProjectConfigError(
                 f"{pj}: project folder name {entry.name!r} is invalid: use only letters, digits, '_' and '-'",
                 path=pj,
             )
             continue
         try:
-            ws.projects[entry.name] = Project(entry.name, Path(entry.path), load_spec(pj))
-        except ProjectConfigError as exc:
-            log.error("%s", exc)
+            ws.projects[entry.name] = _load(ws.root, entry.name)
+        except VidasmError as exc:
             ws.errors[entry.name] = exc
+        except Exception as exc:
+            ws.errors[entry.name] = ProjectConfigError(f"{pj}: cannot be loaded ({type(exc).__name__}: {exc})", path=pj)
     return ws
 
 
 def load_project(root: Path, name: str) -> Project:
-    check = NAME_RE.match(name or "")
-    if not check:
+    if not NAME_RE.fullmatch(name or ""):
         raise ProjectConfigError(f"project name {name!r} is invalid: use only letters, digits, '_' and '-'")
-    folder = Path(root) / name
-    return Project(name, folder, load_spec(folder / PROJECT_FILE))
+    return _load(Path(root), name)
+
+
+def _load(root: Path, name: str) -> Project:
+    folder = root / name
+    project = Project(name, folder, load_spec(folder / PROJECT_FILE))
+    check_confined(project, root)
+    return project
+
+
+def check_confined(project: Project, workspace: Path) -> None:
+    """Outputs stay inside the workspace: a project folder or output folder (``05_Cache``, ``06_Exports``,
+    ``04_Project_Files``...) that is a symlink resolving outside it is refused by name, unless project.json says
+    ``"allow_outside_workspace": true``. Renders (read only) may be symlinks to anywhere. Files are never
+    followed: every output is written to a temporary name and renamed over whatever was there."""
+    if project.spec.allow_outside_workspace:
+        return
+    ws = workspace.resolve()
+    for folder in [project.root, project.assemblies_dir.parent, *project.output_dirs()]:
+        target = folder.resolve()
+        if not target.is_relative_to(ws):
+            raise UnsafePathError(
+                f"{folder} resolves to {target}, outside the workspace {ws}: vidasm writes nothing outside the "
+                f'workspace unless {project.root / PROJECT_FILE} says "allow_outside_workspace": true',
+                path=folder,
+            )
 
 
 def stable_hash(*parts: Any) -> str:

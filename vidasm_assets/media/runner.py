@@ -15,10 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from .errors import Blame, FFmpegTimeoutError, ToolNotFoundError, VidasmError, classify_failure
 from .ffmpeg_tool import FFmpeg, known_version, select_ffmpeg
+from .limits import limit_child
 from .parsers import parse_progress, progress_seconds
 
 log = logging.getLogger("vidasm")
@@ -82,6 +83,60 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.wait(timeout=10)
 
 
+class _StderrTail:
+    """Reads a child's stderr on a thread, keeping at most ``MAX_STDERR`` characters."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.chunks: list[str] = []
+        self.size = 0
+        self.thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _drain(self, stream: IO[str]) -> None:
+        for line in stream:
+            if self.size < MAX_STDERR:
+                self.chunks.append(line)
+                self.size += len(line)
+
+    def text(self) -> str:
+        self.thread.join(timeout=10)
+        return "".join(self.chunks)
+
+
+def _follow_progress(
+    stdout: IO[str], total_seconds: float | None, on_progress: Callable[[float, float | None], None] | None
+) -> None:
+    """Read ``-progress pipe:1`` blocks until FFmpeg closes stdout, reporting the output time reached."""
+    block: list[str] = []
+    for line in stdout:
+        block.append(line)
+        if not line.startswith("progress="):
+            continue
+        info = parse_progress(block)
+        block = []
+        done_s = progress_seconds(info) or 0.0
+        if info.get("progress") == "end" and total_seconds:
+            done_s = total_seconds
+        if on_progress is not None:
+            on_progress(done_s, total_seconds)
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[str]:
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # one prctl call: no imports, no locks
+        )
+    except FileNotFoundError as exc:
+        raise ToolNotFoundError(f"cannot run {argv[0]}: not found", path=argv[0]) from exc
+
+
 def run_ffmpeg(
     argv: list[str],
     *,
@@ -96,38 +151,16 @@ def run_ffmpeg(
     ``on_progress(seconds done, total seconds)`` is called for each ``-progress`` block FFmpeg prints.
 
     The child gets its own process group so a timeout or a cancelled run (any exception raised in this
-    thread, including Dagster's interrupt) kills it and whatever it spawned.
+    thread, including Dagster's interrupt) kills it and whatever it spawned; it dies with this process too
+    (parent-death signal), and runs under the memory and output-size ceilings of ``limits``.
     """
     lg = logger or log
     lg.debug("$ %s", shlex.join(argv))
     started = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-            preexec_fn=_die_with_parent,  # one prctl call: no imports, no locks
-        )
-    except FileNotFoundError as exc:
-        raise ToolNotFoundError(f"cannot run {argv[0]}: not found", path=argv[0]) from exc
-
-    chunks: list[str] = []
-    size = 0
-
-    def drain_stderr() -> None:
-        nonlocal size
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if size < MAX_STDERR:
-                chunks.append(line)
-                size += len(line)
-
-    reader = threading.Thread(target=drain_stderr, daemon=True)
-    reader.start()
+    proc = _spawn(argv)
+    ceilings = limit_child(proc.pid)  # memory and output-size ceilings (limits.py)
+    assert proc.stderr is not None and proc.stdout is not None
+    stderr_tail = _StderrTail(proc.stderr)
     timed_out = threading.Event()
 
     def on_timeout() -> None:
@@ -138,19 +171,8 @@ def run_ffmpeg(
     if timer:
         timer.daemon = True
         timer.start()
-    block: list[str] = []
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            block.append(line)
-            if line.startswith("progress="):
-                info = parse_progress(block)
-                block = []
-                done_s = progress_seconds(info) or 0.0
-                if info.get("progress") == "end" and total_seconds:
-                    done_s = total_seconds
-                if on_progress is not None:
-                    on_progress(done_s, total_seconds)
+        _follow_progress(proc.stdout, total_seconds, on_progress)
         proc.wait()
     except BaseException:
         _kill_group(proc)
@@ -158,18 +180,14 @@ def run_ffmpeg(
     finally:
         if timer:
             timer.cancel()
-        reader.join(timeout=10)
-    stderr = "".join(chunks)
-    elapsed = time.monotonic() - started
+    stderr = stderr_tail.text()
     if timed_out.is_set():
         raise FFmpegTimeoutError(
-            f"{path or argv[0]}: FFmpeg timed out after {timeout:g} s and was killed",
-            path=path,
-            stderr=stderr,
+            f"{path or argv[0]}: FFmpeg timed out after {timeout:g} s and was killed", path=path, stderr=stderr
         )
     if proc.returncode != 0:
-        raise failure_error(argv, proc.returncode, stderr, path)
-    lg.debug("ffmpeg finished in %.2f s", elapsed)
+        raise ceilings.explain(proc.returncode, failure_error(argv, proc.returncode, stderr, path), path)
+    lg.debug("ffmpeg finished in %.2f s", time.monotonic() - started)
     return stderr
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from .colour import SourceColour, source_colour
 from .errors import InvalidMediaError, MediaNotFoundError, VidasmError
+from .limits import check_render
 from .probe import MediaInfo, VideoInfo, probe, require_video
 from .project import Project, ShotRef, Take
 from .rates import Rate
@@ -24,6 +25,7 @@ def shot_frames(info: MediaInfo, rate: Rate) -> int:
     frames = rate.seconds_to_frames(v.duration)
     if frames < 1:
         raise InvalidMediaError(f"{info.path}: shorter than one frame at {rate} fps", path=info.path)
+    check_render(info, rate, frames)  # pixels, declared seconds per byte, frames: before any FFmpeg work
     return frames
 
 

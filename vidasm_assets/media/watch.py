@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import VidasmError
-from .fingerprints import load_fingerprints, save_fingerprints
-from .project import discover_projects
+from .fingerprints import FingerprintCache, load_fingerprints, save_fingerprints
+from .project import Project, discover_projects
 
 
 @dataclass
@@ -121,60 +122,86 @@ def scan_workspace(
     for name, project in ws.projects.items():
         if name not in known_projects:
             continue
-        ch = ProjectChanges(name, first_look=name not in cursor.shots)
-        old = cursor.shots.get(name, {})
-        kept: dict[str, ShotState] = {}
-        cache = load_fingerprints(project)
-        ch.shots = project.shots()
-        for shot in ch.shots:
-            prev = old.get(shot)
-            try:
-                take = project.select_take(shot)
-                st = take.path.stat()
-            except (VidasmError, OSError) as exc:
-                ch.errors.append(f"{shot}: {str(exc).splitlines()[0]}")
-                if prev:
-                    kept[shot] = prev
-                continue
-            key = str(take.path)
-            if prev and (prev.take, prev.size, prev.mtime_ns) == (take.name, st.st_size, st.st_mtime_ns):
-                kept[shot] = prev
-                continue
-            if not _settled(cursor.pending.get(key), st, now, settle_seconds):
-                new.pending[key] = _pending(cursor.pending.get(key), st, now)
-                ch.waiting.append(take.path.name)
-                if prev:
-                    kept[shot] = prev
-                continue
-            if time.monotonic() - started > hash_budget_seconds:
-                result.deferred += 1
-                if prev:
-                    kept[shot] = prev
-                continue
-            try:
-                fp = cache.fingerprint(take.path)  # reuses the build's hash when size and mtime match
-            except OSError as exc:  # vanished between stat and read
-                ch.errors.append(f"{shot}: {exc}")
-                if prev:
-                    kept[shot] = prev
-                continue
-            kept[shot] = ShotState(take.name, st.st_size, st.st_mtime_ns, fp)
+        try:  # each project inside its own boundary: an unreadable folder never stops the tick
+            look = _Look(cursor, new, now, settle_seconds, lambda: time.monotonic() - started > hash_budget_seconds)
+            result.changes.append(_scan_project(project, look, spec_versions))
+            result.deferred += look.deferred
+        except (VidasmError, OSError) as exc:
+            result.broken_projects[name] = str(exc).splitlines()[0]
+            if name in cursor.shots:
+                new.shots[name] = cursor.shots[name]
+    return result
+
+
+@dataclass
+class _Look:
+    """One tick's look at the files: the old cursor, the new one being made, the clock and the hashing budget."""
+
+    cursor: WatchCursor
+    new: WatchCursor
+    now: float
+    settle_seconds: float
+    over_budget: Callable[[], bool]
+    deferred: int = 0
+
+
+def _scan_project(project: Project, look: _Look, spec_versions: dict[str, Any]) -> ProjectChanges:
+    name = project.name
+    ch = ProjectChanges(name, first_look=name not in look.cursor.shots)
+    old = look.cursor.shots.get(name, {})
+    kept: dict[str, ShotState] = {}
+    cache = load_fingerprints(project)
+    ch.shots = project.shots()
+    for shot in ch.shots:
+        prev = old.get(shot)
+        state = _look_at_shot(project, shot, prev, cache, look, ch)
+        if state is not None:
+            kept[shot] = state
             if prev is None:
                 ch.added.append(shot)
-            if prev is None or prev.fp != fp:
-                ch.changed[shot] = fp
-        ch.removed = sorted(set(old) - set(ch.shots))
-        new.shots[name] = kept
-        versions = {facet: fn(project) for facet, fn in spec_versions.items()}
-        before = cursor.specs.get(name, {})
-        ch.specs = {f: v for f, v in versions.items() if before.get(f) != v}
-        ch.versions = versions
-        ch.fingerprints = {s: st.fp for s, st in kept.items()}
-        ch.takes = {s: st.take.rsplit("_", 1)[-1] for s, st in kept.items()}
-        new.specs[name] = versions
-        save_fingerprints(project, cache)  # writes only entries that changed
-        result.changes.append(ch)
-    return result
+            if prev is None or prev.fp != state.fp:
+                ch.changed[shot] = state.fp
+        elif prev is not None:  # unreadable, unsettled or not hashed yet: what we knew stands
+            kept[shot] = prev
+    ch.removed = sorted(set(old) - set(ch.shots))
+    look.new.shots[name] = kept
+    versions = {facet: fn(project) for facet, fn in spec_versions.items()}
+    before = look.cursor.specs.get(name, {})
+    ch.specs = {f: v for f, v in versions.items() if before.get(f) != v}
+    ch.versions = versions
+    ch.fingerprints = {s: st.fp for s, st in kept.items()}
+    ch.takes = {s: st.take.rsplit("_", 1)[-1] for s, st in kept.items()}
+    look.new.specs[name] = versions
+    save_fingerprints(project, cache)  # writes only entries that changed
+    return ch
+
+
+def _look_at_shot(
+    project: Project, shot: str, prev: ShotState | None, cache: FingerprintCache, look: _Look, ch: ProjectChanges
+) -> ShotState | None:
+    """The shot's selected take as it is now, or None when this tick cannot say (and why is noted on ``ch``)."""
+    try:
+        take = project.select_take(shot)
+        st = take.path.stat()
+    except (VidasmError, OSError) as exc:
+        ch.errors.append(f"{shot}: {str(exc).splitlines()[0]}")
+        return None
+    if prev and (prev.take, prev.size, prev.mtime_ns) == (take.name, st.st_size, st.st_mtime_ns):
+        return prev
+    key = str(take.path)
+    if not _settled(look.cursor.pending.get(key), st, look.now, look.settle_seconds):
+        look.new.pending[key] = _pending(look.cursor.pending.get(key), st, look.now)
+        ch.waiting.append(take.path.name)
+        return None
+    if look.over_budget():
+        look.deferred += 1
+        return None
+    try:
+        fp = cache.fingerprint(take.path)  # reuses the build's hash when size and mtime match
+    except OSError as exc:  # vanished between stat and read
+        ch.errors.append(f"{shot}: {exc}")
+        return None
+    return ShotState(take.name, st.st_size, st.st_mtime_ns, fp)
 
 
 def _settled(pending: list[int | float] | None, st: os.stat_result, now: float, settle: float) -> bool:

@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from ..media.ffmpeg_tool import FFmpeg, select_ffmpeg
+from ..media.limits import ffmpeg_timeout
 from ..media.parsers import ProgressSteps
 from ..media.progress import publish
 from ..media.runner import run_ffmpeg
@@ -17,7 +18,11 @@ class FFmpegResource(dg.ConfigurableResource):
     """Finds FFmpeg (config, FFMPEG_PATH, PATH, imageio-ffmpeg) and runs argument lists with progress."""
 
     ffmpeg_path: str | None = Field(default=None, description="Explicit ffmpeg binary; else FFMPEG_PATH, PATH, pip.")
-    timeout_seconds: float = Field(default=3600.0, description="Per-command limit; the child is killed past it.")
+    timeout_seconds: float | None = Field(
+        default=None,
+        description="Seconds each FFmpeg command may run before it is killed (0: no limit). Unset: "
+        "VIDASM_FFMPEG_TIMEOUT, default 3600.",
+    )
     _exe: str | None = PrivateAttr(default=None)
 
     @property
@@ -51,7 +56,7 @@ class FFmpegResource(dg.ConfigurableResource):
             return run_ffmpeg(
                 [exe, *args],
                 path=path,
-                timeout=self.timeout_seconds,
+                timeout=ffmpeg_timeout(self.timeout_seconds),
                 total_seconds=total_seconds,
                 on_progress=progress,
                 logger=log,  # type: ignore[arg-type]

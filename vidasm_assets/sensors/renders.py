@@ -44,32 +44,15 @@ def _reconcile(
     return reconcile_shots(instance, ch.project, shots=ch.shots, fresh=on_disk, by=SENSOR_NAME)
 
 
-def _project_requests(
-    instance: dg.DagsterInstance,
-    ch: ProjectChanges,
-    presets: list[str],
-    workspace: WorkspaceResource,
-    facets: dict,
-) -> tuple[list[dg.RunRequest], list, list]:
+def _observations(instance: dg.DagsterInstance, ch: ProjectChanges, existing: set[str]) -> list[dg.AssetObservation]:
+    """project.json facets and renders whose data version moved since the instance last recorded it."""
     P = ch.project
-    pname = n.shots_partitions_name(P)
-    existing = set(instance.get_dynamic_partitions(pname))
-    partition_requests: list = []
-    events: list = []
-    runs: list[dg.RunRequest] = []
-    add = [s for s in ch.fingerprints if s not in existing]
-    if add:
-        partition_requests.append(dg.AddDynamicPartitionsRequest(pname, add))
-    # Every partition whose shot is gone, also one the cursor never saw (built by the CLI, folder deleted since).
-    remove = sorted(existing - set(ch.shots))
-    if remove:
-        partition_requests.append(dg.DeleteDynamicPartitionsRequest(pname, remove))
+    events = []
     for facet, version in ch.specs.items():
         key = n.key(P, facet)
         if recorded_observation(instance, key) != version:
             events.append(dg.AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version}))
     # Only partitions that already existed can have history: one paged query per asset, not per shot.
-    known = [s for s in ch.fingerprints if s in existing]
     observed = latest_versions(
         instance, n.key(P, n.RENDER), [s for s in ch.changed if s in existing], observations=True
     )
@@ -78,15 +61,25 @@ def _project_requests(
             events.append(
                 dg.AssetObservation(asset_key=n.key(P, n.RENDER), partition=shot, tags={DATA_VERSION_TAG: fp})
             )
-    # What each shot needs, by expected vs recorded version (a render already built by the CLI needs nothing).
+    return events
+
+
+def _shot_runs(
+    instance: dg.DagsterInstance, ch: ProjectChanges, facets: dict, existing: set[str], *, removed: bool
+) -> tuple[list[dg.RunRequest], list[str]]:
+    """A run for each shot whose picture or audio is not at its expected version (a render already built by the
+    CLI needs nothing), and the shots found fresh (for ``_reconcile``)."""
+    P = ch.project
+    known = [s for s in ch.fingerprints if s in existing]
     candidates = set(ch.changed)
     if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs:
         candidates |= set(ch.fingerprints)
     # A removed shot may have left a failed check as the asset's newest: which remaining shots are fresh, too.
-    looked_at = candidates | set(known) if remove else candidates
+    looked_at = candidates | set(known) if removed else candidates
     built = {
         a: latest_versions(instance, n.key(P, a), [s for s in known if s in looked_at]) for a in (n.PICTURE, n.AUDIO)
     }
+    runs: list[dg.RunRequest] = []
     fresh: list[str] = []
     for shot in sorted(looked_at):
         fp = ch.fingerprints.get(shot) or ch.changed[shot]
@@ -104,6 +97,29 @@ def _project_requests(
                     tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
                 )
             )
+    return runs, fresh
+
+
+def _project_requests(
+    instance: dg.DagsterInstance,
+    ch: ProjectChanges,
+    presets: list[str],
+    workspace: WorkspaceResource,
+    facets: dict,
+) -> tuple[list[dg.RunRequest], list, list]:
+    P = ch.project
+    pname = n.shots_partitions_name(P)
+    existing = set(instance.get_dynamic_partitions(pname))
+    partition_requests: list = []
+    add = [s for s in ch.fingerprints if s not in existing]
+    if add:
+        partition_requests.append(dg.AddDynamicPartitionsRequest(pname, add))
+    # Every partition whose shot is gone, also one the cursor never saw (built by the CLI, folder deleted since).
+    remove = sorted(existing - set(ch.shots))
+    if remove:
+        partition_requests.append(dg.DeleteDynamicPartitionsRequest(pname, remove))
+    events: list = _observations(instance, ch, existing)
+    runs, fresh = _shot_runs(instance, ch, facets, existing, removed=bool(remove))
     if fresh or remove:
         events += _reconcile(instance, workspace, ch, fresh)
     if remove and not runs:
