@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -14,9 +13,6 @@ import pytest
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
 from vidasm_assets.media.ffmpeg_tool import bundled_ffmpeg, select_ffmpeg
 from vidasm_assets.media.runner import find_ffmpeg
-
-REPO = Path(__file__).resolve().parent.parent
-BUILDS = Path(os.environ.get("VIDASM_FFMPEG_BUILDS") or REPO / ".venv" / "ffmpeg-builds")
 
 
 def _session_ffmpeg() -> str | None:
@@ -47,17 +43,6 @@ def ffmpeg() -> str:
     return find_ffmpeg()
 
 
-def ffmpeg_build(version: str) -> str:
-    """Another FFmpeg build (``scripts/ffmpeg-builds.sh`` extracts them from older imageio-ffmpeg wheels).
-    Missing: a failure under CI (``CI`` set), else a skip that says how to get it."""
-    exe = BUILDS / version / "ffmpeg"
-    if exe.is_file():
-        return str(exe)
-    if os.environ.get("CI"):
-        pytest.fail(f"{exe} is missing: scripts/ffmpeg-builds.sh fetches it (CI must run it)")
-    pytest.skip(f"FFmpeg {version} not at {exe}: run scripts/ffmpeg-builds.sh")
-
-
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     home = tmp_path / "dagster_home"
@@ -81,13 +66,6 @@ def make_project(ffmpeg: str) -> MakeProject:
         return folder
 
     return _make
-
-
-def set_spec(folder: Path, **changes: object) -> None:
-    pj = folder / "project.json"
-    data = json.loads(pj.read_text())
-    data.update(changes)
-    pj.write_text(json.dumps(data))
 
 
 @pytest.fixture(autouse=True)

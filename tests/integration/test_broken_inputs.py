@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -24,13 +25,14 @@ from vidasm_assets.media import assembly, checks, conform, loudness, shots
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.errors import InvalidMediaError, MediaNotFoundError, UnsupportedMediaError, VidasmError
 from vidasm_assets.media.probe import probe
-from vidasm_assets.media.project import discover_projects, load_project
+from vidasm_assets.media.project import Project, discover_projects, load_project
 from vidasm_assets.media.runner import run_ffmpeg
 from vidasm_assets.media.slate import card_lines
 from vidasm_assets.media.timeline import Timeline
+from vidasm_assets.planner import Outcome
 
-from . import media_sources as ms
-from .helpers import (
+from ..support import media_sources as ms
+from ..support.helpers import (
     QUIET,
     build_workspace,
     decoded_audio_samples,
@@ -74,6 +76,27 @@ def _break(ffmpeg: str, renders: Path, work: Path) -> None:
     shutil.copy(png, renders / "b010" / "b010_v002.png")  # a still beside a render: not a take, ignored
 
 
+@dataclass
+class BrokenWorkspace:
+    """The broken workspace after its first build and after the second (a good new take of ``other``)."""
+
+    root: Path
+    instance: dg.DagsterInstance
+    before: list[Outcome]
+    outcomes: list[Outcome]
+    work: Path
+
+
+@dataclass
+class Holes:
+    """The ``holes`` project built with placeholders: its roll-up outcome and the project."""
+
+    root: Path
+    instance: dg.DagsterInstance
+    result: Outcome
+    project: Project
+
+
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     root = tmp_path_factory.mktemp("broken_ws")
@@ -109,7 +132,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
         ms.run(ffmpeg, root / "other" / "03_Renders" / "o010" / "o010_v002.mp4",
                ms.with_av(ms.video("64x36", seconds=1.5), ms.tone(1.5, -12)))  # fmt: skip
         second = build_workspace(instance, root)
-        yield root, instance, before, second, work
+        yield BrokenWorkspace(root, instance, before, second, work)
 
 
 def _outputs(folder: Path) -> list[Path]:
@@ -118,7 +141,7 @@ def _outputs(folder: Path) -> list[Path]:
 
 
 def test_each_broken_shot_fails_naming_the_file_and_the_problem(ws) -> None:
-    _, _, _, outcomes, _ = ws
+    outcomes = ws.outcomes
     failed = {o.label.split(" ")[0]: o.message for o in outcomes if o.project == "broken" and not o.success}
     for shot, (says, _) in EXPECTED.items():
         assert shot in failed, (shot, failed)
@@ -126,7 +149,7 @@ def test_each_broken_shot_fails_naming_the_file_and_the_problem(ws) -> None:
 
 
 def test_the_build_steps_raise_typed_errors(ws, ffmpeg: str) -> None:
-    root, _, _, _, _ = ws
+    root = ws.root
     project = load_project(root, "broken")
     run = lambda argv, **kw: run_ffmpeg(argv)  # noqa: E731
     for shot, (says, kind) in EXPECTED.items():
@@ -142,7 +165,7 @@ def test_the_build_steps_raise_typed_errors(ws, ffmpeg: str) -> None:
 
 
 def test_other_shots_and_projects_still_build(ws) -> None:
-    root, _, _, outcomes, _ = ws
+    root, outcomes = ws.root, ws.outcomes
     other = [o for o in outcomes if o.project == "other"]
     assert other and all(o.success for o in other)
     assert video_frames_and_duration(root / "other" / "06_Exports" / "other_web.mp4")[0] == 36
@@ -150,7 +173,7 @@ def test_other_shots_and_projects_still_build(ws) -> None:
 
 
 def test_the_cut_fails_naming_the_shots_instead_of_dropping_them(ws) -> None:
-    _, _, _, outcomes, _ = ws
+    outcomes = ws.outcomes
     cut = [o for o in outcomes if o.project == "broken" and "cut" in o.label]
     assert len(cut) == 1 and not cut[0].success
     for shot in BROKEN_SHOTS:
@@ -158,7 +181,7 @@ def test_the_cut_fails_naming_the_shots_instead_of_dropping_them(ws) -> None:
 
 
 def test_previous_outputs_are_untouched_and_nothing_partial_is_left(ws) -> None:
-    root, _, before, _, _ = ws
+    root, before = ws.root, ws.before
     for path, data in before.items():
         if "other" in path.parts:
             continue
@@ -169,7 +192,7 @@ def test_previous_outputs_are_untouched_and_nothing_partial_is_left(ws) -> None:
 
 
 def test_a_render_vanishing_mid_build_fails_by_name_and_keeps_the_old_output(ws, ffmpeg: str) -> None:
-    root, _, _, _, work = ws
+    root, work = ws.root, ws.work
     project = load_project(root, "other")
     take = project.select_take("o010")
     copy = work / "vanish" / "other"
@@ -200,16 +223,16 @@ def test_a_render_vanishing_mid_build_fails_by_name_and_keeps_the_old_output(ws,
 @pytest.fixture(scope="module")
 def holes(ws):
     """`vidasm build` itself (the planner) assembles a placeholder project even though shots failed."""
-    root, instance, _, outcomes, _ = ws
+    root, instance, outcomes = ws.root, ws.instance, ws.outcomes
     failed = {o.label.split(" ")[0] for o in outcomes if o.project == "holes" and not o.success}
     assert {"h020", "h030", "h040"} <= failed  # the shots themselves still fail, by name
     rollups = [o for o in outcomes if o.project == "holes" and o.label.startswith("timeline")]
     assert len(rollups) == 1, outcomes
-    return root, instance, rollups[0], discover_projects(root).projects["holes"]
+    return Holes(root, instance, rollups[0], discover_projects(root).projects["holes"])
 
 
 def test_placeholder_cut_is_not_rebuilt_when_nothing_changed(holes) -> None:
-    root, instance, _, _ = holes
+    root, instance = holes.root, holes.instance
     mark = last_storage_id(instance)
     outcomes = build_workspace(instance, root, ["holes"])
     assert {o.label.split(" ")[0] for o in outcomes if not o.success} >= {"h020", "h030", "h040"}
@@ -218,7 +241,7 @@ def test_placeholder_cut_is_not_rebuilt_when_nothing_changed(holes) -> None:
 
 
 def test_placeholder_slates_fill_the_missing_shots_at_their_length(holes) -> None:
-    _, _, result, project = holes
+    result, project = holes.result, holes.project
     assert result.success
     tl = Timeline.from_json(project.timeline_path().read_text())
     assert [(c.shot, c.frames, bool(c.placeholder)) for c in tl.clips] == [
@@ -267,7 +290,7 @@ def load_rate():
 
 
 def test_the_edl_marks_the_placeholders(holes) -> None:
-    _, _, _, project = holes
+    project = holes.project
     text = project.edl_path().read_text()
     events = list(pycmx.parse_cmx3600(io.StringIO(text)).events)
     names = ["h010_v001", "h020_PLACEHOLDER", "h030_PLACEHOLDER", "h040_PLACEHOLDER"]
@@ -278,7 +301,7 @@ def test_the_edl_marks_the_placeholders(holes) -> None:
 
 
 def test_the_cut_checks_pass_with_placeholders(holes) -> None:
-    _, instance, _, _ = holes
+    instance = holes.instance
     for name in checks.CUT_CHECKS:
         record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(n.key("holes", "cut"), name))
         assert record is not None and record.event is not None
@@ -286,7 +309,7 @@ def test_the_cut_checks_pass_with_placeholders(holes) -> None:
 
 
 def test_a_failed_blocking_check_stops_the_delivery(ws, monkeypatch: pytest.MonkeyPatch) -> None:
-    root, instance, _, _, _ = ws
+    root, instance = ws.root, ws.instance
     web = root / "other" / "06_Exports" / "other_web.mp4"
     before = web.read_bytes()
     real = checks.cut_checks

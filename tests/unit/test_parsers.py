@@ -31,7 +31,7 @@ from vidasm_assets.media.parsers import (
 )
 from vidasm_assets.media.runner import failure_error
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 def read(name: str) -> str:

@@ -28,8 +28,7 @@ from vidasm_assets.media.runner import run_ffmpeg
 from vidasm_assets.media.versions import Asset, shot_inputs, spec_facets
 from vidasm_assets.planner import plan_project
 
-from .conftest import set_spec
-from .helpers import QUIET, build_workspace
+from ..support.helpers import QUIET, build_workspace, set_spec
 
 pytestmark = pytest.mark.media
 

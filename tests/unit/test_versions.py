@@ -16,7 +16,7 @@ from vidasm_assets.media.demo import RenderSpec
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import load_project
 
-from .helpers import build_workspace
+from ..support.helpers import build_workspace
 
 PIC = v.Inputs(v.Asset.PICTURE, {"render": "fp2", "resolution": "1920x1080"}, {"take": "v002"})
 

@@ -7,12 +7,7 @@ both projects completes. The dagster dev process group is killed at the end, eve
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,16 +15,16 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-import requests
 
 from vidasm_assets.backfill import graphql, launch_backfill, wait_for_backfill
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
+
+from ..support.dagster_dev import _free_port, active_runs, dagster_dev, failed_runs
 
 pytestmark = [pytest.mark.media, pytest.mark.postgres]
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
-BIN = Path(sys.executable).parent
 PROJECTS = {"alpha": ["sh010", "sh020"], "beta": ["b010", "b020"]}
 ROLLUPS = ["timeline", "cut", "edl", "otio", "delivery_web"]
 
@@ -41,19 +36,6 @@ query Mats($path: [String!]!) {
   }
 }
 """
-ACTIVE_RUNS = """
-query { runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
-  __typename ... on Runs { results { runId jobName } } } }
-"""
-FAILED_RUNS = """
-query { runsOrError(filter: {statuses: [FAILURE]}) { __typename ... on Runs { results { runId jobName } } } }
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -74,40 +56,6 @@ def database() -> Iterator[str]:
         conn.close()
 
 
-@contextlib.contextmanager
-def dagster_dev(env: dict[str, str], cwd: Path, port: int, log: Path) -> Iterator[str]:
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-m", "vidasm_assets.definitions", "-h", "127.0.0.1", "-p", str(port)],
-            env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(f"dagster dev exited early:\n{log.read_text()[-3000:]}")
-                with contextlib.suppress(requests.RequestException):
-                    if requests.get(f"{url}/server_info", timeout=2).ok:
-                        graphql(url, "{ version }")
-                        break
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"dagster dev did not come up:\n{log.read_text()[-3000:]}")
-                time.sleep(1)
-            yield url
-        finally:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                try:
-                    proc.wait(timeout=15)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
 def materialized(url: str, since_ms: float = 0) -> set[str]:
     out = set()
     for project in PROJECTS:
@@ -118,25 +66,6 @@ def materialized(url: str, since_ms: float = 0) -> set[str]:
             for m in data["assetMaterializations"]:
                 if float(m["timestamp"]) > since_ms:
                     out.add(f"{project}/{asset}[{m['partition']}]" if m["partition"] else f"{project}/{asset}")
-    return out
-
-
-def active_runs(url: str) -> list[dict]:
-    return graphql(url, ACTIVE_RUNS)["runsOrError"]["results"]
-
-
-RUN_EVENTS = """
-query Events($id: ID!) { runOrError(runId: $id) { __typename ... on Run { jobName
-  eventConnection(limit: 200) { events { __typename message } } } } }
-"""
-
-
-def failed_runs(url: str) -> list[str]:
-    out = []
-    for run in graphql(url, FAILED_RUNS)["runsOrError"]["results"]:
-        data = graphql(url, RUN_EVENTS, {"id": run["runId"]})["runOrError"]
-        msgs = [e["message"] for e in data["eventConnection"]["events"] if "Failure" in e["__typename"]]
-        out.append(f"{run['jobName']} {run['runId']}: {msgs[-3:]}")
     return out
 
 
@@ -171,7 +100,7 @@ def test_dagster_dev_on_postgres_rebuilds_exactly_and_backfills(tmp_path: Path, 
             os.utime(path, (old, old))
     home = tmp_path / "home"
     home.mkdir()
-    packaged = Path(__file__).resolve().parents[1] / "vidasm_assets" / "instance" / "dagster.postgres.yaml"
+    packaged = Path(__file__).resolve().parents[2] / "vidasm_assets" / "instance" / "dagster.postgres.yaml"
     (home / "dagster.yaml").write_text(packaged.read_text())
     env = {
         **os.environ,

@@ -17,12 +17,14 @@ from vidasm_assets.media.demo import RenderSpec, make_render
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import discover_projects
 
-from .helpers import (
+from ..support.helpers import (
+    Built,
     build_workspace,
     decoded_audio_samples,
     last_storage_id,
     loudness,
     materialized_since,
+    set_spec,
     video_frames_and_duration,
 )
 
@@ -62,11 +64,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     home = tmp_path_factory.mktemp("dagster_home")
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         outcomes = build_workspace(instance, root)
-        yield root, instance, outcomes
+        yield Built(root, instance, outcomes)
 
 
 def test_everything_builds(built) -> None:
-    root, _, outcomes = built
+    root, outcomes = built.root, built.outcomes
     assert outcomes and all(o.success for o in outcomes), [o for o in outcomes if not o.success]
     for project, shots in (("alpha", 4), ("beta", 2)):
         assert (root / project / "06_Exports" / f"{project}_web.mp4").is_file()
@@ -75,7 +77,7 @@ def test_everything_builds(built) -> None:
 
 
 def test_conformed_shots_meet_the_spec(built) -> None:
-    root, _, _ = built
+    root = built.root
     for project, fps in (("alpha", 24), ("beta", 25)):
         for pic in sorted((root / project / "05_Cache" / "picture").glob("*.mov")):
             v = probe(pic).video
@@ -89,7 +91,7 @@ def test_conformed_shots_meet_the_spec(built) -> None:
 
 
 def test_normalized_audio_hits_target_and_exact_length(built, ffmpeg: str) -> None:
-    root, _, _ = built
+    root = built.root
     project = discover_projects(root).projects["alpha"]
     rate = project.spec.rate
     for shot in project.shots():
@@ -106,7 +108,7 @@ def test_normalized_audio_hits_target_and_exact_length(built, ffmpeg: str) -> No
 
 
 def test_cut_duration_is_the_sum_and_streams_agree(built) -> None:
-    root, _, _ = built
+    root = built.root
     for name in ("alpha", "beta"):
         project = discover_projects(root).projects[name]
         rate = project.spec.rate
@@ -124,7 +126,7 @@ def test_cut_duration_is_the_sum_and_streams_agree(built) -> None:
 
 
 def test_web_delivery_format(built) -> None:
-    root, _, _ = built
+    root = built.root
     web = root / "alpha" / "06_Exports" / "alpha_web.mp4"
     info = probe(web)
     assert info.video and info.video.codec == "h264" and info.video.profile == "High"
@@ -135,7 +137,7 @@ def test_web_delivery_format(built) -> None:
 
 
 def test_edl_parses_with_pycmx(built) -> None:
-    root, _, _ = built
+    root = built.root
     for name, shots in (("alpha", ["sh010", "sh020", "sh030", "sh040"]), ("beta", ["b020", "b010"])):
         text = (root / name / "04_Project_Files" / "assemblies" / f"{name}.edl").read_text()
         edl = pycmx.parse_cmx3600(io.StringIO(text))
@@ -147,21 +149,29 @@ def test_edl_parses_with_pycmx(built) -> None:
 
 
 def test_nothing_rebuilds_when_nothing_changed(built) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     mark = last_storage_id(instance)
     assert build_workspace(instance, root) == []
     assert materialized_since(instance, mark) == set()
 
 
-def test_rebuild_set_after_one_new_version(built, ffmpeg: str) -> None:
+def _restore(built: Built, undo) -> None:
+    """Undo a test's change to the module's workspace and rebuild it, so the next test finds it as built (no
+    test depends on what another left behind)."""
+    undo()
+    assert all(o.success for o in build_workspace(built.instance, built.root))
+
+
+def test_rebuild_set_after_one_new_version(built, ffmpeg: str, request: pytest.FixtureRequest) -> None:
     """A new version of one shot rebuilds that shot and its project's roll-ups, nothing else."""
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     old_beta_cut = (root / "beta" / "05_Cache" / "cut" / "beta_cut.mov").stat().st_mtime_ns
-    make_render(
+    v2 = make_render(
         ffmpeg,
         root / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4",
         RenderSpec(640, 360, "30", 1.0, -12),
     )
+    request.addfinalizer(lambda: _restore(built, v2.unlink))
     mark = last_storage_id(instance)
     outcomes = build_workspace(instance, root)
     assert all(o.success for o in outcomes)
@@ -182,10 +192,11 @@ def test_rebuild_set_after_one_new_version(built, ffmpeg: str) -> None:
         assert c.streams.video[0].frames == 48 + 24 + 48 + 24
 
 
-def test_loudness_target_change_rebuilds_only_audio(built) -> None:
-    from .conftest import set_spec
-
-    root, instance, _ = built
+def test_loudness_target_change_rebuilds_only_audio(built, request: pytest.FixtureRequest) -> None:
+    root, instance = built.root, built.instance
+    pj = root / "beta" / "project.json"
+    before = pj.read_text()
+    request.addfinalizer(lambda: _restore(built, lambda: pj.write_text(before)))
     set_spec(root / "beta", audio={"loudness_lufs": -20, "true_peak_db": -1.0})
     mark = last_storage_id(instance)
     assert all(o.success for o in build_workspace(instance, root))
@@ -194,7 +205,7 @@ def test_loudness_target_change_rebuilds_only_audio(built) -> None:
 
 
 def test_broken_render_fails_narrowly_and_keeps_previous_outputs(built, ffmpeg: str) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     project = discover_projects(root).projects["alpha"]
     cut_before = project.cut_path().read_bytes()
     web_before = project.delivery_path("web").read_bytes()
@@ -241,7 +252,7 @@ def _otio_cmx(text: str, rate: float):
 def test_edl_agrees_with_the_cut_in_two_readers(built) -> None:
     import opentimelineio as otio
 
-    root, _, _ = built
+    root = built.root
     for name in ("alpha", "beta"):
         project = discover_projects(root).projects[name]
         rate = project.spec.rate
@@ -271,7 +282,7 @@ def test_edl_agrees_with_the_cut_in_two_readers(built) -> None:
 def test_otio_and_fcp_xml_round_trip_to_the_cut(built) -> None:
     import opentimelineio as otio
 
-    root, _, _ = built
+    root = built.root
     project = discover_projects(root).projects["beta"]
     cut_frames, cut_duration = video_frames_and_duration(project.cut_path())
     tl = otio.adapters.read_from_file(str(project.otio_path()))
@@ -316,11 +327,13 @@ def test_source_timecode_style_and_record_start(tmp_path: Path, make_project, in
     assert frames == video_frames_and_duration(tmp_path / "gamma" / "05_Cache" / "cut" / "gamma_cut.mov")[0] == expected
 
 
-def test_pixels_only_change_leaves_editorial_alone(built, ffmpeg: str) -> None:
+def test_pixels_only_change_leaves_editorial_alone(built, ffmpeg: str, request: pytest.FixtureRequest) -> None:
     """Same take, same length, new pixels: the shot and cut rebuild, the EDL and timelines do not."""
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     project = discover_projects(root).projects["beta"]
     path = project.select_take("b010").path
+    original = path.read_bytes()
+    request.addfinalizer(lambda: _restore(built, lambda: path.write_bytes(original)))
     make_render(ffmpeg, path, RenderSpec(320, 180, "25", 1.2, -18, pattern="smptehdbars"))
     mark = last_storage_id(instance)
     assert all(o.success for o in build_workspace(instance, root))

@@ -13,7 +13,7 @@ from vidasm_assets.media.demo import RenderSpec, make_render
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import plan_project
 
-from .helpers import QUIET, build_workspace
+from ..support.helpers import QUIET, build_workspace
 
 pytestmark = pytest.mark.media
 TINY = RenderSpec(64, 36, "24", 0.5, -20)

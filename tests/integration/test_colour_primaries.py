@@ -25,8 +25,8 @@ from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.media.runner import run_ffmpeg
 
-from . import colour_reference as ref
-from . import media_sources as ms
+from ..support import colour_reference as ref
+from ..support import media_sources as ms
 
 pytestmark = pytest.mark.media
 

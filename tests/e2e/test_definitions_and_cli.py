@@ -14,7 +14,7 @@ from vidasm_assets.assets import names as n
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -22,8 +22,8 @@ from vidasm_assets.media.checks import AUDIO_CHECKS, PICTURE_CHECKS
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import plan_project
 
-from .helpers import QUIET, build_workspace
-from .test_sensor import TINY, Ticker, age, runs
+from ..support.helpers import QUIET, build_workspace
+from ..support.sensor import TINY, Ticker, age, runs
 
 pytestmark = pytest.mark.media
 SHOT_ASSETS = {n.PICTURE: PICTURE_CHECKS, n.AUDIO: AUDIO_CHECKS}

@@ -21,7 +21,7 @@ import pytest
 from vidasm_assets.backfill import graphql
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
 
-from .test_e2e_postgres import _free_port, active_runs, dagster_dev, failed_runs
+from ..support.dagster_dev import _free_port, active_runs, dagster_dev, failed_runs
 
 pytestmark = pytest.mark.media
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
@@ -80,7 +80,7 @@ def test_first_hour_under_dagster_dev(tmp_path: Path, ffmpeg: str) -> None:
     os.utime(make_render(ffmpeg, alpha / "03_Renders" / "sh010" / "sh010_v001.mp4", TINY), (old, old))
     home = tmp_path / "home"
     home.mkdir()
-    packaged = Path(__file__).resolve().parents[1] / "vidasm_assets" / "instance" / "dagster.yaml"
+    packaged = Path(__file__).resolve().parents[2] / "vidasm_assets" / "instance" / "dagster.yaml"
     (home / "dagster.yaml").write_text(packaged.read_text())
     port = _free_port()
     env = {

@@ -35,7 +35,7 @@ from vidasm_assets.media.rates import TIMELINE_RATES, Rate
 from vidasm_assets.media.timecode import SourceTimecode
 from vidasm_assets.media.timeline import Timeline, TimelineClip
 
-GOLDEN_DIR = Path(__file__).parent / "golden" / "edl"
+GOLDEN_DIR = Path(__file__).parent.parent / "golden" / "edl"
 UPDATE_GOLDEN = os.environ.get("VIDASM_UPDATE_GOLDEN") == "1"
 NTSC_30, NTSC_60, FILM = Rate(30000, 1001), Rate(60000, 1001), Rate(24)
 STORY_PREFIXES = ("* TAKE:", "* SCENE:", "* BEAT:", "* NOTES:")

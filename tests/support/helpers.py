@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import dagster as dg
+import pytest
 
 from vidasm_assets.make import make
 from vidasm_assets.media.loudness import measure_loudness
 from vidasm_assets.media.runner import bind
 from vidasm_assets.planner import Outcome
+
+
+@dataclass
+class Built:
+    """A workspace built once for a module: its root, the instance it was built in, and what the build did."""
+
+    root: Path
+    instance: dg.DagsterInstance
+    outcomes: list[Outcome]
+
+
+REPO = Path(__file__).resolve().parents[2]
+BUILDS = Path(os.environ.get("VIDASM_FFMPEG_BUILDS") or REPO / ".venv" / "ffmpeg-builds")
+
+
+def ffmpeg_build(version: str) -> str:
+    """Another FFmpeg build (``scripts/ffmpeg-builds.sh`` extracts them from older imageio-ffmpeg wheels).
+    Missing: a failure under CI (``CI`` set), else a skip that says how to get it."""
+    exe = BUILDS / version / "ffmpeg"
+    if exe.is_file():
+        return str(exe)
+    if os.environ.get("CI"):
+        pytest.fail(f"{exe} is missing: scripts/ffmpeg-builds.sh fetches it (CI must run it)")
+    pytest.skip(f"FFmpeg {version} not at {exe}: run scripts/ffmpeg-builds.sh")
+
+
+def set_spec(folder: Path, **changes: object) -> None:
+    pj = folder / "project.json"
+    data = json.loads(pj.read_text())
+    data.update(changes)
+    pj.write_text(json.dumps(data))
+
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

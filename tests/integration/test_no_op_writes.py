@@ -10,8 +10,8 @@ import pytest
 
 from vidasm_assets.media.demo import RenderSpec, make_render
 
-from .helpers import build_workspace
-from .test_sensor import TINY, Ticker, age, runs
+from ..support.helpers import build_workspace
+from ..support.sensor import TINY, Ticker, age, runs
 
 pytestmark = pytest.mark.media
 SPEC = {"fps": 24, "resolution": "64x36"}

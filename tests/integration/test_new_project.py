@@ -21,8 +21,8 @@ from vidasm_assets.media.watch import WatchCursor
 from vidasm_assets.planner import plan_project
 from vidasm_assets.sensors import renders
 
-from .helpers import QUIET, build_workspace
-from .test_sensor import TINY, Ticker, age, runs
+from ..support.helpers import QUIET, build_workspace
+from ..support.sensor import TINY, Ticker, age, runs
 
 pytestmark = pytest.mark.media
 ROLLUPS = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, n.delivery("web")]

@@ -13,6 +13,7 @@ import itertools
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,8 +37,8 @@ from vidasm_assets.media.rates import TIMELINE_RATES
 from vidasm_assets.media.runner import run_ffmpeg
 from vidasm_assets.planner import plan_project
 
-from . import media_sources as ms
-from .helpers import QUIET, build_workspace, decoded_audio_samples
+from ..support import media_sources as ms
+from ..support.helpers import QUIET, build_workspace, decoded_audio_samples
 
 pytestmark = pytest.mark.media
 
@@ -173,6 +174,12 @@ def _band_db(path: Path, hz: float, seconds: float = 2.0) -> float:
     return 10 * np.log10(max(band, 1e-20) / spec.sum())
 
 
+@dataclass
+class CaptureWorkspace:
+    root: Path
+    folder: Path  # the capture project's folder
+
+
 @pytest.fixture
 def capture_ws(ffmpeg: str, tmp_path: Path):
     root = tmp_path / "ws"
@@ -181,11 +188,11 @@ def capture_ws(ffmpeg: str, tmp_path: Path):
     _capture(ffmpeg, folder / "03_Renders" / "cap" / "cap_v001.mkv")
     ms.run(ffmpeg, folder / "03_Renders" / "plain" / "plain_v001.mp4",
            ms.with_av(ms.video("160x120", "25", 2), ms.tone(2, -20, hz=440)))  # fmt: skip
-    return root, folder
+    return CaptureWorkspace(root, folder)
 
 
 def test_every_audio_track_is_mixed_by_default_and_the_edl_says_so(capture_ws, instance: dg.DagsterInstance) -> None:
-    root, _folder = capture_ws
+    root = capture_ws.root
     outcomes = build_workspace(instance, root)
     assert outcomes and all(o.success for o in outcomes), outcomes
     project = load_project(root, "capture")
@@ -204,7 +211,7 @@ def test_every_audio_track_is_mixed_by_default_and_the_edl_says_so(capture_ws, i
 
 
 def test_a_shot_can_use_only_the_tracks_it_names(capture_ws, instance: dg.DagsterInstance) -> None:
-    root, folder = capture_ws
+    root, folder = capture_ws.root, capture_ws.folder
     spec = json.loads((folder / "project.json").read_text())
     spec["sequence"][0]["audio_tracks"] = [2]
     (folder / "project.json").write_text(json.dumps(spec))
@@ -216,7 +223,7 @@ def test_a_shot_can_use_only_the_tracks_it_names(capture_ws, instance: dg.Dagste
 
 
 def test_a_track_the_render_does_not_have_is_an_error_naming_shot_and_tracks(capture_ws) -> None:
-    root, folder = capture_ws
+    root, folder = capture_ws.root, capture_ws.folder
     spec = json.loads((folder / "project.json").read_text())
     spec["sequence"][0]["audio_tracks"] = [3]
     (folder / "project.json").write_text(json.dumps(spec))
@@ -233,7 +240,7 @@ def test_a_track_the_render_does_not_have_is_an_error_naming_shot_and_tracks(cap
 def test_a_cut_that_failed_its_checks_never_feeds_a_later_delivery(
     capture_ws, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, _ = capture_ws
+    root = capture_ws.root
     assert all(o.success for o in build_workspace(instance, root))
     project = load_project(root, "capture")
     web = project.delivery_path("web")

@@ -31,11 +31,11 @@ from vidasm_assets.media.limits import human_bytes
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import execute_plan, plan_workspace
 
-from .helpers import QUIET, build_workspace, video_frames_and_duration
+from ..support.helpers import QUIET, build_workspace, video_frames_and_duration
 
 pytestmark = pytest.mark.media
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPEC = {"fps": 24, "resolution": "64x36"}
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
 

@@ -26,8 +26,8 @@ from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.media.runner import bind
 
-from . import media_sources as ms
-from .helpers import build_workspace, decoded_audio_samples, video_frames_and_duration
+from ..support import media_sources as ms
+from ..support.helpers import Built, build_workspace, decoded_audio_samples, video_frames_and_duration
 
 pytestmark = pytest.mark.media
 
@@ -122,7 +122,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     home = tmp_path_factory.mktemp("dagster_home")
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         outcomes = build_workspace(instance, root)
-        yield root, instance, outcomes
+        yield Built(root, instance, outcomes)
 
 
 def _project(root: Path, name: str):
@@ -176,7 +176,7 @@ def _checks(instance: dg.DagsterInstance, project: str, asset: str, partition: s
 
 
 def test_every_case_builds_and_every_check_passes(built) -> None:
-    root, instance, outcomes = built
+    root, instance, outcomes = built.root, built.instance, built.outcomes
     assert outcomes and all(o.success for o in outcomes), [o for o in outcomes if not o.success]
     for name in ("sound", "mixed", "colour"):
         project = _project(root, name)
@@ -201,7 +201,7 @@ def _audio_md(instance: dg.DagsterInstance, project: str, shot: str) -> dict:
 
 
 def test_programme_audio_on_target_and_even_across_shots(built, ffmpeg: str) -> None:
-    root, _, _ = built
+    root = built.root
     project = _project(root, "sound")
     got = {}
     for shot in PROGRAMME:
@@ -215,7 +215,7 @@ def test_programme_audio_on_target_and_even_across_shots(built, ffmpeg: str) -> 
 
 
 def test_sources_spread_over_20_lu_are_reported(built) -> None:
-    _, instance, _ = built
+    instance = built.instance
     measured = {s: _audio_md(instance, "sound", s)["source_lufs"] for s in PROGRAMME}
     assert max(measured.values()) - min(measured.values()) >= 20, measured
     for shot in PROGRAMME:
@@ -225,7 +225,7 @@ def test_sources_spread_over_20_lu_are_reported(built) -> None:
 
 
 def test_quiet_shot_with_loud_transients_is_limited_not_left_quiet(built, ffmpeg: str) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     md = _audio_md(instance, "sound", "s110")
     assert md["mode"] == "limited" and md["normalization_type"] == "linear+limiter"
     assert md["limiter_peak_reduction_db"] > 10  # linear gain alone would have put the peaks 10+ dB over
@@ -235,14 +235,14 @@ def test_quiet_shot_with_loud_transients_is_limited_not_left_quiet(built, ffmpeg
 
 
 def test_clipping_source_louder_than_0_lufs_is_brought_down_linearly(built) -> None:
-    _, instance, _ = built
+    instance = built.instance
     md = _audio_md(instance, "sound", "s060")
     assert md["source_lufs"] > 0 and md["source_true_peak_dbtp"] >= 0  # clipped square-ish wave
     assert md["mode"] == "normalized" and md["normalization_type"] == "linear" and md["gain_db"] < -15
 
 
 def test_silent_and_near_silent_sources_are_kept_as_is_and_reported(built, ffmpeg: str) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     project = _project(root, "sound")
     for shot in ("s030", "s040"):
         md = _audio_md(instance, "sound", shot)
@@ -257,7 +257,7 @@ def test_silent_and_near_silent_sources_are_kept_as_is_and_reported(built, ffmpe
 
 
 def test_audio_is_48k_stereo_of_exact_length_whatever_the_source(built) -> None:
-    root, _, _ = built
+    root = built.root
     project = _project(root, "sound")
     rate = project.spec.rate
     src = {s: probe(project.select_take(s).path) for s in project.shots()}
@@ -274,7 +274,7 @@ def test_audio_is_48k_stereo_of_exact_length_whatever_the_source(built) -> None:
 
 
 def test_render_without_audio_gets_exact_digital_silence(built) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     wav = _project(root, "sound").audio_path("s100")
     with av.open(str(wav)) as c:
         samples = np.concatenate([f.to_ndarray().ravel() for f in c.decode(audio=0)])
@@ -283,7 +283,7 @@ def test_render_without_audio_gets_exact_digital_silence(built) -> None:
 
 
 def test_cut_loudness_on_target_and_peaks_under_the_ceiling(built, ffmpeg: str) -> None:
-    root, _, _ = built
+    root = built.root
     project = _project(root, "sound")
     for path in (project.cut_path(), project.delivery_path("web")):
         integrated, peak = _lufs(ffmpeg, path)
@@ -307,7 +307,7 @@ def _active_box(path: Path) -> tuple[int, int]:
 
 
 def test_every_source_lands_at_timeline_size_rate_and_length(built) -> None:
-    root, _, _ = built
+    root = built.root
     project = _project(root, "mixed")
     rate = project.spec.rate
     for shot in project.shots():
@@ -326,7 +326,7 @@ def test_every_source_lands_at_timeline_size_rate_and_length(built) -> None:
 
 def test_sources_cover_the_cases(built) -> None:
     """The generated sources really are what the cases claim (so the other tests prove something)."""
-    root, _, _ = built
+    root = built.root
     project = _project(root, "mixed")
     src = {s: probe(project.select_take(s).path, first_frame=True) for s in project.shots()}
     v = {s: i.video for s, i in src.items()}
@@ -346,7 +346,7 @@ def test_sources_cover_the_cases(built) -> None:
 
 
 def test_aspect_is_kept_with_pillarbox_for_other_shapes_sar_and_rotation(built) -> None:
-    root, _, _ = built
+    root = built.root
     project = _project(root, "mixed")
     assert _active_box(project.picture_path("m010")) == (120, 90)  # 4:3 square pixels
     assert _active_box(project.picture_path("m020")) == (120, 90)  # 180x120 at SAR 8:9 shows as 4:3
@@ -355,7 +355,7 @@ def test_aspect_is_kept_with_pillarbox_for_other_shapes_sar_and_rotation(built) 
 
 
 def test_interlaced_source_is_deinterlaced_to_progressive(built) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=n.key("mixed", "picture"), asset_partitions=["m080"]), limit=1
     ).records
@@ -388,7 +388,7 @@ def _beep_sample(path: Path, start: int = 0) -> int:
 @pytest.mark.parametrize("shot", ["m130", "m140"])
 def test_non_zero_start_times_keep_picture_and_sound_in_sync(built, shot: str) -> None:
     """The flash and the beep happen at the same instant in the render; they must in the shot and the cut."""
-    root, _, _ = built
+    root = built.root
     project = _project(root, "mixed")
     flash = _flash_frame(project.picture_path(shot))
     beep = _beep_sample(project.audio_path(shot))
@@ -402,7 +402,7 @@ def test_non_zero_start_times_keep_picture_and_sound_in_sync(built, shot: str) -
 
 
 def test_source_timecode_reaches_the_edl(built) -> None:
-    root, _, _ = built
+    root = built.root
     text = _project(root, "mixed").edl_path().read_text()
     events = {e.edits[0].clip_name: e.edits[0] for e in pycmx.parse_cmx3600(io.StringIO(text)).events}
     assert events["m150_v001"].source_in == "01:00:10:00"
@@ -412,7 +412,7 @@ def test_source_timecode_reaches_the_edl(built) -> None:
 
 
 def test_bt601_and_untagged_sources_are_converted_not_retagged(built) -> None:
-    root, _, _ = built
+    root = built.root
     project = _project(root, "colour")
     want = _ycbcr(PATCH, "bt709")
     as601 = _ycbcr(PATCH, "bt601")
@@ -424,13 +424,13 @@ def test_bt601_and_untagged_sources_are_converted_not_retagged(built) -> None:
 
 
 def test_full_range_source_is_brought_to_limited_range(built) -> None:
-    root, _, _ = built
+    root = built.root
     y, _, _ = _planes(_project(root, "colour").picture_path("c040"))
     assert abs(y[45, 20] - 16) <= 1 and abs(y[45, 140] - 235) <= 1
 
 
 def test_hdr_is_tone_mapped_when_the_project_asks(built) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     project = _project(root, "colour")
     for shot, transfer in (("c060", "smpte2084"), ("c070", "arib-std-b67")):
         assert probe(project.select_take(shot).path).video.color_trc == transfer  # type: ignore[union-attr]
@@ -448,7 +448,7 @@ def test_hdr_is_tone_mapped_when_the_project_asks(built) -> None:
 
 
 def test_wide_gamut_sdr_is_gamut_converted_and_greys_stay_put(built) -> None:
-    root, instance, _ = built
+    root, instance = built.root, built.instance
     y, cb, cr = _planes(_project(root, "colour").picture_path("c080"))
     for x, code in zip((26, 80, 133), ms.PQ_PATCHES, strict=True):
         assert abs(int(y[45, x]) - (16 + (code - 64) * 219 / 876)) <= 3  # same SDR transfer: same grey levels
@@ -461,7 +461,7 @@ def test_wide_gamut_sdr_is_gamut_converted_and_greys_stay_put(built) -> None:
 
 
 def test_bt709_tags_survive_stream_copy_into_cut_and_web(built) -> None:
-    root, _, _ = built
+    root = built.root
     for name in ("colour", "mixed"):
         project = _project(root, name)
         for path in (project.cut_path(), project.delivery_path("web")):
@@ -475,7 +475,7 @@ def test_bt709_tags_survive_stream_copy_into_cut_and_web(built) -> None:
 
 
 def test_cut_joins_are_gapless(built, ffmpeg: str) -> None:
-    root, _, _ = built
+    root = built.root
     project = _project(root, "mixed")
     tl = assembly.build_timeline(project)
     with av.open(str(project.cut_path())) as c:

@@ -17,7 +17,7 @@ import pytest
 from vidasm_assets.media import ffmpeg_tool as ft
 from vidasm_assets.media.errors import FFmpegBuildError, ToolNotFoundError
 
-from .conftest import ffmpeg_build
+from ..support.helpers import ffmpeg_build
 
 
 @pytest.fixture(autouse=True)

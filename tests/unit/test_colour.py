@@ -20,7 +20,7 @@ from vidasm_assets.media import probe
 from vidasm_assets.media.errors import UnsupportedMediaError
 from vidasm_assets.media.rates import Rate
 
-from . import colour_reference as ref
+from ..support import colour_reference as ref
 
 PATH = "/renders/sh010/sh010_v001.mov"
 

@@ -21,20 +21,21 @@ from pathlib import Path
 
 import pytest
 
-from vidasm_assets.media import build
+from vidasm_assets.media.conform import conform_picture
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
 from vidasm_assets.media.errors import FFmpegOutOfMemoryError, FFmpegTimeoutError, MediaLimitError, SettingsError
 from vidasm_assets.media.limits import Limits, limit_child
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import load_project
-from vidasm_assets.media.runner import run_ffmpeg
+from vidasm_assets.media.runner import bind, run_ffmpeg
+from vidasm_assets.media.shots import shot_frames
 from vidasm_assets.resources import FFmpegResource
 
-from . import media_sources as ms
+from ..support import media_sources as ms
 
 pytestmark = pytest.mark.media
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
 CHILD_MEMORY = 3 * GIB  # Python, Dagster and PyAV need well under 1 GB; the bomb used to take all there is
 CHILD_FILES = 256 << 20  # the bomb's silence used to grow to 10 GB
@@ -77,25 +78,27 @@ def run_capped(code: str, *args: str, timeout: float = 240) -> dict:
 STEPS = """
     import json, sys
     from pathlib import Path
-    from vidasm_assets.media import build
+    from vidasm_assets.media.conform import conform_picture
+from vidasm_assets.media.loudness import normalize_audio
+from vidasm_assets.media.shots import shot_frames
     from vidasm_assets.media.probe import probe
     from vidasm_assets.media.project import load_project
-    from vidasm_assets.media.runner import run_ffmpeg
+    from vidasm_assets.media.runner import bind, run_ffmpeg
 
     root, ffmpeg = Path(sys.argv[1]), sys.argv[2]
     project = load_project(root, "bombed")
     take = project.select_take("sh010")
     info = probe(take.path)
-    run = lambda argv, path=None, total_seconds=None: run_ffmpeg(argv, path=path, total_seconds=total_seconds)
+    run = bind(ffmpeg)
     out = {}
     for step in ("frames", "picture", "audio"):
         try:
             if step == "frames":
-                out["frames_made"] = build.shot_frames(info, project.spec.rate)
+                out["frames_made"] = shot_frames(info, project.spec.rate)
             elif step == "picture":
-                build.conform_picture(run, ffmpeg, project, take, info)
+                conform_picture(run, project, take, info)
             else:  # as the audio asset does it
-                build.normalize_audio(run, ffmpeg, project, take, info, build.shot_frames(info, project.spec.rate))
+                normalize_audio(run, project, take, info, shot_frames(info, project.spec.rate))
             out[step] = "built"
         except Exception as exc:
             out[step] = [type(exc).__name__, str(exc).splitlines()[0]]
@@ -181,13 +184,13 @@ def test_each_render_limit_names_the_file_and_its_variable(
     render, monkeypatch: pytest.MonkeyPatch, var: str, value: str, says: str
 ) -> None:
     project, take, info = render
-    assert build.shot_frames(info, project.spec.rate) == 24
+    assert shot_frames(info, project.spec.rate) == 24
     monkeypatch.setenv(var, value)  # after import: limits are read when used
     with pytest.raises(MediaLimitError) as exc:
-        build.shot_frames(info, project.spec.rate)
+        shot_frames(info, project.spec.rate)
     assert str(exc.value).startswith(f"{take.path}: ") and says in str(exc.value)
     monkeypatch.setenv(var, "0")  # 0: off
-    assert build.shot_frames(info, project.spec.rate) == 24
+    assert shot_frames(info, project.spec.rate) == 24
 
 
 def test_an_output_past_the_size_limit_stops_ffmpeg_and_leaves_nothing(
@@ -196,7 +199,7 @@ def test_an_output_past_the_size_limit_stops_ffmpeg_and_leaves_nothing(
     project, take, info = render
     monkeypatch.setenv("VIDASM_MAX_OUTPUT_BYTES", "4K")
     with pytest.raises(MediaLimitError) as exc:
-        build.conform_picture(lambda argv, **kw: run_ffmpeg(argv, **kw), ffmpeg, project, take, info)
+        conform_picture(bind(ffmpeg), project, take, info)
     assert str(exc.value).splitlines()[0] == (
         f"{take.path}: FFmpeg's output reached the file size limit of 4.0 KiB and FFmpeg was stopped "
         "(VIDASM_MAX_OUTPUT_BYTES)"
@@ -210,12 +213,12 @@ def test_ffmpeg_runs_under_a_memory_ceiling_that_is_named_when_hit(
     project, take, info = render
     monkeypatch.setenv("VIDASM_MAX_FFMPEG_MEMORY", "48M")
     with pytest.raises(FFmpegOutOfMemoryError) as exc:
-        build.conform_picture(lambda argv, **kw: run_ffmpeg(argv, **kw), ffmpeg, project, take, info)
+        conform_picture(bind(ffmpeg), project, take, info)
     first = str(exc.value).splitlines()[0]
     assert first.startswith(f"{take.path}: FFmpeg ") and "under its memory ceiling of 48.0 MiB" in first
     assert "VIDASM_MAX_FFMPEG_MEMORY raises the ceiling" in first
     monkeypatch.delenv("VIDASM_MAX_FFMPEG_MEMORY")
-    assert build.conform_picture(lambda argv, **kw: run_ffmpeg(argv, **kw), ffmpeg, project, take, info).frames == 24
+    assert conform_picture(bind(ffmpeg), project, take, info).frames == 24
 
 
 def test_the_runner_sets_both_ceilings_on_its_ffmpeg(ffmpeg: str, monkeypatch: pytest.MonkeyPatch) -> None:
