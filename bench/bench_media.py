@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         timer.current = "before"
         fitted = fit_dir / f"{shot}.wav"
         with atomic_output(fitted) as tmp:
-            fit = cmd.pcm_fit_cmd(take.path, tmp, samples=rate.samples_for_frames(frames),
-                                  source=cmd.AudioSource((0,), info.video_offset))  # fmt: skip
+            fit = cmd.pcm_fit_cmd(cmd.PcmJob(take.path, tmp, rate.samples_for_frames(frames),
+                                             cmd.AudioSource((0,), info.video_offset)))  # fmt: skip
             run_ffmpeg([ffmpeg, *fit])
         before_audio[shot] = fitted
         log(f"{shot}: {res.mode} {res.normalization_type} {res.measured_i} -> {res.output_i} LUFS")

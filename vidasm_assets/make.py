@@ -167,6 +167,14 @@ class MakeReport:
         return sum(1 for o in self.outcomes if o.run_id)
 
 
+def _could_not(report: MakeReport, say: Listener, project: str, what: str, err: VidasmError) -> None:
+    """A project that cannot be planned: a failure in the report, said once; the other projects go on."""
+    report.plans.append(ProjectPlan(project, [], err))
+    out = Outcome(project, what, False, None, str(err).splitlines()[0])
+    report.outcomes.append(out)
+    say.done(out)
+
+
 def make(
     root: Path,
     projects: list[str] | None = None,
@@ -192,11 +200,7 @@ def make(
     for name in projects or sorted([*ws.projects, *ws.errors]):
         if name in ws.errors or name not in ws.projects:
             err = ws.errors.get(name) or VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)
-            plan = ProjectPlan(name, [], err)
-            report.plans.append(plan)
-            out = Outcome(name, "project", False, None, str(err).splitlines()[0])
-            report.outcomes.append(out)
-            say.done(out)
+            _could_not(report, say, name, "project", err)
             continue
         project = ws.projects[name]
 
@@ -211,11 +215,7 @@ def make(
             try:
                 plan = plan_project(instance, project, force=force)
             except VidasmError as exc:
-                plan = ProjectPlan(name, [], exc)
-                report.plans.append(plan)
-                out = Outcome(name, "plan", False, None, str(exc).splitlines()[0])
-                report.outcomes.append(out)
-                say.done(out)
+                _could_not(report, say, name, "plan", exc)
                 continue
             report.plans.append(plan)
             if not force:

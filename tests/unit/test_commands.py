@@ -104,7 +104,7 @@ def test_loudness_measure_cmd_measures_the_fitted_shot_and_loops_short_ones() ->
 
 
 def test_several_audio_tracks_are_aligned_then_mixed() -> None:
-    argv = c.pcm_fit_cmd(Path("a.mp4"), Path("o.wav"), samples=48000, source=c.AudioSource((0, 2)))
+    argv = c.pcm_fit_cmd(c.PcmJob(Path("a.mp4"), Path("o.wav"), 48000, c.AudioSource((0, 2))))
     prep = "aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
     assert argv[argv.index("-filter_complex") + 1] == (
         f"[0:a:0]{prep},aresample=48000:async=1:first_pts=0[t0];"
@@ -117,7 +117,9 @@ def test_several_audio_tracks_are_aligned_then_mixed() -> None:
 
 def test_normalize_audio_cmd_applies_measurement_and_exact_length() -> None:
     m = c.LoudnessMeasurement(-29.65, -26.61, 3.2, -39.65, 0.01)
-    argv = c.normalize_audio_cmd(Path("a.mp4"), Path("o.wav"), samples=96000, target_i=-16, target_tp=-1, measurement=m)
+    argv = c.normalize_audio_cmd(
+        c.PcmJob(Path("a.mp4"), Path("o.wav"), 96000), target_i=-16, target_tp=-1, measurement=m
+    )
     af = argv[argv.index("-filter_complex") + 1]
     assert af == (
         "[0:a:0]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,"
@@ -135,7 +137,7 @@ def test_static_signal_keeps_loudnorm_linear() -> None:
 
 
 def test_limited_audio_cmd_gain_then_true_peak_limiter() -> None:
-    argv = c.limited_audio_cmd(Path("a.mp4"), Path("o.wav"), samples=48000, gain_db=14.25, ceiling_db=-1.5)
+    argv = c.limited_audio_cmd(c.PcmJob(Path("a.mp4"), Path("o.wav"), 48000), gain_db=14.25, ceiling_db=-1.5)
     assert argv == [
         "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "a.mp4",
@@ -172,7 +174,7 @@ def test_silence_cmd_exact_samples() -> None:
 
 
 def test_pcm_fit_cmd() -> None:
-    argv = c.pcm_fit_cmd(Path("a.mov"), Path("o.wav"), samples=10)
+    argv = c.pcm_fit_cmd(c.PcmJob(Path("a.mov"), Path("o.wav"), 10))
     assert argv[argv.index("-filter_complex") + 1].endswith("apad,atrim=end_sample=10,asetpts=PTS-STARTPTS[aout]")
 
 

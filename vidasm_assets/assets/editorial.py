@@ -6,6 +6,8 @@ from ..media import versions as v
 from ..media.assembly import build_timeline
 from ..media.editorial import write_cmx3600, write_fcp_xml, write_otio
 from ..media.outputs import stamped, write_text_atomic
+from ..media.project import Project
+from ..media.timeline import Timeline
 from ..resources import WorkspaceResource
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
@@ -46,57 +48,52 @@ def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
     return timeline
 
 
-def edl_asset(p: ProjectScope) -> dg.AssetsDefinition:
+def _write_edl(project: Project, tl: Timeline, tv: str) -> tuple[v.Inputs, dict]:
+    style = project.spec.editorial.edl_style
+    text = write_cmx3600(tl, style=style)
+    mine = v.edl_inputs(tv, style)
+    with stamped(project.stamps(n.EDL, None, mine.version)):
+        write_text_atomic(project.edl_path(), text)
+    preview = dg.MetadataValue.md("```\n" + "\n".join(text.splitlines()[:24]) + "\n```")
+    md = {"path": dg.MetadataValue.path(str(project.edl_path())), "events": len(tl.clips), "style": style.value,
+          "record_start": tl.record_start, "preview": preview}  # fmt: skip
+    return mine, md
+
+
+def _write_otio(project: Project, tl: Timeline, tv: str) -> tuple[v.Inputs, dict]:
+    mine = v.otio_inputs(tv)
+    with stamped(project.stamps(n.OTIO, None, mine.version)):
+        write_otio(tl, project.otio_path())
+        write_fcp_xml(tl, project.fcp_xml_path())
+    md = {"path": dg.MetadataValue.path(str(project.otio_path())), "fcp_xml": dg.MetadataValue.path(
+        str(project.fcp_xml_path())), "clips": len(tl.clips), "frames": tl.total_frames}  # fmt: skip
+    return mine, md
+
+
+EXPORTS = {
+    # asset -> (its code version's key, what it writes, description)
+    n.EDL: (v.Asset.EDL, _write_edl, "CMX3600 EDL of the cut for the editor's NLE (04_Project_Files/assemblies)."),
+    n.OTIO: (v.Asset.OTIO, _write_otio,
+             "OpenTimelineIO timeline (.otio) and FCP 7 XML (.xml) of the cut, for Resolve and Premiere."),
+}  # fmt: skip
+
+
+def export_asset(p: ProjectScope, name: str) -> dg.AssetsDefinition:
+    """The EDL or the OTIO/FCP XML export: written from the timeline alone."""
+    code, write, description = EXPORTS[name]
+
     @dg.asset(
-        key=p.key(n.EDL),
+        key=p.key(name),
         deps=[p.key(n.TIMELINE)],
         group_name=n.EDITORIAL_GROUP,
-        code_version=v.CODE_VERSIONS[v.Asset.EDL],
+        code_version=v.CODE_VERSIONS[code],
         automation_condition=ROLLUP_AUTOMATION,
-        description="CMX3600 EDL of the cut for the editor's NLE (04_Project_Files/assemblies).",
+        description=description,
     )
-    def edl(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+    def _export(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
         project = workspace.project(p.name)
         tl, tv = read_timeline(context.instance, project)
-        style = project.spec.editorial.edl_style
-        text = write_cmx3600(tl, style=style)
-        mine = v.edl_inputs(tv, style)
-        with stamped(project.stamps(n.EDL, None, mine.version)):
-            write_text_atomic(project.edl_path(), text)
-        md = {
-            "path": dg.MetadataValue.path(str(project.edl_path())),
-            "events": len(tl.clips),
-            "style": style.value,
-            "record_start": tl.record_start,
-            "preview": dg.MetadataValue.md("```\n" + "\n".join(text.splitlines()[:24]) + "\n```"),
-        }
+        mine, md = write(project, tl, tv)
         return result(mine, md)
 
-    return edl
-
-
-def otio_asset(p: ProjectScope) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=p.key(n.OTIO),
-        deps=[p.key(n.TIMELINE)],
-        group_name=n.EDITORIAL_GROUP,
-        code_version=v.CODE_VERSIONS[v.Asset.OTIO],
-        automation_condition=ROLLUP_AUTOMATION,
-        description="OpenTimelineIO timeline (.otio) and FCP 7 XML (.xml) of the cut, for Resolve and Premiere.",
-    )
-    def otio_timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
-        project = workspace.project(p.name)
-        tl, tv = read_timeline(context.instance, project)
-        mine = v.otio_inputs(tv)
-        with stamped(project.stamps(n.OTIO, None, mine.version)):
-            write_otio(tl, project.otio_path())
-            write_fcp_xml(tl, project.fcp_xml_path())
-        md = {
-            "path": dg.MetadataValue.path(str(project.otio_path())),
-            "fcp_xml": dg.MetadataValue.path(str(project.fcp_xml_path())),
-            "clips": len(tl.clips),
-            "frames": tl.total_frames,
-        }
-        return result(mine, md)
-
-    return otio_timeline
+    return _export

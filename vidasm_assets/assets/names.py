@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ..media.versions import Asset
+
 SOURCES_GROUP = "sources"
 SHOTS_GROUP = "shots"
 EDITORIAL_GROUP = "editorial"
@@ -12,16 +14,10 @@ DELIVERY_GROUP = "delivery"
 
 FFMPEG_POOL = "ffmpeg"
 
-RENDER = "render"
-PICTURE_SPEC = "picture_spec"
-AUDIO_SPEC = "audio_spec"
-EDIT_SPEC = "edit_spec"
-PICTURE = "picture"
-AUDIO = "audio"
-TIMELINE = "timeline"
-CUT = "cut"
-EDL = "edl"
-OTIO = "otio"
+# Asset names, one per kind of the versions table (``media.versions.Asset``)
+RENDER, PICTURE_SPEC, AUDIO_SPEC, EDIT_SPEC, PICTURE, AUDIO, TIMELINE, CUT, EDL, OTIO = (
+    a.value for a in Asset if a is not Asset.DELIVERY
+)
 DELIVERY_PREFIX = "delivery_"
 
 

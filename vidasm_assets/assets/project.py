@@ -16,9 +16,9 @@ import dagster as dg
 from . import names as n
 from .assembly import cut_asset
 from .delivery import delivery_asset
-from .editorial import edl_asset, otio_asset, timeline_asset
+from .editorial import export_asset, timeline_asset
 from .scope import ProjectScope
-from .shots import audio_asset, picture_asset
+from .shots import AUDIO, PICTURE, shot_asset
 from .sources import source_assets
 
 
@@ -38,9 +38,10 @@ def build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.simplefilter("ignore", dg.PreviewWarning)
         p = ProjectScope.of(project_name)
-        shots = [picture_asset(p), audio_asset(p)]
-        rollups = [timeline_asset(p), cut_asset(p), edl_asset(p), otio_asset(p)]
+        shots = [shot_asset(p, PICTURE), shot_asset(p, AUDIO)]
+        rollups = [timeline_asset(p), cut_asset(p), export_asset(p, n.EDL), export_asset(p, n.OTIO)]
         rollups += [delivery_asset(p, preset) for preset in presets]
+        sources = source_assets(p)
     shots_job = dg.define_asset_job(
         n.shots_job_name(project_name),
         selection=dg.AssetSelection.assets(*shots),
@@ -51,5 +52,5 @@ def build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets
         selection=dg.AssetSelection.assets(*rollups),
         description=f"Timeline, cut, EDL and deliveries of {project_name}.",
     )
-    return ProjectAssets(project_name, p.shots, [*source_assets(p), *shots, *rollups], [shots_job, assemble_job],
+    return ProjectAssets(project_name, p.shots, [*sources, *shots, *rollups], [shots_job, assemble_job],
                          list(presets))  # fmt: skip

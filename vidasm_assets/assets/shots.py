@@ -1,9 +1,13 @@
 """Per-shot assets (partitioned by shot): the conformed picture and the normalized audio."""
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
 import dagster as dg
 
 from ..media import versions as v
-from ..media.checks import AUDIO_CHECKS, PICTURE_CHECKS, audio_checks, picture_checks
+from ..media.checks import AUDIO_CHECKS, PICTURE_CHECKS, CheckOutcome, audio_checks, picture_checks
 from ..media.conform import conform_picture
 from ..media.errors import VidasmError
 from ..media.fingerprints import load_fingerprints, render_fingerprint, save_fingerprints
@@ -11,6 +15,7 @@ from ..media.loudness import normalize_audio
 from ..media.outputs import stamped
 from ..media.probe import MediaInfo, probe
 from ..media.project import Project, Take
+from ..media.runner import Run
 from ..media.shots import shot_frames
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
@@ -48,69 +53,68 @@ def take_metadata(take: Take, info: MediaInfo, inputs: v.Inputs) -> dict:
     return md
 
 
-def picture_asset(p: ProjectScope) -> dg.AssetsDefinition:
+@dataclass(frozen=True)
+class ShotStep:
+    """One per-shot asset: which facet of project.json it reads, its checks, and how it builds its output
+    (returning the output's path, what the UI shows about it, and its checks' outcomes)."""
+
+    asset: v.Asset
+    facet: str
+    checks: Mapping[str, str]
+    description: str
+    build: Callable[[Run, Project, Take, MediaInfo], tuple[Path, dict, list[CheckOutcome]]]
+
+
+def _conform(run: Run, project: Project, take: Take, info: MediaInfo) -> tuple[Path, dict, list[CheckOutcome]]:
+    res = conform_picture(run, project, take, info)
+    return res.path, {**media_metadata(res.info), **picture_report(res)}, picture_checks(project, res)
+
+
+def _normalize(run: Run, project: Project, take: Take, info: MediaInfo) -> tuple[Path, dict, list[CheckOutcome]]:
+    res = normalize_audio(run, project, take, info, shot_frames(info, project.spec.rate))
+    out = probe(res.path)
+    md = {
+        **media_metadata(out),
+        **audio_report(res),
+        "target_lufs": project.spec.audio.loudness_lufs,
+        "ceiling_dbtp": project.spec.audio.true_peak_db,
+    }
+    return res.path, md, audio_checks(project, res, out)
+
+
+_DESCRIPTIONS = {
+    v.Asset.PICTURE: "The shot conformed to the timeline: size (letter/pillarbox), constant fps, yuv420p, BT.709, "
+    "closed GOP H.264 at the web delivery's settings so the cut can be a stream copy.",
+    v.Asset.AUDIO: "The shot's audio: 48 kHz stereo PCM, two-pass EBU R128 loudness normalized, exactly as long as "
+    "the picture (silence when the render has none).",
+}
+PICTURE = ShotStep(v.Asset.PICTURE, n.PICTURE_SPEC, PICTURE_CHECKS, _DESCRIPTIONS[v.Asset.PICTURE], _conform)
+AUDIO = ShotStep(v.Asset.AUDIO, n.AUDIO_SPEC, AUDIO_CHECKS, _DESCRIPTIONS[v.Asset.AUDIO], _normalize)
+
+
+def shot_asset(p: ProjectScope, step: ShotStep) -> dg.AssetsDefinition:
+    name = step.asset.value
+
     @dg.asset(
-        key=p.key(n.PICTURE),
+        key=p.key(name),
         partitions_def=p.shots,
-        deps=[p.key(n.RENDER), p.key(n.PICTURE_SPEC)],
+        deps=[p.key(n.RENDER), p.key(step.facet)],
         group_name=n.SHOTS_GROUP,
         kinds={"ffmpeg"},
-        code_version=v.CODE_VERSIONS[v.Asset.PICTURE],
+        code_version=v.CODE_VERSIONS[step.asset],
         pool=n.FFMPEG_POOL,
-        check_specs=check_specs(p.key(n.PICTURE), PICTURE_CHECKS),
-        description="The shot conformed to the timeline: size (letter/pillarbox), constant fps, yuv420p, "
-        "BT.709, closed GOP H.264 at the web delivery's settings so the cut can be a stream copy.",
+        check_specs=check_specs(p.key(name), dict(step.checks)),
+        description=step.description,
     )
-    def picture(
+    def _shot(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         shot = context.partition_key
         project, take, info, inputs = shot_context(workspace, p.name, shot)
-        mine = inputs[v.Asset.PICTURE]
-        with stamped(project.stamps(n.PICTURE, shot, mine.version)):
-            res = conform_picture(ffmpeg.runner(context, f"{p.name}/{shot} picture"), project, take, info)
-        md = {
-            **media_metadata(res.info),
-            **take_metadata(take, info, mine),
-            **picture_report(res),
-            "path": dg.MetadataValue.path(str(res.path)),
-        }
-        return result(mine, md, picture_checks(project, res))
+        mine = inputs[step.asset]
+        with stamped(project.stamps(name, shot, mine.version)):
+            path, md, outcomes = step.build(ffmpeg.runner(context, f"{p.name}/{shot} {name}"), project, take, info)
+        md = {**md, **take_metadata(take, info, mine), "path": dg.MetadataValue.path(str(path))}
+        return result(mine, md, outcomes)
 
-    return picture
-
-
-def audio_asset(p: ProjectScope) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=p.key(n.AUDIO),
-        partitions_def=p.shots,
-        deps=[p.key(n.RENDER), p.key(n.AUDIO_SPEC)],
-        group_name=n.SHOTS_GROUP,
-        kinds={"ffmpeg"},
-        code_version=v.CODE_VERSIONS[v.Asset.AUDIO],
-        pool=n.FFMPEG_POOL,
-        check_specs=check_specs(p.key(n.AUDIO), AUDIO_CHECKS),
-        description="The shot's audio: 48 kHz stereo PCM, two-pass EBU R128 loudness normalized, exactly as "
-        "long as the picture (silence when the render has none).",
-    )
-    def audio(
-        context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
-    ) -> dg.MaterializeResult:
-        shot = context.partition_key
-        project, take, info, inputs = shot_context(workspace, p.name, shot)
-        mine = inputs[v.Asset.AUDIO]
-        run = ffmpeg.runner(context, f"{p.name}/{shot} audio")
-        with stamped(project.stamps(n.AUDIO, shot, mine.version)):
-            res = normalize_audio(run, project, take, info, shot_frames(info, project.spec.rate))
-        out = probe(res.path)
-        md = {
-            **media_metadata(out),
-            **take_metadata(take, info, mine),
-            **audio_report(res),
-            "path": dg.MetadataValue.path(str(res.path)),
-            "target_lufs": project.spec.audio.loudness_lufs,
-            "ceiling_dbtp": project.spec.audio.true_peak_db,
-        }
-        return result(mine, md, audio_checks(project, res, out))
-
-    return audio
+    return _shot

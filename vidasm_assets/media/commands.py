@@ -309,23 +309,29 @@ def _pcm_out(dst: Path) -> list[str]:
     return ["-c:a", "pcm_s24le", "-ar", str(AUDIO_RATE), "-ac", "2", "-f", "wav", str(dst)]
 
 
+@dataclass(frozen=True)
+class PcmJob:
+    """A shot's PCM audio: read from ``src`` (its ``source`` tracks), written to ``dst`` as exactly ``samples``
+    samples at 48 kHz stereo, 24-bit WAV."""
+
+    src: Path
+    dst: Path
+    samples: int
+    source: AudioSource = FIRST_TRACK
+
+    def cmd(self, chain: list[str]) -> list[str]:
+        """The command: the source's audio through ``chain``, then cut or padded to the exact length."""
+        graph = audio_graph(self.source, [*chain, *_exact_length(self.samples)], self.samples)
+        return [*BASE, *progress_args(), "-i", str(self.src), *graph, "-vn", "-sn", "-dn", "-map_metadata", "-1",
+                *_pcm_out(self.dst)]  # fmt: skip
+
+
 def normalize_audio_cmd(
-    src: Path,
-    dst: Path,
-    *,
-    samples: int,
-    target_i: float,
-    target_tp: float,
-    measurement: LoudnessMeasurement,
-    source: AudioSource = FIRST_TRACK,
+    job: PcmJob, *, target_i: float, target_tp: float, measurement: LoudnessMeasurement
 ) -> list[str]:
     """Second pass: apply the measured loudness linearly, then exactly ``samples`` at 48 kHz (PCM WAV)."""
     lra = target_lra(measurement.input_lra)
-    chain = [loudnorm_apply_filter(target_i, target_tp, lra, measurement), *_exact_length(samples)]
-    return [
-        *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
-        "-map_metadata", "-1", *_pcm_out(dst),
-    ]  # fmt: skip
+    return job.cmd([loudnorm_apply_filter(target_i, target_tp, lra, measurement)])
 
 
 LIMITER_RATE = 4 * AUDIO_RATE
@@ -340,33 +346,18 @@ def limiter_filter(ceiling_db: float) -> list[str]:
     ]
 
 
-def limited_audio_cmd(
-    src: Path,
-    dst: Path,
-    *,
-    samples: int,
-    gain_db: float,
-    ceiling_db: float,
-    source: AudioSource = FIRST_TRACK,
-) -> list[str]:
+def limited_audio_cmd(job: PcmJob, *, gain_db: float, ceiling_db: float) -> list[str]:
     """A linear gain whose peaks would pass the ceiling: the gain, then a true-peak limiter at ``ceiling_db``.
 
     For quiet programme with loud transients (dialogue and a door slam): loudnorm's linear mode would cap the
     gain at the peaks and miss the target by many LU, its dynamic mode would pump the whole shot.
     """
-    chain = [f"volume={gain_db:.2f}dB", *limiter_filter(ceiling_db), *_exact_length(samples)]
-    return [
-        *BASE, *progress_args(), "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
-        "-map_metadata", "-1", *_pcm_out(dst),
-    ]  # fmt: skip
+    return job.cmd([f"volume={gain_db:.2f}dB", *limiter_filter(ceiling_db)])
 
 
-def pcm_fit_cmd(src: Path, dst: Path, *, samples: int, source: AudioSource = FIRST_TRACK) -> list[str]:
+def pcm_fit_cmd(job: PcmJob) -> list[str]:
     """Audio that cannot be measured (silent source): keep it as is, fitted to the exact length."""
-    return [
-        *BASE, *progress_args(), "-i", str(src), *audio_graph(source, _exact_length(samples), samples),
-        "-vn", "-sn", "-dn", "-map_metadata", "-1", *_pcm_out(dst),
-    ]  # fmt: skip
+    return job.cmd([])
 
 
 def silence_cmd(dst: Path, *, samples: int) -> list[str]:

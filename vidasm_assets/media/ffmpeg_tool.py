@@ -117,21 +117,21 @@ class Capabilities:
             parts.append(f"lacks {shown}")
         return " and ".join(parts)
 
+    def _missing_options(self, kind: str, table: Mapping[str, tuple[str, ...]], present: frozenset[str]) -> list[str]:
+        out: list[str] = []
+        for name, opts in table.items():
+            if name not in present:
+                out.append(f"{kind} {name}")
+                continue
+            have = self.options.get(f"{kind}:{name}", frozenset())
+            out += [f"option {o} of {kind} {name}" for o in opts if o not in have]
+        return out
+
     def missing(self) -> list[str]:
         """Everything vidasm's commands use that this build lacks, in words (empty: it can do the job)."""
         out = [f"encoder {e} ({why})" for e, why in ENCODERS.items() if e not in self.encoders]
-        for name, opts in FILTER_OPTIONS.items():
-            if name not in self.filters:
-                out.append(f"filter {name}")
-                continue
-            have = self.options.get(f"filter:{name}", frozenset())
-            out += [f"option {o} of filter {name}" for o in opts if o not in have]
-        for name, opts in MUXER_OPTIONS.items():
-            if name not in self.muxers:
-                out.append(f"muxer {name}")
-                continue
-            have = self.options.get(f"muxer:{name}", frozenset())
-            out += [f"option {o} of muxer {name}" for o in opts if o not in have]
+        out += self._missing_options("filter", FILTER_OPTIONS, self.filters)
+        out += self._missing_options("muxer", MUXER_OPTIONS, self.muxers)
         out += [f"demuxer {d}" for d in DEMUXERS if d not in self.demuxers]
         return out
 
@@ -145,9 +145,7 @@ class FFmpeg:
     reason: str
     capabilities: Capabilities
 
-    @property
-    def version(self) -> str:
-        return self.capabilities.version
+    version = property(lambda self: self.capabilities.version, doc="``ffmpeg -version``'s label")
 
     def describe(self) -> str:
         """One line: which FFmpeg, its version and why it was chosen."""

@@ -179,16 +179,7 @@ def read_project_file(path: Path, limits: Limits | None = None) -> str:
     from .errors import ProjectConfigError
 
     lim = limits or Limits.from_env()
-    try:
-        st = path.stat()
-    except FileNotFoundError as exc:
-        target = f" (a symlink to {os.readlink(path)} that does not exist)" if path.is_symlink() else ""
-        raise ProjectConfigError(f"{path}: file not found{target}", path=path) from exc
-    except OSError as exc:
-        raise ProjectConfigError(f"{path}: cannot be read ({exc.strerror or exc})", path=path) from exc
-    kind = file_kind(st.st_mode)
-    if kind != "file":
-        raise ProjectConfigError(f"{path}: is a {kind}, not a file", path=path)
+    st = regular_file(path, ProjectConfigError, ProjectConfigError, "a file")
     if lim.project_json_bytes and st.st_size > lim.project_json_bytes:
         raise ProjectConfigError(
             f"{path}: {human_bytes(st.st_size)} is over the project.json size limit of "
@@ -391,20 +382,24 @@ def ffmpeg_timeout(configured: float | None = None) -> float | None:
 def check_readable(path: Path) -> None:
     """A render must be a regular file this process may read: said by name before anything opens it (opening a
     FIFO would block the build forever)."""
+    regular_file(path, MediaNotFoundError, InvalidMediaError, "a render file")
+    if not os.access(path, os.R_OK):
+        raise MediaPermissionError(f"{path}: cannot be read (permission denied)", path=path)
+
+
+def regular_file(path: Path, missing: type[VidasmError], not_a_file: type[VidasmError], what: str) -> os.stat_result:
+    """``path``'s stat when it is a regular file; otherwise a ``missing`` error (not found, a dangling symlink,
+    unreadable: ``MediaPermissionError`` for permission) or a ``not_a_file`` one (a FIFO, a folder...), by name."""
     try:
         st = path.stat()
     except FileNotFoundError as exc:
-        if path.is_symlink():
-            raise MediaNotFoundError(
-                f"{path}: a symlink to {os.readlink(path)}, which does not exist", path=path
-            ) from exc
-        raise MediaNotFoundError(f"{path}: file not found", path=path) from exc
+        target = f" (a symlink to {os.readlink(path)}, which does not exist)" if path.is_symlink() else ""
+        raise missing(f"{path}: file not found{target}", path=path) from exc
     except PermissionError as exc:
         raise MediaPermissionError(f"{path}: cannot be read (permission denied)", path=path) from exc
     except OSError as exc:
-        raise MediaNotFoundError(f"{path}: cannot be read ({exc.strerror or exc})", path=path) from exc
+        raise missing(f"{path}: cannot be read ({exc.strerror or exc})", path=path) from exc
     kind = file_kind(st.st_mode)
     if kind != "file":
-        raise InvalidMediaError(f"{path}: is a {kind}, not a render file", path=path)
-    if not os.access(path, os.R_OK):
-        raise MediaPermissionError(f"{path}: cannot be read (permission denied)", path=path)
+        raise not_a_file(f"{path}: is a {kind}, not {what}", path=path)
+    return st

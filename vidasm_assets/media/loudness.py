@@ -141,6 +141,9 @@ class _Job:
     def ceiling(self) -> float:
         return self.target_tp - TP_HEADROOM_DB
 
+    def pcm(self, tmp: Path) -> cmd.PcmJob:
+        return cmd.PcmJob(self.take.path, tmp, self.samples, self.source)
+
     def write(self, args_for: Callable[[Path], list[str]]) -> str:
         """Run one FFmpeg command that writes the shot's PCM (atomically, named after the render on failure)."""
         with atomic_output(self.dest) as tmp, _source_kept(self.take):
@@ -212,7 +215,7 @@ def _silence(job: _Job, tracks_used: str) -> AudioResult:
 
 def _keep_as_is(job: _Job, m: cmd.LoudnessMeasurement, base: dict[str, Any]) -> AudioResult:
     """No programme to normalize (below BS.1770's -70 LUFS gate): the audio as it is, fitted to the length."""
-    job.write(lambda tmp: cmd.pcm_fit_cmd(job.take.path, tmp, samples=job.samples, source=job.source))
+    job.write(lambda tmp: cmd.pcm_fit_cmd(job.pcm(tmp)))
     out_i, out_tp = job.measure_output()
     note = f"source loudness {m.input_i:g} LUFS is below the {SILENCE_LUFS:g} LUFS gate: kept as is"
     return AudioResult(
@@ -224,10 +227,7 @@ def _loudnorm_linear(job: _Job, m: cmd.LoudnessMeasurement, base: dict[str, Any]
     """Peaks stay under the ceiling at the gain the loudness needs: loudnorm's second pass, linear."""
 
     def args(tmp: Path) -> list[str]:
-        return cmd.normalize_audio_cmd(
-            job.take.path, tmp, samples=job.samples, target_i=job.target_i, target_tp=job.target_tp, measurement=m,
-            source=job.source,
-        )  # fmt: skip
+        return cmd.normalize_audio_cmd(job.pcm(tmp), target_i=job.target_i, target_tp=job.target_tp, measurement=m)
 
     res = parse_loudnorm_result(job.write(args))
     out_i, out_tp = job.measure_output()
@@ -249,11 +249,7 @@ def _gain_and_limiter(job: _Job, m: cmd.LoudnessMeasurement, base: dict[str, Any
     out_i, out_tp = -math.inf, None
     while passes < LIMITER_PASSES:
         passes += 1
-        job.write(
-            lambda tmp, g=gain: cmd.limited_audio_cmd(
-                job.take.path, tmp, samples=job.samples, gain_db=g, ceiling_db=job.ceiling, source=job.source
-            )
-        )
+        job.write(lambda tmp, g=gain: cmd.limited_audio_cmd(job.pcm(tmp), gain_db=g, ceiling_db=job.ceiling))
         out_i, out_tp = job.measure_output()
         if not math.isfinite(out_i) or abs(out_i - job.target_i) <= 0.3:
             break

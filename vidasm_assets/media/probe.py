@@ -18,7 +18,7 @@ from .limits import check_readable
 # FFmpeg's AVColorPrimaries, AVColorTransferCharacteristic and AVColorSpace (libavutil/pixfmt.h, the ITU-T H.273
 # code points), named as ffprobe and av_color_*_name() name them (FFmpeg 8: libavutil 60, which PyAV ships). A number
 # missing here is reported as its number (and refused by ``colour.py``), never mistaken for a known value.
-PRIMARIES = {
+_H273_COMMON = {
     0: "reserved",
     1: "bt709",
     2: "unknown",
@@ -27,6 +27,10 @@ PRIMARIES = {
     5: "bt470bg",
     6: "smpte170m",
     7: "smpte240m",
+}
+"""Codes 0-7 of ITU-T H.273 mean the same standards for primaries and transfer (FFmpeg names them alike)."""
+PRIMARIES = {
+    **_H273_COMMON,
     8: "film",
     9: "bt2020",
     10: "smpte428",
@@ -36,14 +40,7 @@ PRIMARIES = {
     256: "vgamut",
 }
 TRANSFERS = {
-    0: "reserved",
-    1: "bt709",
-    2: "unknown",
-    3: "reserved",
-    4: "bt470m",
-    5: "bt470bg",
-    6: "smpte170m",
-    7: "smpte240m",
+    **_H273_COMMON,
     8: "linear",
     9: "log100",
     10: "log316",

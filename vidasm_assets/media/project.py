@@ -366,21 +366,10 @@ class Project:
     spec: ProjectSpec
     _sequence: list[ShotRef] | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def renders_dir(self) -> Path:
-        return self.root / RENDERS_DIR
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / CACHE_DIR
-
-    @property
-    def exports_dir(self) -> Path:
-        return self.root / EXPORTS_DIR
-
-    @property
-    def assemblies_dir(self) -> Path:
-        return self.root / ASSEMBLIES_DIR
+    renders_dir = property(lambda self: self.root / RENDERS_DIR, doc="``03_Renders``: the shots' renders")
+    cache_dir = property(lambda self: self.root / CACHE_DIR, doc="``05_Cache``: intermediates and stamps")
+    exports_dir = property(lambda self: self.root / EXPORTS_DIR, doc="``06_Exports``: the deliveries")
+    assemblies_dir = property(lambda self: self.root / ASSEMBLIES_DIR, doc="EDL, OTIO and FCP XML")
 
     def shot_dir(self, shot: str) -> Path:
         return self.renders_dir / shot

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from ..media.ffmpeg_tool import FFmpeg, select_ffmpeg
 from ..media.limits import ffmpeg_timeout
@@ -23,18 +23,13 @@ class FFmpegResource(dg.ConfigurableResource):
         description="Seconds each FFmpeg command may run before it is killed (0: no limit). Unset: "
         "VIDASM_FFMPEG_TIMEOUT, default 3600.",
     )
-    _exe: str | None = PrivateAttr(default=None)
 
     @property
     def tool(self) -> FFmpeg:
         """The chosen FFmpeg with its version and capabilities (probed once per process; see ``ffmpeg_tool``)."""
         return select_ffmpeg(self.ffmpeg_path)
 
-    @property
-    def exe(self) -> str:
-        if self._exe is None:
-            self._exe = self.tool.exe
-        return self._exe
+    exe = property(lambda self: self.tool.exe, doc="The FFmpeg binary's path (``tool.exe``).")
 
     def runner(self, context: dg.AssetExecutionContext | None = None, label: str = ""):
         """A ``Run`` callable: each command at debug level in the run log, percent done every 10% at info level,

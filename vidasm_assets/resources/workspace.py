@@ -24,9 +24,7 @@ class WorkspaceResource(dg.ConfigurableResource):
         "when a new project folder appears. Unset: the tick log asks you to reload.",
     )
 
-    @property
-    def path(self) -> Path:
-        return Path(self.root).resolve()
+    path = property(lambda self: Path(self.root).resolve(), doc="The workspace root, absolute.")
 
     def project(self, name: str) -> Project:
         return load_project(self.path, name)
