@@ -2,14 +2,14 @@
 
 ``fcntl.flock`` on ``<project>/05_Cache/.build.lock``: released by the kernel when the holder exits, however it
 exits (``kill -9`` included), so a crashed build never leaves a stale lock. Shared storage: NFSv4 and SMB honour
-it; the lock file also says who holds it (host, pid, since), so a waiting build can say what it waits for.
+it. The lock file is created once and never written (a build with nothing to do writes nothing); who holds it
+is read from the kernel's lock table, so a waiting build can say what it waits for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import socket
 import time
@@ -40,11 +40,29 @@ class Holder:
 
 
 def read_holder(path: Path) -> Holder | None:
+    """Who holds the lock on ``path``, from the kernel's own table (``/proc/locks``, Linux): the lock file itself
+    is never written, so taking it changes nothing on disk. None when the holder cannot be seen (another host on
+    shared storage, or no /proc)."""
     try:
-        d = json.loads(path.read_text(encoding="utf-8") or "{}")
-        return Holder(str(d["host"]), int(d["pid"]), float(d["since"]), str(d.get("what", "a build")))
-    except (OSError, ValueError, KeyError, TypeError):
+        st = path.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
         return None
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == dev and fields[4].isdigit():
+            pid = int(fields[4])
+            if pid == os.getpid():
+                continue
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                since = Path(f"/proc/{pid}").stat().st_mtime
+            except OSError:
+                cmd, since = "a build", time.time()
+            what = "vidasm build" if "vidasm" in cmd and "build" in cmd else cmd.strip()[:60] or "a build"
+            return Holder(socket.gethostname(), pid, since, what)
+    return None
 
 
 @contextlib.contextmanager
@@ -75,9 +93,6 @@ def project_lock(
                     on_wait(holder)
                     told = True
                 time.sleep(POLL_S)
-        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "what": what}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
