@@ -111,7 +111,10 @@ class _ConsoleListener:
             self.progress.console.print(f"[green]✓ {escape(out.project)}[/] {escape(out.label)}")
             return
         where = f" [dim](full log: run {out.run_id[:8]}, `vidasm ui` → Runs)[/]" if out.run_id else ""
-        self.failures.append(f"{out.project}: {out.label}: {out.message}")
+        if out.label in ("project", "plan"):  # said once, here; the summary only names the project
+            self.failures.append(f"{out.project}: not built (error above)")
+        else:
+            self.failures.append(f"{out.project}: {out.label}: {out.message}")
         self.progress.console.print(
             f"[red]✗ {escape(out.project)}[/] {escape(out.label)}: {escape(out.message)}{where}"
         )

@@ -24,7 +24,7 @@ from vidasm_assets.media.demo import RenderSpec, make_render
 from vidasm_assets.media.outputs import stamped, temp_name
 from vidasm_assets.media.progress import listening
 from vidasm_assets.media.project import discover_projects, load_project
-from vidasm_assets.media.runner import run_ffmpeg
+from vidasm_assets.media.runner import bind
 from vidasm_assets.media.versions import Asset, shot_inputs, spec_facets
 from vidasm_assets.planner import plan_project
 
@@ -228,7 +228,7 @@ def test_an_output_renamed_but_never_recorded_is_stale_never_fresh(
     from vidasm_assets.media.probe import probe
 
     info = probe(take.path)
-    run = lambda argv, **kw: run_ffmpeg(argv)  # noqa: E731
+    run = bind(ffmpeg)
     if stamp_written:
         inputs = shot_inputs(fingerprints.render_fingerprint(take), take.label, spec_facets(project))
         with stamped(project.stamps("audio", "sh020", inputs[Asset.AUDIO].version)):

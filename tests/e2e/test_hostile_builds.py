@@ -28,6 +28,7 @@ from vidasm_assets.assets import names as n
 from vidasm_assets.media.demo import DEMO_MARKER, DEMO_PROJECTS, RenderSpec, make_demo_workspace, make_render
 from vidasm_assets.media.demo import write_project as write_demo_project
 from vidasm_assets.media.limits import human_bytes
+from vidasm_assets.media.locks import LOCK_NAME
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import execute_plan, plan_workspace
 
@@ -210,7 +211,8 @@ def test_a_newline_in_the_workspace_path_still_cuts(tmp_path: Path, make_project
     assert all(o.success for o in outcomes), [(o.label, o.message) for o in outcomes]
     frames, _ = video_frames_and_duration(ws / "p" / "05_Cache" / "cut" / "p_cut.mov")
     assert frames == 24 and (ws / "p" / "06_Exports" / "p_web.mp4").is_file()
-    assert not [p.name for p in (ws / "p" / "05_Cache").iterdir() if p.name.startswith(".")]  # lists cleaned up
+    # the concat lists are cleaned up (the project's build lock stays: it is never written, only locked)
+    assert not [p.name for p in (ws / "p" / "05_Cache").iterdir() if p.name.startswith(".") and p.name != LOCK_NAME]
 
 
 def test_outputs_go_outside_the_workspace_only_when_project_json_allows_it(

@@ -19,6 +19,7 @@ import numpy as np
 import pycmx
 import pytest
 
+from vidasm_assets.assets import assembly as assembly_assets
 from vidasm_assets.assets import names as n
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media import assembly, checks, conform, loudness, shots
@@ -26,7 +27,7 @@ from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.errors import InvalidMediaError, MediaNotFoundError, UnsupportedMediaError, VidasmError
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import Project, discover_projects, load_project
-from vidasm_assets.media.runner import run_ffmpeg
+from vidasm_assets.media.runner import bind, run_ffmpeg
 from vidasm_assets.media.slate import card_lines
 from vidasm_assets.media.timeline import Timeline
 from vidasm_assets.planner import Outcome
@@ -151,7 +152,7 @@ def test_each_broken_shot_fails_naming_the_file_and_the_problem(ws) -> None:
 def test_the_build_steps_raise_typed_errors(ws, ffmpeg: str) -> None:
     root = ws.root
     project = load_project(root, "broken")
-    run = lambda argv, **kw: run_ffmpeg(argv)  # noqa: E731
+    run = bind(ffmpeg)
     for shot, (says, kind) in EXPECTED.items():
         with pytest.raises(VidasmError) as got:
             ref = project.ref(shot)
@@ -202,9 +203,9 @@ def test_a_render_vanishing_mid_build_fails_by_name_and_keeps_the_old_output(ws,
     info = probe(take.path)
     old_picture, old_audio = p2.picture_path("o010").read_bytes(), p2.audio_path("o010").read_bytes()
 
-    def vanishing(argv: list[str], **kw) -> str:
+    def vanishing(args: list[str], **kw) -> str:
         take.path.unlink(missing_ok=True)  # the render is deleted (or its disk unmounted) as FFmpeg starts
-        return run_ffmpeg(argv, **kw)
+        return run_ffmpeg([ffmpeg, *args], **kw)
 
     with pytest.raises(MediaNotFoundError, match="vanished during the build") as got:
         conform.conform_picture(vanishing, p2, take, info)
@@ -318,7 +319,7 @@ def test_a_failed_blocking_check_stops_the_delivery(ws, monkeypatch: pytest.Monk
         out = real(*args, **kwargs)
         return [checks.CheckOutcome(c.name, c.name != "no_gap_at_joins", c.metadata) for c in out]
 
-    monkeypatch.setattr(checks, "cut_checks", failing)
+    monkeypatch.setattr(assembly_assets, "cut_checks", failing)
     defs = build_definitions(root)
     result = defs.resolve_job_def(n.assemble_job_name("other")).execute_in_process(
         instance=instance,

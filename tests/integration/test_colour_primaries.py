@@ -23,7 +23,7 @@ from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.errors import UnsupportedMediaError
 from vidasm_assets.media.probe import probe
 from vidasm_assets.media.project import discover_projects
-from vidasm_assets.media.runner import run_ffmpeg
+from vidasm_assets.media.runner import bind
 
 from ..support import colour_reference as ref
 from ..support import media_sources as ms
@@ -85,9 +85,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
 def _conform(ffmpeg: str, root: Path, shot: str) -> conform.PictureResult:
     project = discover_projects(root).projects["gamut"]
     take = project.select_take(shot)
-    return conform.conform_picture(
-        lambda argv, **kw: run_ffmpeg(argv, path=kw.get("path")), ffmpeg, project, take, probe(take.path)
-    )
+    return conform.conform_picture(bind(ffmpeg), project, take, probe(take.path))
 
 
 @pytest.mark.parametrize("shot", sorted(SOURCES))

@@ -79,8 +79,8 @@ STEPS = """
     import json, sys
     from pathlib import Path
     from vidasm_assets.media.conform import conform_picture
-from vidasm_assets.media.loudness import normalize_audio
-from vidasm_assets.media.shots import shot_frames
+    from vidasm_assets.media.loudness import normalize_audio
+    from vidasm_assets.media.shots import shot_frames
     from vidasm_assets.media.probe import probe
     from vidasm_assets.media.project import load_project
     from vidasm_assets.media.runner import bind, run_ffmpeg
@@ -126,7 +126,7 @@ BUILD = """
     import json, sys
     from pathlib import Path
     import dagster as dg
-    from tests.helpers import build_workspace
+    from tests.support.helpers import build_workspace
 
     root, home = Path(sys.argv[1]), sys.argv[2]
     with dg.DagsterInstance.local_temp(tempdir=home) as instance:
@@ -283,8 +283,7 @@ def test_a_bad_setting_is_named_and_leaves_no_ffmpeg_running(
 def test_the_ffmpeg_timeout_comes_from_the_environment_unless_configured(
     ffmpeg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-re", "-f", "lavfi", "-i", "testsrc2=s=64x36:d=30",
-            "-f", "null", "-"]  # fmt: skip
+    slow = ["-hide_banner", "-nostdin", "-y", "-re", "-f", "lavfi", "-i", "testsrc2=s=64x36:d=30", "-f", "null", "-"]
     monkeypatch.setenv("VIDASM_FFMPEG_TIMEOUT", "0.5")
     with pytest.raises(FFmpegTimeoutError, match=r"timed out after 0\.5 s"):
         FFmpegResource().runner()(slow, path=tmp_path / "x")

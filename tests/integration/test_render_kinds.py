@@ -23,6 +23,7 @@ import numpy as np
 import pycmx
 import pytest
 
+from vidasm_assets.assets import assembly as assembly_assets
 from vidasm_assets.assets import names as n
 from vidasm_assets.assets.records import failed_checks
 from vidasm_assets.definitions import build_definitions
@@ -250,13 +251,13 @@ def test_a_cut_that_failed_its_checks_never_feeds_a_later_delivery(
     def failing(*args, **kwargs):
         return [checks.CheckOutcome(c.name, c.name != "no_gap_at_joins", c.metadata) for c in real(*args, **kwargs)]
 
-    monkeypatch.setattr(checks, "cut_checks", failing)
+    monkeypatch.setattr(assembly_assets, "cut_checks", failing)
     defs = build_definitions(root)
     job = defs.resolve_job_def(n.assemble_job_name("capture"))
     job.execute_in_process(instance=instance, asset_selection=[n.key("capture", "cut")],
                            raise_on_error=False, run_config=QUIET)  # fmt: skip
     assert failed_checks(instance, n.key("capture", "cut")) == ["no_gap_at_joins"]  # materialized, check failed
-    monkeypatch.setattr(checks, "cut_checks", real)
+    monkeypatch.setattr(assembly_assets, "cut_checks", real)
     later = job.execute_in_process(instance=instance, asset_selection=[n.key("capture", "delivery_web")],
                                    raise_on_error=False, run_config=QUIET)  # fmt: skip
     assert not later.success
