@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install if needed, lint, then the whole test suite (real FFmpeg, real Dagster instances, PostgreSQL).
 #
-# The suite runs with the bundled FFmpeg (imageio-ffmpeg's 9.0.2); then the media and integration tests run again
-# with the system FFmpeg on PATH (Debian 12's 5.1 on this machine kind) when there is one. Under CI (CI set, as
-# .ci/run does) a missing system FFmpeg is an error, never a silent skip. Extra pytest arguments go to both passes.
+# The suite runs with the bundled FFmpeg (imageio-ffmpeg's 9.0.2); then every media test whose result depends on
+# FFmpeg's output runs again with the system FFmpeg on PATH (Debian 12's 5.1 on this machine kind) when there is
+# one (the tests about Dagster's own behaviour, marked "orchestration", run once). Under CI (CI set, as .ci/run
+# does) a missing system FFmpeg is an error, never a silent skip. Two pytest workers (pytest-xdist, one test file
+# each): most of a test's time is Dagster's Python, one core each. Extra pytest arguments go to both passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,10 +19,11 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== pass 1: bundled FFmpeg, every test"
-VIDASM_TEST_FFMPEG=bundled .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+VIDASM_TEST_FFMPEG=bundled .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"
 if command -v ffmpeg >/dev/null 2>&1; then
   echo "== pass 2: system FFmpeg ($(command -v ffmpeg)), media and integration tests"
-  VIDASM_TEST_FFMPEG=system .venv/bin/python -m pytest -q -p no:cacheprovider -m "media and not postgres" "$@"
+  VIDASM_TEST_FFMPEG=system .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+    -m "media and not orchestration" "$@"
 elif [ -n "${CI:-}" ]; then
   echo "CI: no system ffmpeg on PATH for the second pass (.ci/run installs Debian's ffmpeg)" >&2
   exit 1

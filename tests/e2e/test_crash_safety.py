@@ -30,7 +30,7 @@ from vidasm_assets.planner import plan_project
 
 from ..support.helpers import QUIET, build_workspace, set_spec
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 
 SHOT = RenderSpec(160, 90, "24", 1.0, -20)
 

@@ -23,7 +23,7 @@ from vidasm_assets.media.demo import RenderSpec, make_render, write_project
 
 from ..support.dagster_dev import _free_port, active_runs, dagster_dev, failed_runs
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
 ROLLUPS = ["timeline", "cut", "edl", "otio", "delivery_web"]
 SPEC = {"fps": 24, "resolution": "64x36"}

@@ -21,7 +21,7 @@ from vidasm_assets.media.demo import RenderSpec, make_render, write_project
 
 from ..support.dagster_dev import _free_port, active_runs, dagster_dev, failed_runs
 
-pytestmark = [pytest.mark.media, pytest.mark.postgres]
+pytestmark = [pytest.mark.media, pytest.mark.postgres, pytest.mark.orchestration]
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 TINY = RenderSpec(64, 36, "24", 0.5, -20)

@@ -15,7 +15,7 @@ from vidasm_assets.planner import plan_project
 
 from ..support.helpers import QUIET, build_workspace
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
 ROLLUPS = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, n.delivery("web")]
 

@@ -24,7 +24,7 @@ from vidasm_assets.sensors import renders
 from ..support.helpers import QUIET, build_workspace
 from ..support.sensor import TINY, Ticker, age, runs
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 ROLLUPS = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, n.delivery("web")]
 SPEC = {"fps": 24, "resolution": "64x36"}
 

@@ -13,7 +13,7 @@ from vidasm_assets.media.demo import RenderSpec, make_render
 from ..support.helpers import build_workspace
 from ..support.sensor import TINY, Ticker, age, runs
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 SPEC = {"fps": 24, "resolution": "64x36"}
 
 

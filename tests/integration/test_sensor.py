@@ -17,7 +17,7 @@ from vidasm_assets.sensors.renders import FACETS, SENSOR_NAME
 
 from ..support.helpers import build_workspace
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 
 
 from ..support.sensor import TINY, Ticker, age, partition_changes, runs  # noqa: E402

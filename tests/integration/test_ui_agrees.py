@@ -25,7 +25,7 @@ from vidasm_assets.planner import plan_project
 from ..support.helpers import QUIET, build_workspace
 from ..support.sensor import TINY, Ticker, age, runs
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 SHOT_ASSETS = {n.PICTURE: PICTURE_CHECKS, n.AUDIO: AUDIO_CHECKS}
 FAILED = dg.AssetPartitionStatus.FAILED
 MATERIALIZED = dg.AssetPartitionStatus.MATERIALIZED
