@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import build_project_assets
+from .media.presets import BUILTIN_PRESETS
 from .media.project import discover_projects
 from .resources import FFmpegResource, WorkspaceResource
 from .sensors import build_render_sensor
@@ -34,9 +35,9 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
     for name in sorted([*ws.projects, *ws.errors]):
         if name in ws.errors and not name.replace("-", "").replace("_", "").isalnum():
             continue  # an invalid folder name cannot be an asset key
-        project_presets = ws.projects[name].spec.exports if name in ws.projects else ["web"]
+        project_presets = ws.projects[name].exports() if name in ws.projects else [BUILTIN_PRESETS["web"]]
         pa = build_project_assets(name, project_presets)
-        presets[name] = project_presets
+        presets[name] = pa.presets
         assets += pa.assets
         jobs += pa.jobs
     if not explicit:  # loaded as a code location: its log is where a broken project is said; the CLI says it itself

@@ -25,6 +25,7 @@ from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
 from .media.errors import MediaNotFoundError, VidasmError
+from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, Project, Workspace
 from .media.shots import shot_frames
@@ -58,6 +59,7 @@ class ProjectPlan:
     error: VidasmError | None = None
     placeholders: bool = False  # project.json "placeholders": failed shots become slates, the cut still builds
     warnings: list[str] = field(default_factory=list)  # said once per build and status (ignored shot folders)
+    timeline_first: bool = False  # burn-in segments to build read the timeline, which is stale: build it first
 
     def shot_builds(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -68,6 +70,9 @@ class ProjectPlan:
 
     def rollup_builds(self) -> list[str]:
         return [it.asset for it in self.items if it.partition is None and it.needs_build]
+
+    def item(self, asset: str, partition: str | None = None) -> Item | None:
+        return next((it for it in self.items if it.asset == asset and it.partition == partition), None)
 
 
 def sync_partitions(instance: dg.DagsterInstance, project: Project) -> tuple[list[str], list[str]]:
@@ -131,22 +136,40 @@ def plan_project(
         sync_partitions(instance, project)
         for facet, values in facets.items():
             observe(instance, n.key(project.name, facet.value), v.facet_version(facet, values))
+        for preset in project.exports():
+            observe(instance, n.key(project.name, n.preset_source(preset.name)), v.preset_version(preset))
     cache = fingerprints.load_fingerprints(project)
     probes, shot_errors = _plan_shots(instance, project, plan, facets, cache, record=record, force=force)
-    fingerprints.save_fingerprints(project, cache)
-    rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in project.spec.exports]]
+    presets = project.exports()
+    burn_ins = [p for p in presets if needs_segments(p) and p.spec.burn_ins]
+    rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p.name) for p in presets]]
     if (shot_errors and not project.spec.placeholders) or not project.shots():
         why = f"blocked by shot(s) {', '.join(shot_errors)}" if shot_errors else "no shots"
         plan.items += [Item(a, None, "blocked", why) for a in rollups]
+        plan.items += [Item(n.segments(p.name), s, "blocked", why) for p in burn_ins for s in project.shots()
+                       if s not in shot_errors]  # fmt: skip
+        fingerprints.save_fingerprints(project, cache)
         return plan
     tl = assembly.build_timeline(project, probes)
-    shots = {}
+    shots, segments = {}, {}
     for clip in tl.clips:
-        if not clip.placeholder:
-            wanted = assembly.expected_shot_inputs(project, clip, cache)
-            shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)
-    expected = v.rollup_inputs(project, tl, shots)
+        if clip.placeholder:
+            continue
+        wanted = assembly.expected_shot_inputs(project, clip, cache)
+        shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)
+        for preset in filter(needs_segments, presets):
+            seg = assembly.expected_segment_inputs(project, tl, clip, cache, preset)
+            segments.setdefault(preset.name, {})[clip.shot] = seg.version
+            if preset.spec.burn_ins:
+                plan.items.append(_item(instance, project, n.segments(preset.name), clip.shot, seg, force))
+    fingerprints.save_fingerprints(project, cache)
+    expected = v.rollup_inputs(project, tl, shots, segments)
     plan.items += [_item(instance, project, asset, None, expected[asset], force) for asset in rollups]
+    timeline = plan.item(n.TIMELINE)
+    burn_in_assets = {n.segments(p.name) for p in burn_ins}
+    plan.timeline_first = bool(timeline and timeline.needs_build) and any(
+        it.asset in burn_in_assets and it.needs_build for it in plan.items
+    )
     return plan
 
 
@@ -160,7 +183,9 @@ def _plan_shots(
     record: bool,
     force: bool,
 ) -> tuple[dict[str, MediaInfo], list[str]]:
-    """Plan each shot's picture and audio; returns the renders' probes and the shots in error."""
+    """Plan each shot's picture, audio and segments without burn-ins; returns the renders' probes and the shots in
+    error. (Segments with burn-ins need the timeline: ``plan_project`` plans them.)"""
+    plain = [p for p in project.exports() if needs_segments(p) and not p.spec.burn_ins]
     probes: dict[str, MediaInfo] = {}
     shot_errors: list[str] = []
     for shot in project.shots():
@@ -173,13 +198,16 @@ def _plan_shots(
         except VidasmError as exc:
             shot_errors.append(shot)
             no_render = take is None and isinstance(exc, MediaNotFoundError)  # listed, but no render to build from
-            for asset in v.SHOT_ASSETS:
-                plan.items.append(Item(asset.value, shot, "error", str(exc).splitlines()[0], launch=not no_render))
+            for name in [a.value for a in v.SHOT_ASSETS] + [n.segments(p.name) for p in plain]:
+                plan.items.append(Item(name, shot, "error", str(exc).splitlines()[0], launch=not no_render))
             continue
         if record:
             observe(instance, n.key(project.name, n.RENDER), fp, shot)
         for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
             plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
+        for preset in plain:
+            inputs = v.segment_inputs(fp, take.label, facets, preset)
+            plan.items.append(_item(instance, project, n.segments(preset.name), shot, inputs, force))
     return probes, shot_errors
 
 
@@ -222,6 +250,18 @@ def execute_plan(
     for shot, why in _unlaunchable(plan).items():
         done(Outcome(P, shot, False, None, why))
         failed_shots.append(shot)
+    rollups = plan.rollup_builds()
+    blocked = [it for it in plan.items if it.state == "blocked"]
+    if plan.timeline_first and not blocked:  # the burn-ins of the shot runs read it
+        say(P, "timeline (the burn-ins show record timecode)")
+        result = defs.resolve_job_def(n.assemble_job_name(P)).execute_in_process(
+            instance=instance, asset_selection=[n.key(P, n.TIMELINE)], raise_on_error=False, run_config=run_config,
+            tags=run_tags,
+        )  # fmt: skip
+        done(Outcome(P, n.TIMELINE, result.success, result.run_id, _failure_text(result), _interrupted(result)))
+        if not result.success:
+            return outcomes
+        rollups.remove(n.TIMELINE)
     shots_job = defs.resolve_job_def(n.shots_job_name(P))
     for shot, assets in plan.shot_builds().items():
         say(P, f"shot {shot}: {', '.join(assets)}")
@@ -242,8 +282,6 @@ def execute_plan(
             return outcomes
         if not ok:
             failed_shots.append(shot)
-    blocked = [it for it in plan.items if it.state == "blocked"]
-    rollups = plan.rollup_builds()
     if (failed_shots and not plan.placeholders) or blocked:
         bad = failed_shots or [blocked[0].reason]
         if rollups or blocked:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vidasm_assets.media import colour
 from vidasm_assets.media import commands as c
+from vidasm_assets.media.presets import BUILTIN_PRESETS, from_cut
 from vidasm_assets.media.rates import Rate
 
 R24 = Rate(24)
@@ -65,8 +66,9 @@ def test_conform_picture_cmd() -> None:
         "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "in.mov", "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", c.picture_filter(320, 180, R24, 48),
-        "-c:v", "libx264", "-profile:v", "high", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
-        "-g", "48", "-keyint_min", "48", "-sc_threshold", "0", "-flags", "+cgop",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-profile:v", "high", "-preset", "medium", "-crf", "20",
+        "-maxrate", "1000000", "-bufsize", "2000000",  # web: 8 Mb/s at 1080p scaled by size, at least 1 Mb/s
+        "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-flags", "+cgop", "-bf", "2",  # closed GOP of 0.5 s
         "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv",
         "-video_track_timescale", "24000", "-movie_timescale", "24000", "-f", "mov", "out.mov",
     ]  # fmt: skip
@@ -74,7 +76,7 @@ def test_conform_picture_cmd() -> None:
 
 def test_gop_and_timescale_follow_the_rate() -> None:
     argv = c.conform_picture_cmd(Path("a"), Path("b"), width=64, height=64, rate=R2997, frames=5)
-    assert argv[argv.index("-g") + 1] == "60"
+    assert argv[argv.index("-g") + 1] == "15"  # half a second at 29.97
     assert argv[argv.index("-video_track_timescale") + 1] == "30000"
     assert argv[argv.index("-movie_timescale") + 1] == "30000"  # edit lists exact, not in milliseconds
 
@@ -199,23 +201,38 @@ def test_assemble_cmd_is_stream_copy() -> None:
     ]  # fmt: skip
 
 
-def test_web_delivery_copies_video_and_encodes_aac_once() -> None:
-    argv = c.delivery_cmd(Path("cut.mov"), Path("w.mp4"), preset=c.PRESETS["web"], rate=R24, title="t")
+def test_web_delivery_copies_the_cuts_picture_and_encodes_aac_once() -> None:
+    web = BUILTIN_PRESETS["web"]
+    assert from_cut(web)  # the conform encodes at web's settings: the web file is the cut's picture, copied
+    argv = c.join_cmd(None, Path("cut.mov"), Path("w.mp4"), preset=web, rate=R24, title="t")
     assert argv == [
         "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "cut.mov", "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy",
-        "-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2", "-video_track_timescale", "24000",
-        "-movie_timescale", "24000", "-map_metadata", "-1", "-metadata", "title=t", "-tag:v", "avc1",
-        "-movflags", "+faststart",
+        "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "192k",
+        "-map_metadata", "-1", "-metadata", "title=t", "-video_track_timescale", "24000", "-movie_timescale", "24000",
+        "-movflags", "+faststart+negative_cts_offsets", "-tag:v", "avc1",
         "-f", "mp4", "w.mp4",
     ]  # fmt: skip
 
 
-def test_review_delivery_reencodes_smaller() -> None:
-    argv = c.delivery_cmd(Path("cut.mov"), Path("r.mp4"), preset=c.PRESETS["review"], rate=R24)
-    assert argv[argv.index("-vf") + 1].startswith("scale=w=-2:h='min(540,ih)'")
-    assert argv[argv.index("-crf") + 1] == "26"
-    assert "copy" not in argv
+def test_segment_delivery_joins_segments_and_takes_the_cuts_sound() -> None:
+    argv = c.join_cmd(Path("segs.txt"), Path("cut.mov"), Path("m.mov"), preset=BUILTIN_PRESETS["master"], rate=R24)
+    start = argv.index("concat") - 1
+    assert argv[start : start + 8] == ["-f", "concat", "-safe", "0", "-i", "segs.txt", "-i", "cut.mov"]
+    start = argv.index("-map")
+    assert argv[start : start + 8] == ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "pcm_s24le"]
+    assert "-b:a" not in argv  # PCM has no bitrate
+
+
+def test_review_segment_is_scaled_intra_with_burn_ins_drawn_last() -> None:
+    review = BUILTIN_PRESETS["review"].spec.video
+    assert review is not None
+    argv = c.segment_cmd(Path("in.mov"), Path("r.mov"), width=3840, height=2160, rate=R24, frames=48, video=review,
+                         burn_in="drawtext=text=x")  # fmt: skip
+    vf = argv[argv.index("-vf") + 1]
+    assert vf.index("scale=w=1920:h=1080") < vf.index("drawtext=text=x") < vf.index("format=yuv420p")
+    assert argv[argv.index("-g") + 1] == "1"  # all-intra: every frame a keyframe for scrubbing
+    assert argv[argv.index("-crf") + 1] == "23"
 
 
 def test_ebur128_cmd() -> None:

@@ -54,7 +54,6 @@ def test_full_spec(tmp_path: Path) -> None:
         ({"audio": {"loudness": -16}}, "audio.loudness", "unknown field"),
         ({"sequence": [{"shot": "sh 010"}]}, "sequence.0.shot", "invalid"),
         ({"sequence": [{"shot": "a"}, {"shot": "a"}]}, "(root)", "appears twice"),
-        ({"exports": ["dvd"]}, "exports", "unknown delivery preset"),
     ],
 )
 def test_invalid_spec_names_file_field_and_reason(tmp_path: Path, data: dict, field: str, reason: str) -> None:

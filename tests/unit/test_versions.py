@@ -91,7 +91,13 @@ def test_every_recorded_version_is_what_the_table_computes(
             assert project.built_version(asset.value, shot) == expected.version
         shots[shot] = (inputs[v.Asset.PICTURE].version, inputs[v.Asset.AUDIO].version)
     tl = assembly.build_timeline(project, {s: probe(project.select_take(s).path) for s in project.shots()})
-    rollups = v.rollup_inputs(project, tl, shots)
+    review = project.preset("review")
+    segments = {"review": {c.shot: assembly.expected_segment_inputs(project, tl, c, cache, review).version
+                           for c in tl.clips}}  # fmt: skip
+    for shot, version in segments["review"].items():
+        assert recorded_version(instance, n.key("p", "segments_review"), shot) == version, shot
+        assert project.built_version("segments_review", shot) == version, shot
+    rollups = v.rollup_inputs(project, tl, shots, segments)
     assert set(rollups) == {"timeline", "cut", "edl", "otio", "delivery_web", "delivery_review"}
     for asset, expected in rollups.items():
         assert recorded_version(instance, n.key("p", asset)) == expected.version, asset

@@ -1,39 +1,86 @@
-"""The deliveries: one asset per preset the project exports, encoded from the cut (its only input)."""
+"""The deliveries: one asset per preset the project exports.
+
+A preset at the conform's settings (the built-in ``web``) is the cut's picture copied; any other joins its
+per-shot segments (``segments.py``) by stream copy. The sound is the cut's PCM encoded once; ``stems`` is the
+sound alone.
+"""
+
 
 import dagster as dg
 
 from ..media import versions as v
-from ..media.assembly import deliver
-from ..media.commands import PRESETS
+from ..media.assembly import deliver, expected_segment_inputs
+from ..media.errors import VidasmError
+from ..media.fingerprints import load_fingerprints, save_fingerprints
 from ..media.outputs import stamped
+from ..media.presets import Preset, needs_segments
 from ..media.probe import probe
+from ..media.project import Project
+from ..media.timeline import Timeline
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
 from .metadata import media_metadata
-from .results import current_input, result
+from .results import current_input, read_timeline, result
 from .scope import ProjectScope
 
 
-def delivery_asset(p: ProjectScope, preset: str) -> dg.AssetsDefinition:
+def segment_versions(
+    instance: dg.DagsterInstance, project: Project, timeline: Timeline, preset: Preset
+) -> dict[str, str] | None:
+    """The version of each real shot's segment of ``preset`` (None for a preset without segments), each readable
+    and built from the render the timeline names; ``VidasmError`` naming the shot otherwise."""
+    if not needs_segments(preset):
+        return None
+    key = n.key(project.name, n.segments(preset.name))
+    cache = load_fingerprints(project)
+    out: dict[str, str] = {}
+    for clip in timeline.clips:
+        if clip.placeholder:
+            continue
+        got = current_input(instance, project, key, clip.shot)
+        if got != expected_segment_inputs(project, timeline, clip, cache, preset).version:
+            raise VidasmError(
+                f"its {preset.name} segment was not built from {clip.clip_name} with the preset's current settings; "
+                "build the segment first",
+                path=project.segment_path(preset.name, clip.shot),
+                shot=clip.shot,
+            )
+        out[clip.shot] = got
+    save_fingerprints(project, cache)
+    return out
+
+
+def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
+    deps = [p.key(n.CUT), p.key(n.TIMELINE), p.key(n.preset_source(preset.name))]
+    if needs_segments(preset):
+        deps.append(p.key(n.segments(preset.name)))
+    how = "its shots' segments joined by stream copy" if needs_segments(preset) else "from the cut"
+
     @dg.asset(
-        key=p.key(n.delivery(preset)),
-        deps=[p.key(n.CUT)],
+        key=p.key(n.delivery(preset.name)),
+        deps=deps,
         group_name=n.DELIVERY_GROUP,
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[v.Asset.DELIVERY],
         automation_condition=ROLLUP_AUTOMATION,
         pool=n.FFMPEG_POOL,
-        description=f"The {preset} delivery in 06_Exports: {PRESETS[preset].description}. Encoded once from the cut.",
+        description=f"The {preset.name} delivery in 06_Exports, {how}: {preset.description or preset.origin}.",
     )
     def _delivery(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         project = workspace.project(p.name)
-        mine = v.delivery_inputs(preset, current_input(context.instance, project, p.key(n.CUT)))
-        with stamped(project.stamps(n.delivery(preset), None, mine.version)):
-            path = deliver(ffmpeg.runner(context, f"{p.name} {preset}"), project, preset)
-        md = {**media_metadata(probe(path)), "path": dg.MetadataValue.path(str(path)), "preset": preset}
+        now = project.preset(preset.name)
+        tl, _ = read_timeline(context.instance, project)
+        cut_v = current_input(context.instance, project, p.key(n.CUT))
+        mine = v.delivery_inputs(now, cut_v, segment_versions(context.instance, project, tl, now))
+        with stamped(project.stamps(n.delivery(preset.name), None, mine.version)):
+            path = deliver(ffmpeg.runner(context, f"{p.name} {preset.name}"), project, preset.name, tl)
+        info = probe(path)
+        seconds = float(info.duration) or 1.0
+        md = {**media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset.name,
+              "bitrate_kbps": round(info.size * 8 / seconds / 1000, 1)}  # fmt: skip
         return result(mine, md)
 
     return _delivery

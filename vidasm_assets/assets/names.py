@@ -16,9 +16,11 @@ FFMPEG_POOL = "ffmpeg"
 
 # Asset names, one per kind of the versions table (``media.versions.Asset``)
 RENDER, PICTURE_SPEC, AUDIO_SPEC, EDIT_SPEC, PICTURE, AUDIO, TIMELINE, CUT, EDL, OTIO = (
-    a.value for a in Asset if a is not Asset.DELIVERY
+    a.value for a in Asset if a not in (Asset.DELIVERY, Asset.SEGMENTS, Asset.PRESET)
 )
 DELIVERY_PREFIX = "delivery_"
+SEGMENTS_PREFIX = "segments_"
+PRESET_PREFIX = "preset_"
 
 
 def safe(name: str) -> str:
@@ -44,3 +46,13 @@ def assemble_job_name(project: str) -> str:
 
 def delivery(preset: str) -> str:
     return f"{DELIVERY_PREFIX}{preset}"
+
+
+def segments(preset: str) -> str:
+    """A preset's per-shot segments (partitioned by shot)."""
+    return f"{SEGMENTS_PREFIX}{preset}"
+
+
+def preset_source(preset: str) -> str:
+    """A preset's observed settings."""
+    return f"{PRESET_PREFIX}{preset}"

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from ..media.presets import Preset, needs_segments
 from . import names as n
 from .assembly import cut_asset
 from .delivery import delivery_asset
 from .editorial import export_asset, timeline_asset
 from .scope import ProjectScope
+from .segments import preset_source, segments_asset
 from .shots import AUDIO, PICTURE, shot_asset
 from .sources import source_assets
 
@@ -31,8 +33,9 @@ class ProjectAssets:
     presets: list[str] = field(default_factory=list)
 
 
-def build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets:
-    """Assets, checks and jobs for one project: sources, shots, editorial, assembly, delivery."""
+def build_project_assets(project_name: str, presets: list[Preset]) -> ProjectAssets:
+    """Assets, checks and jobs for one project: sources (renders, project.json facets, the exported presets),
+    shots, per-preset segments, editorial, assembly, delivery."""
     with warnings.catch_warnings():
         # observable sources and pools are beta/preview in 1.13; we rely on them knowingly.
         warnings.simplefilter("ignore", dg.BetaWarning)
@@ -41,16 +44,18 @@ def build_project_assets(project_name: str, presets: list[str]) -> ProjectAssets
         shots = [shot_asset(p, PICTURE), shot_asset(p, AUDIO)]
         rollups = [timeline_asset(p), cut_asset(p), export_asset(p, n.EDL), export_asset(p, n.OTIO)]
         rollups += [delivery_asset(p, preset) for preset in presets]
-        sources = source_assets(p)
+        segments = [segments_asset(p, preset) for preset in presets if needs_segments(preset)]
+        sources = [*source_assets(p), *(preset_source(p, preset) for preset in presets)]
     shots_job = dg.define_asset_job(
         n.shots_job_name(project_name),
-        selection=dg.AssetSelection.assets(*shots),
-        description=f"Conform picture and normalize audio of one shot of {project_name}.",
+        selection=dg.AssetSelection.assets(*shots, *segments),
+        description=f"Conform picture, normalize audio and encode the delivery segments of one shot of "
+        f"{project_name}.",
     )
     assemble_job = dg.define_asset_job(
         n.assemble_job_name(project_name),
         selection=dg.AssetSelection.assets(*rollups),
         description=f"Timeline, cut, EDL and deliveries of {project_name}.",
     )
-    return ProjectAssets(project_name, p.shots, [*sources, *shots, *rollups], [shots_job, assemble_job],
-                         list(presets))  # fmt: skip
+    return ProjectAssets(project_name, p.shots, [*sources, *shots, *segments, *rollups], [shots_job, assemble_job],
+                         [preset.name for preset in presets])  # fmt: skip

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from . import commands as cmd
+from .burnins import BurnIn, timeline_burn_ins
+from .checks import segment_mismatches
 from .colour import check_hdr_policy
 from .errors import InvalidMediaError, MediaNotFoundError, SourceTimecodeError, VidasmError
 from .fingerprints import FingerprintCache
 from .loudness import describe_tracks, selected_tracks
 from .outputs import atomic_output
-from .probe import MediaInfo, probe, require_video
+from .presets import Preset, from_cut
+from .probe import MediaInfo, probe, require_video, video_frames
 from .project import Project, ShotRef, list_takes
 from .rates import Rate
 from .runner import Run
@@ -20,7 +23,7 @@ from .shots import colour_of, shot_frames, usable_take
 from .slate import card_lines, draw_card
 from .timecode import read_source_timecode
 from .timeline import Timeline, TimelineClip
-from .versions import Asset, Inputs, shot_inputs, spec_facets
+from .versions import Asset, Inputs, segment_inputs, shot_inputs, spec_facets
 
 PLACEHOLDER_SECONDS = 2
 """A placeholder's length when nothing tells how long the shot is (no usable take of it at all)."""
@@ -203,24 +206,120 @@ def assemble_cut(run: Run, project: Project, timeline: Timeline) -> Path:
     return dest
 
 
-def deliver(run: Run, project: Project, preset_name: str) -> Path:
-    """Encode a delivery from the cut alone (its only input, so automation runs it once, after the cut)."""
-    preset = cmd.PRESETS[preset_name]
+def placeholder_segment(run: Run, project: Project, clip: TimelineClip, preset: Preset) -> Path:
+    """A placeholder clip's slate at one preset's picture settings (``05_Cache/placeholder/<preset>/<shot>``)."""
+    assert preset.spec.video is not None
+    rate = project.spec.rate
+    width, height = cmd.preset_size(*project.spec.size, preset.spec.video)
+    muxer, ext = preset.segment_muxer
+    dest = project.cache_dir / "placeholder" / preset.name / f"{clip.shot}.{ext}"
+    lines = card_lines(project.name, clip.shot, clip.take, clip.frames, rate, clip.placeholder or "missing render")
+    with atomic_output(dest) as tmp:
+        card = draw_card(tmp.with_suffix(".png"), width, height, lines)
+        try:
+            argv = cmd.slate_picture_cmd(card, tmp, width=width, height=height, rate=rate, frames=clip.frames,
+                                         video=preset.spec.video, muxer=muxer)  # fmt: skip
+            run(argv, path=dest, total_seconds=float(rate.frames_to_seconds(clip.frames)))
+        finally:
+            card.unlink(missing_ok=True)
+    return dest
+
+
+def delivery_segments(run: Run, project: Project, timeline: Timeline, preset: Preset) -> list[Path]:
+    """The segment of every clip of the timeline for ``preset``, in story order, each checked to be there and
+    exactly the clip's length (placeholder clips get their slate rendered at the preset's settings), then
+    checked to be stream-copy compatible with each other (``checks.segment_mismatches``).
+
+    Raises ``MediaNotFoundError``/``InvalidMediaError`` naming the shot's segment."""
+    paths = []
+    for clip in timeline.clips:
+        if clip.placeholder:
+            paths.append(placeholder_segment(run, project, clip, preset))
+            continue
+        seg = project.segment_path(preset.name, clip.shot)
+        if not seg.is_file():
+            raise MediaNotFoundError(shot=clip.shot, message=f"{seg} is missing; build the shot's segment", path=seg)
+        got = video_frames(seg)
+        if got != clip.frames:
+            raise InvalidMediaError(
+                f"shot {clip.shot}: {seg} has {got} frames but the timeline needs {clip.frames}; rebuild it",
+                path=seg,
+                shot=clip.shot,
+            )
+        paths.append(seg)
+    problem = segment_mismatches(paths)
+    if problem:
+        raise InvalidMediaError(f"{project.name} {preset.name}: segments cannot be joined: {problem}",
+                                path=paths[0])  # fmt: skip
+    return paths
+
+
+def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline) -> Path:
+    """Encode one delivery (``06_Exports/<project>_<preset>.<ext>``).
+
+    Its picture is its per-shot segments joined by stream copy (``delivery_segments``), or the cut's own picture
+    for a preset at the conform's settings (``presets.from_cut``); its sound is the cut's sample-exact PCM
+    encoded once; a sound-only preset (stems) is the cut's sound alone. The result is checked to have exactly
+    the timeline's frames. Raises ``MediaNotFoundError`` for a missing cut or segment, ``InvalidMediaError``
+    for a segment of the wrong length, incompatible segments or a delivery of the wrong length."""
+    preset = project.preset(preset_name)
     cut = project.cut_path()
     if not cut.is_file():
         raise MediaNotFoundError(f"{cut}: the cut is missing; assemble it first", path=cut)
     dest = project.delivery_path(preset_name)
-    seconds = float(probe(cut).duration)
+    rate = project.spec.rate
+    seconds = float(rate.frames_to_seconds(timeline.total_frames))
     with atomic_output(dest) as tmp:
-        argv = cmd.delivery_cmd(cut, tmp, preset=preset, rate=project.spec.rate, title=project.name)
-        run(argv, path=dest, total_seconds=seconds)
+        if preset.spec.video is None:
+            run(cmd.stems_cmd(cut, tmp, preset=preset), path=dest, total_seconds=seconds)
+            return dest
+        if from_cut(preset):
+            run(cmd.join_cmd(None, cut, tmp, preset=preset, rate=rate, title=project.name), path=dest,
+                total_seconds=seconds)  # fmt: skip
+        else:
+            segments = delivery_segments(run, project, timeline, preset)
+            listing = project.cache_dir / f".{tmp.stem.lstrip('.')}.segments.txt"
+            try:
+                listing.write_text(cmd.concat_list(segments, project.cache_dir))
+                argv = cmd.join_cmd(listing, cut, tmp, preset=preset, rate=rate, title=project.name)
+                run(argv, path=dest, total_seconds=seconds)
+            finally:
+                listing.unlink(missing_ok=True)
+        got = video_frames(tmp)
+        if got != timeline.total_frames:
+            raise InvalidMediaError(f"{dest}: {got} frames, the timeline has {timeline.total_frames}", path=dest)
     return dest
 
 
 def expected_shot_inputs(project: Project, clip: TimelineClip, cache: FingerprintCache) -> dict[Asset, Inputs]:
     """The picture and audio inputs a clip's shot must have been built from for the cut to use it (the render
     the timeline names, as it is now on disk)."""
+    return shot_inputs(_clip_fingerprint(clip, cache), clip.take, spec_facets(project))
+
+
+def expected_segment_inputs(
+    project: Project, timeline: Timeline, clip: TimelineClip, cache: FingerprintCache, preset: Preset
+) -> Inputs:
+    """The inputs a clip's segment of ``preset`` must have been built from for its delivery to use it (the render
+    the timeline names as it is now on disk; for burn-ins, what they show at the clip's place in the cut)."""
+    burn_in = burn_in_facts(clip_burn_in(timeline, clip.shot)) if preset.spec.burn_ins else None
+    return segment_inputs(_clip_fingerprint(clip, cache), clip.take, spec_facets(project), preset, burn_in)
+
+
+def _clip_fingerprint(clip: TimelineClip, cache: FingerprintCache) -> str:
     path = Path(clip.source_path)
     if not path.is_file():
         raise MediaNotFoundError(shot=clip.shot, message=f"{path} vanished since the timeline was built", path=path)
-    return shot_inputs(cache.fingerprint(path), clip.take, spec_facets(project))
+    return cache.fingerprint(path)
+
+
+def clip_burn_in(timeline: Timeline, shot: str) -> BurnIn:
+    """What the burn-ins of ``shot`` show at its place in ``timeline`` (``KeyError`` for a shot not in it)."""
+    return {b.shot: b for b in timeline_burn_ins(timeline)}[shot]
+
+
+def burn_in_facts(b: BurnIn) -> dict[str, Any]:
+    """A burn-in's content by name, for the segment's data version: a shot earlier in the cut changing length
+    moves this shot's record timecode, so its segment is rebuilt; nothing else about the cut touches it."""
+    return {"project": b.project, "shot": b.shot, "take": b.take, "record_start_frame": b.record_start_frame,
+            "source_start_frame": b.source_start_frame}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,44 @@ def audio_checks(project: Project, res: AudioResult, out: MediaInfo) -> list[Che
             {"samples": samples or 0, "expected_samples": res.samples, "start_offset_compensated_s": res.offset_s},
         ),
     ]
+
+
+SEGMENT_PARAMETERS = ("codec", "codec tag", "profile", "pix_fmt", "size", "sample aspect", "frame rate", "time base",
+                      "colour primaries", "transfer", "matrix", "range", "field order", "codec header")  # fmt: skip
+
+
+def codec_parameters(path: Path) -> dict[str, str]:
+    """What a stream copy join needs equal in every segment (demuxer level, no decoding): codec, tag, profile,
+    pixel format, size, aspect, rate, time base, colour tags, field order and the codec header (``extradata``:
+    H.264/HEVC parameter sets, which carry the level; VP9/AV1 codec private data), by ``SEGMENT_PARAMETERS``."""
+    with av.open(str(path)) as c:
+        if not c.streams.video:
+            return {"codec": "none"}
+        s = c.streams.video[0]
+        cc = s.codec_context
+        header = bytes(cc.extradata or b"")
+        values = (cc.name, str(cc.codec_tag), str(cc.profile), str(cc.pix_fmt), f"{cc.width}x{cc.height}",
+                  str(cc.sample_aspect_ratio or 1), str(s.average_rate or s.base_rate), str(s.time_base),
+                  str(cc.color_primaries), str(cc.color_trc), str(cc.colorspace), str(cc.color_range),
+                  str(getattr(cc, "field_order", "")), hashlib.sha1(header).hexdigest()[:12])  # fmt: skip
+    return dict(zip(SEGMENT_PARAMETERS, values, strict=True))
+
+
+def segment_mismatches(paths: list[Path]) -> str:
+    """Why ``paths`` cannot be joined by stream copy ("" when they can): each codec parameter that differs from
+    the first segment's, naming the segments. FFmpeg's concat demuxer joins mismatched segments without an error
+    (a VP9 segment in another pixel format decodes wrong, measured), so this check is the only guard."""
+    if not paths:
+        return ""
+    first = codec_parameters(paths[0])
+    problems = []
+    for path in paths[1:]:
+        params = codec_parameters(path)
+        diff = [k for k in SEGMENT_PARAMETERS if params.get(k) != first.get(k)]
+        if diff:
+            what = ", ".join(f"{k} {params.get(k)} (first: {first.get(k)})" for k in diff[:3])
+            problems.append(f"{path.name} differs from {paths[0].name} in {what}")
+    return "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
 
 
 def _stream_packets(path: Path, kind: StreamKind) -> list[tuple[int, int]]:

@@ -8,12 +8,14 @@ findings show AAC intermediates drift ~27 ms per join.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from .colour import SourceColour, zscale_chain
 from .errors import UnsafePathError
+from .presets import CUT_VIDEO, Preset, VideoSpec, audio_args, video_args
 from .rates import AUDIO_RATE, Rate
 
 BASE = ("-hide_banner", "-nostdin", "-y")
@@ -27,42 +29,6 @@ BT709_TAGS = (
     "-color_range",
     "tv",
 )
-
-
-@dataclass(frozen=True)
-class X264:
-    """H.264 encoder settings shared by the conform and the web delivery."""
-
-    preset: str = "medium"
-    crf: int = 20
-    profile: str = "high"
-    gop_seconds: int = 2
-
-    def args(self, rate: Rate) -> list[str]:
-        gop = max(1, rate.nominal * self.gop_seconds)
-        return [
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            self.profile,
-            "-preset",
-            self.preset,
-            "-crf",
-            str(self.crf),
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            str(gop),
-            "-keyint_min",
-            str(gop),
-            "-sc_threshold",
-            "0",
-            "-flags",
-            "+cgop",
-        ]
-
-
-CONFORM_X264 = X264()
 
 
 def timescale_args(rate: Rate) -> list[str]:
@@ -120,7 +86,15 @@ def fit_expr(width: int, height: int) -> str:
 
 
 def picture_filter(
-    width: int, height: int, rate: Rate, frames: int, source: PictureSource = PictureSource(), pad: int | None = None
+    width: int,
+    height: int,
+    rate: Rate,
+    frames: int,
+    source: PictureSource = PictureSource(),
+    pad: int | None = None,
+    *,
+    pix_fmt: str = "yuv420p",
+    post: Sequence[str] = (),
 ) -> str:
     """Timeline size with aspect kept (letter/pillarbox), square pixels, CFR, BT.709, exactly ``frames`` frames.
 
@@ -148,7 +122,8 @@ def picture_filter(
         f"tpad=stop_mode=clone:stop={pad_limit(rate) if pad is None else pad}",
         f"trim=end_frame={frames}",
         "setpts=PTS-STARTPTS",
-        "format=yuv420p",
+        *post,
+        f"format={pix_fmt}",
         "setparams=field_mode=prog:range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709",
     ]
     return ",".join(chain)
@@ -163,15 +138,16 @@ def conform_picture_cmd(
     rate: Rate,
     frames: int,
     source: PictureSource = PictureSource(),
-    x264: X264 = CONFORM_X264,
+    video: VideoSpec = CUT_VIDEO,
 ) -> list[str]:
-    """Video-only MOV at the timeline size and rate, BT.709-tagged, closed GOP, fixed time scale."""
+    """Video-only MOV at the timeline size and rate, BT.709-tagged, closed GOP, fixed time scale: the cut's picture
+    (``presets.CUT_VIDEO``, the web preset's settings)."""
     return [
         *BASE, *progress_args(),
         "-i", str(src),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", picture_filter(width, height, rate, frames, source),
-        *x264.args(rate),
+        "-vf", picture_filter(width, height, rate, frames, source, pix_fmt=video.pix_fmt),
+        *video_args(video, rate, width, height).args,
         *BT709_TAGS,
         *timescale_args(rate),
         "-f", "mov", str(dst),
@@ -179,19 +155,66 @@ def conform_picture_cmd(
 
 
 def slate_picture_cmd(
-    card: Path, dst: Path, *, width: int, height: int, rate: Rate, frames: int, x264: X264 = CONFORM_X264
+    card: Path,
+    dst: Path,
+    *,
+    width: int,
+    height: int,
+    rate: Rate,
+    frames: int,
+    video: VideoSpec = CUT_VIDEO,
+    muxer: str = "mov",
 ) -> list[str]:
     """A still card (RGB image) as a shot: the conform's own filter and encoder settings, so the cut can still
     stream-copy it next to real shots."""
+    rgb = PictureSource(SourceColour("rgb", "pc", "bt709", "bt709"))
     return [
         *BASE, *progress_args(),
         "-loop", "1", "-framerate", rate.ffmpeg, "-i", str(card),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", picture_filter(width, height, rate, frames, PictureSource(SourceColour("rgb", "pc", "bt709", "bt709"))),
-        *x264.args(rate),
+        "-vf", picture_filter(width, height, rate, frames, rgb, pix_fmt=video.pix_fmt),
+        *video_args(video, rate, width, height).args,
         *BT709_TAGS,
-        *timescale_args(rate),
-        "-f", "mov", str(dst),
+        *(timescale_args(rate) if muxer == "mov" else []),
+        "-f", muxer, str(dst),
+    ]  # fmt: skip
+
+
+def preset_size(width: int, height: int, video: VideoSpec) -> tuple[int, int]:
+    """A preset's picture size: the timeline's, scaled down (aspect kept, even) to at most ``max_height`` lines."""
+    if not video.max_height or video.max_height >= height:
+        return width, height
+    return max(2, round(width * video.max_height / height / 2) * 2), video.max_height
+
+
+def segment_cmd(
+    src: Path,
+    dst: Path,
+    *,
+    width: int,
+    height: int,
+    rate: Rate,
+    frames: int,
+    video: VideoSpec,
+    source: PictureSource = PictureSource(),
+    burn_in: str | None = None,
+    muxer: str = "mov",
+) -> list[str]:
+    """One shot's picture for one preset, from the render through the conform's filters (one generation): at the
+    preset's size, pixel format and encoder settings, with the burn-ins drawn last; joined to the other shots'
+    segments by stream copy (``join_cmd``)."""
+    out_w, out_h = preset_size(width, height, video)
+    post = [f"scale=w={out_w}:h={out_h}:flags={SCALE_FLAGS}"] if (out_w, out_h) != (width, height) else []
+    post += [burn_in] if burn_in else []
+    return [
+        *BASE, *progress_args(),
+        "-i", str(src),
+        "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
+        "-vf", picture_filter(width, height, rate, frames, source, pix_fmt=video.pix_fmt, post=post),
+        *video_args(video, rate, out_w, out_h).args,
+        *BT709_TAGS,
+        *(timescale_args(rate) if muxer == "mov" else []),
+        "-f", muxer, str(dst),
     ]  # fmt: skip
 
 
@@ -406,46 +429,45 @@ def assemble_cmd(video_list: Path, audio_list: Path, dst: Path, *, rate: Rate) -
     ]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class DeliveryPreset:
-    """A delivery: ``video=None`` means stream-copy the cut's video (it was encoded to this spec)."""
-
-    name: str
-    extension: str
-    video: X264 | None
-    max_height: int | None
-    audio_bitrate: str
-    description: str
+MUXERS = {"mp4": "mp4", "mov": "mov", "mxf": "mxf", "mkv": "matroska", "webm": "webm", "wav": "wav"}
 
 
-PRESETS: dict[str, DeliveryPreset] = {
-    "web": DeliveryPreset(
-        "web", "mp4", None, None, "192k", "H.264 High + AAC 192k in MP4 with +faststart, at timeline size"
-    ),
-    "review": DeliveryPreset(
-        "review", "mp4", X264(preset="veryfast", crf=26), 540, "128k",
-        "small H.264 + AAC review copy, at most 540 lines high",
-    ),
-}  # fmt: skip
+def _container_args(preset: Preset, rate: Rate, title: str) -> list[str]:
+    """Muxer options: exact time scales for MOV/MP4, MP4 with no edit list (first frame at 0 by negative
+    composition offsets: YouTube asks for no edit lists) and its index first (+faststart)."""
+    ext = preset.extension
+    args = ["-map_metadata", "-1", "-metadata", f"title={title}"]
+    if ext in ("mp4", "mov"):
+        args += timescale_args(rate)
+    if ext == "mp4":
+        args += ["-movflags", "+faststart+negative_cts_offsets"]
+    video = preset.spec.video
+    if video is not None and video.tag:
+        args += ["-tag:v", video.tag]
+    elif video is not None and video.codec == "libx264" and ext in ("mp4", "mov"):
+        args += ["-tag:v", "avc1"]
+    return [*args, "-f", MUXERS[ext]]
 
 
-def delivery_cmd(cut: Path, dst: Path, *, preset: DeliveryPreset, rate: Rate, title: str = "") -> list[str]:
-    """Encode a delivery once from the cut; the web preset copies the already-H.264 picture."""
-    if preset.video is None:
-        video = ["-c:v", "copy"]
-    else:
-        h = preset.max_height or 100000
-        video = [
-            "-vf", f"scale=w=-2:h='min({h},ih)':flags=lanczos:out_color_matrix=bt709:out_range=tv,setsar=1",
-            *preset.video.args(rate), *BT709_TAGS,
-        ]  # fmt: skip
+def join_cmd(
+    segments_list: Path | None, cut: Path, dst: Path, *, preset: Preset, rate: Rate, title: str = ""
+) -> list[str]:
+    """A delivery: its segments joined by stream copy (``segments_list``, a concat list; None: the cut's own
+    picture, already at this preset's settings), with the sound encoded once from the cut's PCM."""
+    video_in = ["-f", "concat", "-safe", "0", "-i", str(segments_list)] if segments_list else []
+    audio_input = 1 if segments_list else 0
     return [
-        *BASE, *progress_args(), "-i", str(cut),
-        "-map", "0:v:0", "-map", "0:a:0", *video,
-        "-c:a", "aac", "-b:a", preset.audio_bitrate, "-ar", str(AUDIO_RATE), "-ac", "2",
-        *timescale_args(rate),
-        "-map_metadata", "-1", "-metadata", f"title={title}", "-tag:v", "avc1",
-        "-movflags", "+faststart", "-f", "mp4", str(dst),
+        *BASE, *progress_args(), *video_in, "-i", str(cut),
+        "-map", "0:v:0", "-map", f"{audio_input}:a:0", "-c:v", "copy", *audio_args(preset.spec.audio),
+        *_container_args(preset, rate, title), str(dst),
+    ]  # fmt: skip
+
+
+def stems_cmd(cut: Path, dst: Path, *, preset: Preset) -> list[str]:
+    """The programme's sound alone (the cut's 48 kHz PCM), e.g. 24-bit WAV stems."""
+    return [
+        *BASE, *progress_args(), "-i", str(cut), "-map", "0:a:0", *audio_args(preset.spec.audio),
+        "-map_metadata", "-1", "-f", MUXERS[preset.extension], str(dst),
     ]  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy
 from .errors import InvalidMediaError
 from .outputs import atomic_output
-from .probe import MediaInfo, StreamKind, probe, require_video, verify_complete
+from .presets import CUT_VIDEO, Preset, VideoSpec
+from .probe import MediaInfo, StreamKind, probe, require_video, verify_complete, video_frames
 from .project import Project, Take
 from .runner import Run
 from .shots import _source_kept, colour_of, shot_frames
@@ -25,25 +27,59 @@ class PictureResult:
 
 
 def conform_picture(run: Run, project: Project, take: Take, info: MediaInfo) -> PictureResult:
+    """The shot's picture for the cut (``05_Cache/picture/<shot>.mov``, the conform's settings)."""
+    return encode_picture(run, project, take, info, project.picture_path(take.path.parent.name), CUT_VIDEO)
+
+
+def encode_segment(
+    run: Run, project: Project, take: Take, info: MediaInfo, preset: Preset, burn_in: BurnInText | None = None
+) -> PictureResult:
+    """The shot's picture for one preset's delivery, from the render (one generation): its segment."""
+    assert preset.spec.video is not None
+    dest = project.segment_path(preset.name, take.path.parent.name)
+    return encode_picture(run, project, take, info, dest, preset.spec.video, burn_in, preset.segment_muxer[0])
+
+
+BurnInText = Callable[[int, int], str]
+"""A burn-in filter for a picture size (width, height): ``burnins.burnin_filter`` bound to one shot."""
+
+
+def encode_picture(
+    run: Run,
+    project: Project,
+    take: Take,
+    info: MediaInfo,
+    dest: Path,
+    video: VideoSpec,
+    burn_in: BurnInText | None = None,
+    muxer: str = "mov",
+) -> PictureResult:
+    """Encode the render's picture through the conform's filters to ``video``'s settings, exactly the shot's frames.
+
+    Raises ``InvalidMediaError`` naming the render when it decodes to fewer frames than its header says (truncated),
+    ``UnsupportedMediaError`` for colour the project refuses, and the runner's typed errors."""
     rate = project.spec.rate
     width, height = project.spec.size
     frames = shot_frames(info, rate)
     with _source_kept(take):
         full = probe(take.path, first_frame=True)
         verify_complete(full, StreamKind.VIDEO)
-    video = require_video(full)
-    colour = colour_of(video)
+    picture = require_video(full)
+    colour = colour_of(picture)
     check_hdr_policy(colour, project.spec.colour.hdr, str(take.path))
-    source = cmd.PictureSource(colour=colour, interlaced=video.interlaced)
-    dest = project.picture_path(take.path.parent.name)
+    source = cmd.PictureSource(colour=colour, interlaced=picture.interlaced)
+    out_w, out_h = cmd.preset_size(width, height, video)
     with atomic_output(dest) as tmp:
-        argv = cmd.conform_picture_cmd(
-            take.path, tmp, width=width, height=height, rate=rate, frames=frames, source=source
-        )
+        if video == CUT_VIDEO and burn_in is None:
+            argv = cmd.conform_picture_cmd(take.path, tmp, width=width, height=height, rate=rate, frames=frames,
+                                           source=source)  # fmt: skip
+        else:
+            argv = cmd.segment_cmd(take.path, tmp, width=width, height=height, rate=rate, frames=frames, video=video,
+                                   source=source, burn_in=burn_in(out_w, out_h) if burn_in else None,
+                                   muxer=muxer)  # fmt: skip
         with _source_kept(take):
             run(argv, path=take.path, total_seconds=float(rate.frames_to_seconds(frames)))
-        out = probe(tmp)
-        got = out.video.frames if out.video else 0
+        got = video_frames(tmp)
         if got != frames:
             raise InvalidMediaError(
                 f"{take.path}: decodes to {got} frames, but its header says {frames} at {rate} fps: the render is "

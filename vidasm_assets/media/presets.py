@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
@@ -189,6 +189,15 @@ class Preset:
     def description(self) -> str:
         return self.spec.description
 
+    @property
+    def segment_muxer(self) -> tuple[str, str]:
+        """(FFmpeg muxer, extension) of this preset's per-shot segments: MOV (one exact time scale), Matroska for
+        VP9 and AV1 (MOV does not carry them)."""
+        video = self.spec.video
+        if video is not None and video.codec in ("libvpx-vp9", "libsvtav1"):
+            return "matroska", "mkv"
+        return "mov", "mov"
+
     def settings(self) -> dict[str, Any]:
         """What a segment's and a delivery's data versions depend on: every setting (not the description)."""
         return self.spec.model_dump(mode="json", exclude={"description"})
@@ -257,6 +266,18 @@ def builtin_presets() -> dict[str, Preset]:
 
 
 BUILTIN_PRESETS = builtin_presets()
+CUT_VIDEO: VideoSpec = BUILTIN_PRESETS["web"].spec.video  # type: ignore[assignment]
+"""The conform's (and so the cut's) picture settings: the built-in web preset's, so the web delivery is the cut's
+picture copied and one encode serves both."""
+
+
+def from_cut(preset: Preset) -> bool:
+    """A delivery whose picture is the cut's own (its settings are the conform's, no burn-ins): no segments."""
+    return preset.spec.video == CUT_VIDEO and not preset.spec.burn_ins
+
+
+def needs_segments(preset: Preset) -> bool:
+    return preset.spec.video is not None and not from_cut(preset)
 
 
 @dataclass(frozen=True)
@@ -328,16 +349,3 @@ def audio_args(a: AudioSpec) -> list[str]:
     if a.bitrate and AUDIO_CODECS[a.codec]["lossy"]:
         args += ["-b:a", a.bitrate]
     return args
-
-
-@dataclass
-class PresetTable:
-    """The presets a project can export: the built-ins, the workspace's ``presets.json``, the project's own."""
-
-    presets: dict[str, Preset] = field(default_factory=lambda: dict(BUILTIN_PRESETS))
-
-    def get(self, name: str) -> Preset:
-        try:
-            return self.presets[name]
-        except KeyError:
-            raise KeyError(f"unknown delivery preset {name!r}; known: {', '.join(self.presets)}") from None

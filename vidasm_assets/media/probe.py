@@ -445,3 +445,20 @@ def verify_complete(info: MediaInfo, kind: StreamKind = StreamKind.VIDEO) -> Non
             "(the render did not finish writing)",
             path=p,
         )
+
+
+def video_frames(path: str | Path, info: MediaInfo | None = None) -> int:
+    """The number of pictures in ``path``'s first video stream: the container's count when it keeps one (MOV/MP4
+    index every sample), else counted by demuxing its packets, no decoding (Matroska/WebM keep no count). 0 when
+    there is no video. Raises ``InvalidMediaError`` naming the file when it cannot be read."""
+    info = info or probe(path)
+    if not info.video:
+        return 0
+    if info.video.frames:
+        return info.video.frames
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            s = c.streams.video[0]
+            return sum(1 for pk in c.demux(s) if pk.size)
+    except av.error.FFmpegError as exc:
+        raise _unreadable(Path(path), exc) from exc

@@ -28,7 +28,6 @@ from pydantic import (
 
 from . import limits
 from .colour import HdrPolicy
-from .commands import PRESETS
 from .editorial import EdlStyle
 from .errors import (
     MediaNotFoundError,
@@ -39,6 +38,7 @@ from .errors import (
 )
 from .limits import check_readable
 from .outputs import Stamp, stamp_file, stamped_version
+from .presets import BUILTIN_PRESETS, Preset, PresetSpec
 from .rates import ALLOWED_FPS, Rate
 
 log = logging.getLogger("vidasm")
@@ -135,6 +135,8 @@ class ProjectSpec(_Strict):
     audio: AudioSettings = AudioSettings()
     sequence: list[SequenceEntry] | None = None
     exports: list[str] = ["web"]
+    # the project's own delivery presets (and overrides of the workspace's presets.json or the built-ins)
+    presets: dict[str, PresetSpec] = {}
     editorial: EditorialSettings = EditorialSettings()
     colour: ColourSettings = ColourSettings()
     # true: a shot whose render is missing or unusable is cut in as a slate of its length (marked in the EDL)
@@ -176,12 +178,18 @@ class ProjectSpec(_Strict):
         timecode_to_frames(v.record_start, Rate.from_fps(fps), what="record_start")
         return v
 
+    @field_validator("presets")
+    @classmethod
+    def _preset_names(cls, v: dict[str, PresetSpec]) -> dict[str, PresetSpec]:
+        for name in v:
+            check_name(name, "preset name")
+        return v
+
     @field_validator("exports")
     @classmethod
     def _exports(cls, v: list[str]) -> list[str]:
         for name in v:
-            if name not in PRESETS:
-                raise ValueError(f"unknown delivery preset {name!r}; known: {', '.join(PRESETS)}")
+            check_name(name, "preset name")
         if len(set(v)) != len(v):
             raise ValueError("exports lists a preset twice")
         return v
@@ -211,20 +219,29 @@ def load_spec(path: Path) -> ProjectSpec:
 
     Before parsing: a regular, readable UTF-8 file within the size limit; before validating: nesting and sequence
     length within their limits (``limits.py``; each message names the limit's variable)."""
-    raw = limits.parse_project_json(path, limits.read_project_file(path))
+    raw = _parse(limits.read_project_file(path), path)
     if not isinstance(raw, dict):
         raise ProjectConfigError(f"{path}: must hold a JSON object", path=path)
     try:
         return ProjectSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(root)"
-            reason = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                reason = "unknown field"
-            problems.append(f"field '{where}': {reason}")
-        raise ProjectConfigError(f"{path}: " + "; ".join(problems), path=path) from exc
+        raise ProjectConfigError(f"{path}: " + "; ".join(_problems(exc)), path=path) from exc
+
+
+def _parse(text: str, path: Path) -> Any:
+    return limits.parse_project_json(path, text)
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """Pydantic's errors as ``field 'a.b': reason`` (unknown keys: "unknown field")."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown field"
+        problems.append(f"field '{where}': {reason}")
+    return problems
 
 
 _TAKE_RE = re.compile(r"(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)", re.I)
@@ -365,6 +382,27 @@ class Project:
     root: Path
     spec: ProjectSpec
     _sequence: list[ShotRef] | None = field(default=None, repr=False, compare=False)
+    workspace_presets: dict[str, Preset] = field(default_factory=dict, repr=False, compare=False)
+
+    def presets(self) -> dict[str, Preset]:
+        """Every preset this project can export: the built-ins, overridden by the workspace's ``presets.json``,
+        overridden by project.json's ``presets``."""
+        own = {n: Preset(n, spec, "project.json") for n, spec in self.spec.presets.items()}
+        return {**BUILTIN_PRESETS, **self.workspace_presets, **own}
+
+    def preset(self, name: str) -> Preset:
+        presets = self.presets()
+        if name not in presets:
+            raise ProjectConfigError(
+                f"{self.root / PROJECT_FILE}: field 'exports': unknown delivery preset {name!r}; known: "
+                f"{', '.join(sorted(presets))}",
+                path=self.root / PROJECT_FILE,
+            )
+        return presets[name]
+
+    def exports(self) -> list[Preset]:
+        """The presets project.json ``exports`` names, in its order (``ProjectConfigError`` for an unknown one)."""
+        return [self.preset(name) for name in self.spec.exports]
 
     renders_dir = property(lambda self: self.root / RENDERS_DIR, doc="``03_Renders``: the shots' renders")
     cache_dir = property(lambda self: self.root / CACHE_DIR, doc="``05_Cache``: intermediates and stamps")
@@ -465,14 +503,21 @@ class Project:
         return self.assemblies_dir / f"{self.name}.xml"
 
     def delivery_path(self, preset: str) -> Path:
-        return self.exports_dir / f"{self.name}_{preset}.{PRESETS[preset].extension}"
+        return self.exports_dir / f"{self.name}_{preset}.{self.preset(preset).extension}"
+
+    def segment_path(self, preset: str, shot: str) -> Path:
+        """A shot's picture for one preset's delivery: ``05_Cache/segments/<preset>/<shot>.<mov|mkv>``."""
+        return self.cache_dir / "segments" / preset / f"{shot}.{self.preset(preset).segment_muxer[1]}"
 
     def outputs(self, asset: str, shot: str | None = None) -> list[Path]:
-        """The files one asset (a shot's partition, for picture and audio) writes; ``delivery_<preset>`` too."""
+        """The files one asset (a shot's partition, for picture, audio and ``segments_<preset>``) writes;
+        ``delivery_<preset>`` too."""
         if asset == "picture" and shot:
             return [self.picture_path(shot)]
         if asset == "audio" and shot:
             return [self.audio_path(shot)]
+        if asset.startswith("segments_") and shot:
+            return [self.segment_path(asset.removeprefix("segments_"), shot)]
         fixed = {
             "timeline": [self.timeline_path()],
             "cut": [self.cut_path()],
@@ -500,7 +545,8 @@ class Project:
         cache = self.cache_dir
         return [
             cache,
-            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps")),
+            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps", "segments")),
+            *(cache / "segments" / p for p in self.spec.exports),
             self.assemblies_dir,
             self.exports_dir,
         ]
@@ -553,9 +599,34 @@ def load_project(root: Path, name: str) -> Project:
     return _load(Path(root), name)
 
 
+PRESETS_FILE = "presets.json"
+"""The workspace's shared delivery presets: ``<workspace>/presets.json``, ``{"name": {preset}, ...}``."""
+
+
+def load_workspace_presets(root: Path) -> dict[str, Preset]:
+    """The presets of ``<workspace>/presets.json`` (none when there is no such file), each validated like a
+    project's own; ``ProjectConfigError`` naming the file, the preset and the field otherwise."""
+    path = Path(root) / PRESETS_FILE
+    if not path.exists():
+        return {}
+    raw = _parse(limits.read_project_file(path), path)
+    if not isinstance(raw, dict):
+        raise ProjectConfigError(f"{path}: must hold a JSON object of presets", path=path)
+    out = {}
+    for name, value in raw.items():
+        try:
+            check_name(name, "preset name")
+            out[name] = Preset(name, PresetSpec.model_validate(value), PRESETS_FILE)
+        except (ValueError, ValidationError) as exc:
+            problems = _problems(exc) if isinstance(exc, ValidationError) else [str(exc)]
+            raise ProjectConfigError(f"{path}: preset {name!r}: " + "; ".join(problems), path=path) from exc
+    return out
+
+
 def _load(root: Path, name: str) -> Project:
     folder = root / name
-    project = Project(name, folder, load_spec(folder / PROJECT_FILE))
+    project = Project(name, folder, load_spec(folder / PROJECT_FILE), workspace_presets=load_workspace_presets(root))
+    project.exports()  # an unknown preset is an error of this project.json, said now
     check_confined(project, root)
     return project
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .presets import Preset
 from .project import Project, stable_hash
 from .timeline import Timeline
 
@@ -34,7 +35,9 @@ class Asset(str, Enum):
     CUT = "cut"
     EDL = "edl"
     OTIO = "otio"
-    DELIVERY = "delivery"
+    DELIVERY = "delivery"  # delivery_<preset>
+    SEGMENTS = "segments"  # segments_<preset>: one shot's picture at a preset's settings (partitioned by shot)
+    PRESET = "preset"  # preset_<preset>: the observed settings of one delivery preset
 
 
 NO_RENDER = "missing"
@@ -51,7 +54,8 @@ CODE_VERSIONS: Mapping[Asset, str] = {
     Asset.CUT: "cut-2",
     Asset.EDL: "edl-1",
     Asset.OTIO: "otio-1",
-    Asset.DELIVERY: "delivery-1",
+    Asset.DELIVERY: "delivery-2",  # 2: joined from per-shot segments (issue 11)
+    Asset.SEGMENTS: "segments-1",
 }
 
 
@@ -163,12 +167,43 @@ def otio_inputs(timeline_v: str) -> Inputs:
     return Inputs(Asset.OTIO, {"timeline": timeline_v})
 
 
-def delivery_inputs(preset: str, cut_v: str) -> Inputs:
-    return Inputs(Asset.DELIVERY, {"preset": preset, "cut": cut_v})
+def preset_version(preset: Preset) -> str:
+    """The observed data version of a delivery preset (``preset_<name>``): its settings, not its description."""
+    return stable_hash(Asset.PRESET.value, preset.settings())
 
 
-def rollup_inputs(project: Project, timeline: Timeline, shots: Mapping[str, tuple[str, str]]) -> dict[str, Inputs]:
-    """Every project-level asset's inputs, keyed by asset name (``delivery_<preset>`` for deliveries)."""
+def segment_inputs(
+    render_fp: str,
+    take: str,
+    facets: Mapping[Asset, Mapping[str, Any]],
+    preset: Preset,
+    burn_in: Mapping[str, Any] | None = None,
+) -> Inputs:
+    """One shot's segment of one preset: the render, the picture settings, the preset's settings and, for a
+    preset with burn-ins, what they show (``assembly.burn_in_facts``)."""
+    values: dict[str, Any] = {"render": render_fp, **facets[Asset.PICTURE_SPEC], "preset": preset.settings()}
+    if burn_in is not None:
+        values["burn_in"] = dict(burn_in)
+    return Inputs(Asset.SEGMENTS, values, {"take": take})
+
+
+def delivery_inputs(preset: Preset, cut_v: str, segments: Mapping[str, str] | None = None) -> Inputs:
+    """A delivery: its preset's settings, the cut (its sound, and its picture for a preset at the conform's
+    settings) and, for a preset with segments, each real shot's segment version (``shot -> version``)."""
+    values: dict[str, Any] = {"preset": preset.settings(), "cut": cut_v}
+    if segments is not None:
+        values["segments"] = dict(segments)
+    return Inputs(Asset.DELIVERY, values)
+
+
+def rollup_inputs(
+    project: Project,
+    timeline: Timeline,
+    shots: Mapping[str, tuple[str, str]],
+    segments: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, Inputs]:
+    """Every project-level asset's inputs, keyed by asset name (``delivery_<preset>`` for deliveries).
+    ``segments``: preset -> shot -> segment version, for the presets that have segments."""
     tl = timeline_inputs(timeline)
     cut = cut_inputs(tl.version, shots)
     out: dict[str, Inputs] = {
@@ -177,8 +212,9 @@ def rollup_inputs(project: Project, timeline: Timeline, shots: Mapping[str, tupl
         Asset.EDL.value: edl_inputs(tl.version, project.spec.editorial.edl_style),
         Asset.OTIO.value: otio_inputs(tl.version),
     }
-    for preset in project.spec.exports:
-        out[f"{Asset.DELIVERY.value}_{preset}"] = delivery_inputs(preset, cut.version)
+    for preset in project.exports():
+        segs = (segments or {}).get(preset.name)
+        out[f"{Asset.DELIVERY.value}_{preset.name}"] = delivery_inputs(preset, cut.version, segs)
     return out
 
 
@@ -188,6 +224,24 @@ def rollup_inputs(project: Project, timeline: Timeline, shots: Mapping[str, tupl
 def _short(value: Any, limit: int = 40) -> str:
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, val in d.items():
+        if isinstance(val, Mapping):
+            out.update(_flat(val, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = val
+    return out
+
+
+def _dict_change(was: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """``video.crf 20 -> 22, audio.bitrate 192k -> 128k``: the leaves that differ."""
+    a, b = _flat(was), _flat(now)
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    text = ", ".join(f"{k} {_short(a.get(k), 16)} -> {_short(b.get(k), 16)}" for k in keys[:4])
+    return text + ("…" if len(keys) > 4 else "")
 
 
 def explain(expected: Inputs, recorded: Mapping[str, Any] | None) -> str:
@@ -212,9 +266,13 @@ def explain(expected: Inputs, recorded: Mapping[str, Any] | None) -> str:
             reasons.append(
                 f"take {old_take} -> {new_take}" if old_take != new_take else f"render {new_take} re-rendered"
             )
-        elif name == "shots" and isinstance(was, dict) and isinstance(now, dict):
+        elif name in ("shots", "segments") and isinstance(was, dict) and isinstance(now, dict):
             changed = sorted(s for s in set(was) | set(now) if was.get(s) != now.get(s))
-            reasons.append("shot(s) rebuilt or changed: " + ", ".join(changed[:8]) + ("…" if len(changed) > 8 else ""))
+            what = "shot(s)" if name == "shots" else "segment(s)"
+            more = "…" if len(changed) > 8 else ""
+            reasons.append(f"{what} rebuilt or changed: " + ", ".join(changed[:8]) + more)
+        elif name in ("preset", "burn_in") and isinstance(was, dict) and isinstance(now, dict):
+            reasons.append(f"{name.replace('_', '-')} " + _dict_change(was, now))
         elif name in ("timeline", "cut"):
             reasons.append(f"the {name} changed")
         else:
