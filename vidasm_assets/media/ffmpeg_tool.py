@@ -69,6 +69,14 @@ FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "alimiter": ("limit", "attack", "release", "level", "latency"),
     "anullsrc": (),
 }
+BURN_IN_FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
+    "drawtext": ("fontfile", "text", "expansion", "timecode", "timecode_rate", "tc24hmax", "fontsize", "fontcolor",
+                 "box", "boxcolor", "boxborderw", "x", "y"),
+}  # fmt: skip
+"""What the review burn-ins use (``burnins.py``), probed like ``FILTER_OPTIONS`` but needed only by presets with
+burn-ins: ``drawtext`` needs libfreetype, and since FFmpeg 6.1 libharfbuzz too, so some builds vidasm supports lack
+it (the 7.0.2 static build of imageio-ffmpeg 0.6.0). Such a build is still chosen; ``Capabilities.missing_burn_ins``
+says what it lacks and ``burnins.require_burn_ins`` refuses it by name for a burn-in step."""
 MUXER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "mov": ("movie_timescale", "video_track_timescale"),
     "mp4": ("movie_timescale", "video_track_timescale"),
@@ -134,6 +142,10 @@ class Capabilities:
         out += self._missing_options("muxer", MUXER_OPTIONS, self.muxers)
         out += [f"demuxer {d}" for d in DEMUXERS if d not in self.demuxers]
         return out
+
+    def missing_burn_ins(self) -> list[str]:
+        """What the burn-ins use that this build lacks, in words (empty: it can burn in)."""
+        return self._missing_options("filter", BURN_IN_FILTER_OPTIONS, self.filters)
 
 
 @dataclass(frozen=True)
@@ -217,7 +229,7 @@ def parse_options(text: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=16)
 def _capabilities(exe: str, _stamp: tuple[int, int]) -> Capabilities:
     label, vt = parse_version(_run(exe, "-version"))
-    helps = [("filter", f) for f, opts in FILTER_OPTIONS.items() if opts]
+    helps = [("filter", f) for f, opts in {**FILTER_OPTIONS, **BURN_IN_FILTER_OPTIONS}.items() if opts]
     helps += [("muxer", m) for m, opts in MUXER_OPTIONS.items() if opts]
     with ThreadPoolExecutor(max_workers=8) as pool:
         lists = pool.map(lambda a: _run(exe, a), ["-encoders", "-filters", "-muxers", "-demuxers"])
