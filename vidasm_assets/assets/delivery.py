@@ -5,7 +5,6 @@ per-shot segments (``segments.py``) by stream copy. The sound is the cut's PCM e
 sound alone.
 """
 
-
 import dagster as dg
 
 from ..media import versions as v

@@ -49,8 +49,7 @@ def build_project_assets(project_name: str, presets: list[Preset]) -> ProjectAss
     shots_job = dg.define_asset_job(
         n.shots_job_name(project_name),
         selection=dg.AssetSelection.assets(*shots, *segments),
-        description=f"Conform picture, normalize audio and encode the delivery segments of one shot of "
-        f"{project_name}.",
+        description=f"Conform picture, normalize audio and encode the delivery segments of one shot of {project_name}.",
     )
     assemble_job = dg.define_asset_job(
         n.assemble_job_name(project_name),

@@ -9,7 +9,6 @@ A preset with burn-ins shows the record timecode, so its segments read the timel
 changing length moves the record timecode of every shot after it).
 """
 
-
 import dagster as dg
 
 from ..media import versions as v

@@ -18,6 +18,7 @@ from ..assets.restate import AssetEvent, reconcile_shots
 from ..backfill import GraphQLError
 from ..media import versions as v
 from ..media.errors import VidasmError
+from ..media.project import Project
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
 from ..reload import reload_code_location
 from ..resources import WorkspaceResource
@@ -61,6 +62,18 @@ def _observations(instance: dg.DagsterInstance, ch: ProjectChanges, existing: se
             events.append(
                 dg.AssetObservation(asset_key=n.key(P, n.RENDER), partition=shot, tags={DATA_VERSION_TAG: fp})
             )
+    return events
+
+
+def _preset_observations(instance: dg.DagsterInstance, project: Project) -> list[dg.AssetObservation]:
+    """The exported presets whose settings moved since last observed: their segments and delivery go stale (and
+    automation rebuilds those, only those)."""
+    events = []
+    for preset in project.exports():
+        key = n.key(project.name, n.preset_source(preset.name))
+        version = v.preset_version(preset)
+        if recorded_observation(instance, key) != version:
+            events.append(dg.AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version}))
     return events
 
 
@@ -118,7 +131,7 @@ def _project_requests(
     remove = sorted(existing - set(ch.shots))
     if remove:
         partition_requests.append(dg.DeleteDynamicPartitionsRequest(pname, remove))
-    events: list = _observations(instance, ch, existing)
+    events: list = _observations(instance, ch, existing) + _preset_observations(instance, workspace.project(P))
     runs, fresh = _shot_runs(instance, ch, facets, existing, removed=bool(remove))
     if fresh or remove:
         events += _reconcile(instance, workspace, ch, fresh)
