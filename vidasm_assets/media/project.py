@@ -452,6 +452,14 @@ class Project:
     def cut_path(self) -> Path:
         return self.cache_dir / "cut" / f"{self.name}_cut.mov"
 
+    def poster_path(self, shot: str) -> Path:
+        """The shot's poster frame (``thumbnails.make_poster``)."""
+        return self.cache_dir / "posters" / f"{shot}.jpg"
+
+    def contact_sheet_path(self) -> Path:
+        """The cut's contact sheet (``thumbnails.make_contact_sheet``)."""
+        return self.cache_dir / "contact" / f"{self.name}_contact.jpg"
+
     def timeline_path(self) -> Path:
         return self.cache_dir / "timeline.json"
 
@@ -500,7 +508,7 @@ class Project:
         cache = self.cache_dir
         return [
             cache,
-            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps")),
+            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps", "posters", "contact")),
             self.assemblies_dir,
             self.exports_dir,
         ]
