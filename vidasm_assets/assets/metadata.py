@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import math
+from pathlib import Path
 from typing import Any
+
+import dagster as dg
 
 from ..media.conform import PictureResult
 from ..media.loudness import AudioResult
 from ..media.probe import MediaInfo
+from ..media.thumbnails import MAX_BYTES, shrink_image
 
 
 def media_metadata(info: MediaInfo) -> dict[str, Any]:
@@ -88,3 +93,25 @@ def audio_report(res: AudioResult) -> dict[str, Any]:
             "notes": "; ".join(res.notes) or None,
         }
     )
+
+
+def _mime(data: bytes) -> str:
+    return "image/png" if data.startswith(b"\x89PNG\r\n\x1a\n") else "image/jpeg"
+
+
+def _embedded(data: bytes, alt: str) -> str:
+    return f"![{alt}](data:{_mime(data)};base64,{base64.b64encode(data).decode('ascii')})"
+
+
+def image_markdown(path: Path | str, max_bytes: int = MAX_BYTES, alt: str = "") -> dg.MetadataValue:
+    """A JPEG or PNG embedded in markdown metadata (``![alt](data:image/jpeg;base64,...)``), which the UI shows
+    as a picture. Metadata lives in the event log, so the markdown is at most ``max_bytes`` characters: a bigger
+    picture is re-encoded as a smaller JPEG (lower quality, then fewer pixels) first; the file is left alone."""
+    alt = "".join(ch for ch in alt if ch not in "[]()\r\n")
+    data = Path(path).read_bytes()
+    md = _embedded(data, alt)
+    if len(md) > max_bytes:
+        overhead = len(_embedded(b"", alt))
+        data = shrink_image(data, (max_bytes - overhead) * 3 // 4 - 3)  # base64: 4 characters per 3 bytes
+        md = _embedded(data, alt)
+    return dg.MetadataValue.md(md)

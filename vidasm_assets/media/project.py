@@ -490,6 +490,14 @@ class Project:
     def cut_path(self) -> Path:
         return self.cache_dir / "cut" / f"{self.name}_cut.mov"
 
+    def poster_path(self, shot: str) -> Path:
+        """The shot's poster frame (``thumbnails.make_poster``)."""
+        return self.cache_dir / "posters" / f"{shot}.jpg"
+
+    def contact_sheet_path(self) -> Path:
+        """The cut's contact sheet (``thumbnails.make_contact_sheet``)."""
+        return self.cache_dir / "contact" / f"{self.name}_contact.jpg"
+
     def timeline_path(self) -> Path:
         return self.cache_dir / "timeline.json"
 
@@ -545,7 +553,8 @@ class Project:
         cache = self.cache_dir
         return [
             cache,
-            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps", "segments")),
+            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps", "segments", "posters",
+                                      "contact")),
             *(cache / "segments" / p for p in self.spec.exports),
             self.assemblies_dir,
             self.exports_dir,
