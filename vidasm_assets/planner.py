@@ -24,6 +24,7 @@ from .assets.records import (
 from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
+from .media.conform import segment_encoder
 from .media.errors import MediaNotFoundError, VidasmError
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
@@ -206,7 +207,8 @@ def _plan_shots(
         for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
             plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
         for preset in plain:
-            inputs = v.segment_inputs(fp, take.label, facets, preset)
+            hardware = segment_encoder(project, preset)
+            inputs = v.segment_inputs(fp, take.label, facets, preset, encoder=hardware.encoder if hardware else None)
             plan.items.append(_item(instance, project, n.segments(preset.name), shot, inputs, force))
     return probes, shot_errors
 

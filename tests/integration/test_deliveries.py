@@ -318,3 +318,23 @@ def test_mismatched_segments_are_refused_before_the_join(tmp_path: Path, ffmpeg:
         for s in ("sh010", "sh020")]})  # fmt: skip
     with pytest.raises(InvalidMediaError, match=r"sh020\.mkv differs from sh010\.mkv in .*pix_fmt yuv420p10le"):
         delivery_segments(run, project, tl, project.preset("webm"))
+
+
+def test_posters_and_contact_sheet_are_shown_in_the_ui(built: Built) -> None:
+    """Each shot's picture carries its poster, the cut its contact sheet, embedded as small images in the event
+    log (under 60 KB each); the files sit in 05_Cache."""
+    project = load_project(built.root, "p")
+    for key, partition, name in (("picture", "sh010", "poster"), ("cut", None, "contact_sheet")):
+        records = built.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey(["p", key]), asset_partitions=[partition] if partition else None
+            ),
+            limit=1,
+        ).records
+        md = records[0].asset_materialization.metadata[name]  # type: ignore[union-attr]
+        assert isinstance(md, dg.MarkdownMetadataValue)
+        assert md.md_str.startswith("![") and "data:image/jpeg;base64," in md.md_str and len(md.md_str) < 60_000
+    assert project.poster_path("sh010").is_file() and project.contact_sheet_path().is_file()
+    with av.open(str(project.contact_sheet_path())) as c:
+        sheet = next(c.decode(video=0))
+        assert sheet.width >= 3 * 100  # one cell per shot, side by side

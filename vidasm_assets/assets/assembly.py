@@ -10,11 +10,12 @@ from ..media.fingerprints import load_fingerprints, save_fingerprints
 from ..media.outputs import stamped
 from ..media.probe import probe
 from ..media.project import Project
+from ..media.thumbnails import make_contact_sheet
 from ..media.timeline import Timeline
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
-from .metadata import media_metadata
+from .metadata import image_markdown, media_metadata
 from .results import check_specs, current_input, read_timeline, result
 from .scope import ProjectScope
 
@@ -64,8 +65,11 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
         run = ffmpeg.runner(context, f"{p.name} cut")
         with stamped(project.stamps(n.CUT, None, mine.version)):
             path = assemble_cut(run, project, tl)
+        posters = [(f"{c.shot} {c.take}", None if c.placeholder else project.poster_path(c.shot)) for c in tl.clips]
+        sheet = make_contact_sheet(posters, project.contact_sheet_path())
         md = {
             **media_metadata(probe(path)),
+            "contact_sheet": image_markdown(sheet.path, alt=f"{p.name} contact sheet"),
             "path": dg.MetadataValue.path(str(path)),
             "shots": len(tl.clips),
             "expected_frames": tl.total_frames,

@@ -14,7 +14,7 @@ import dagster as dg
 from ..media import versions as v
 from ..media.assembly import burn_in_facts, clip_burn_in
 from ..media.burnins import burnin_filter, font_path, require_burn_ins
-from ..media.conform import BurnInText, encode_segment
+from ..media.conform import BurnInText, encode_segment, segment_encoder
 from ..media.errors import VidasmError
 from ..media.outputs import stamped
 from ..media.presets import Preset
@@ -88,10 +88,14 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         now = project.preset(preset.name)  # the settings as project.json has them now
         facts, text = _burn_in(context, ffmpeg, project, now, shot, take.label)
         fp = inputs[v.Asset.PICTURE].values["render"]
-        mine = v.segment_inputs(fp, take.label, v.spec_facets(project), now, facts)
+        hardware = segment_encoder(project, now, ffmpeg.tool)
+        mine = v.segment_inputs(fp, take.label, v.spec_facets(project), now, facts,
+                                hardware.encoder if hardware else None)  # fmt: skip
+        run = ffmpeg.runner(context, f"{p.name}/{shot} {name}")
         with stamped(project.stamps(name, shot, mine.version)):
-            res = encode_segment(ffmpeg.runner(context, f"{p.name}/{shot} {name}"), project, take, info, now, text)
+            res = encode_segment(run, project, take, info, now, text, hardware)
         md = {**media_metadata(res.info), **take_metadata(take, info, mine), "preset": now.name,
+              "encoder": hardware.note if hardware else f"{now.spec.video.codec} (software)",  # type: ignore[union-attr]
               "path": dg.MetadataValue.path(str(res.path))}  # fmt: skip
         return result(mine, md)
 

@@ -17,9 +17,10 @@ from ..media.probe import MediaInfo, probe
 from ..media.project import Project, Take
 from ..media.runner import Run
 from ..media.shots import shot_frames
+from ..media.thumbnails import make_poster
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
-from .metadata import audio_report, media_metadata, picture_report
+from .metadata import audio_report, image_markdown, media_metadata, picture_report
 from .results import check_specs, result
 from .scope import ProjectScope
 
@@ -67,7 +68,10 @@ class ShotStep:
 
 def _conform(run: Run, project: Project, take: Take, info: MediaInfo) -> tuple[Path, dict, list[CheckOutcome]]:
     res = conform_picture(run, project, take, info)
-    return res.path, {**media_metadata(res.info), **picture_report(res)}, picture_checks(project, res)
+    shot = take.path.parent.name
+    poster = make_poster(run, res.path, project.poster_path(shot), frames=res.frames, rate=project.spec.rate)
+    md = {**media_metadata(res.info), **picture_report(res), "poster": image_markdown(poster, alt=shot)}
+    return res.path, md, picture_checks(project, res)
 
 
 def _normalize(run: Run, project: Project, take: Take, info: MediaInfo) -> tuple[Path, dict, list[CheckOutcome]]:

@@ -10,6 +10,7 @@ from . import commands as cmd
 from .burnins import BurnIn, timeline_burn_ins
 from .checks import segment_mismatches
 from .colour import check_hdr_policy
+from .conform import segment_encoder
 from .errors import InvalidMediaError, MediaNotFoundError, SourceTimecodeError, VidasmError
 from .fingerprints import FingerprintCache
 from .loudness import describe_tracks, selected_tracks
@@ -303,7 +304,9 @@ def expected_segment_inputs(
     """The inputs a clip's segment of ``preset`` must have been built from for its delivery to use it (the render
     the timeline names as it is now on disk; for burn-ins, what they show at the clip's place in the cut)."""
     burn_in = burn_in_facts(clip_burn_in(timeline, clip.shot)) if preset.spec.burn_ins else None
-    return segment_inputs(_clip_fingerprint(clip, cache), clip.take, spec_facets(project), preset, burn_in)
+    hardware = segment_encoder(project, preset)
+    return segment_inputs(_clip_fingerprint(clip, cache), clip.take, spec_facets(project), preset, burn_in,
+                          hardware.encoder if hardware else None)  # fmt: skip
 
 
 def _clip_fingerprint(clip: TimelineClip, cache: FingerprintCache) -> str:

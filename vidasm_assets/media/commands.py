@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .colour import SourceColour, zscale_chain
 from .errors import UnsafePathError
+from .hwaccel import Choice
 from .presets import CUT_VIDEO, Preset, VideoSpec, audio_args, video_args
 from .rates import AUDIO_RATE, Rate
 
@@ -199,19 +200,25 @@ def segment_cmd(
     source: PictureSource = PictureSource(),
     burn_in: str | None = None,
     muxer: str = "mov",
+    encoder: Choice | None = None,
 ) -> list[str]:
     """One shot's picture for one preset, from the render through the conform's filters (one generation): at the
     preset's size, pixel format and encoder settings, with the burn-ins drawn last; joined to the other shots'
-    segments by stream copy (``join_cmd``)."""
+    segments by stream copy (``join_cmd``). ``encoder``: a hardware encoder chosen by ``hwaccel.choose_encoder``
+    (its arguments, upload filters and device), else the preset's software encoder."""
     out_w, out_h = preset_size(width, height, video)
     post = [f"scale=w={out_w}:h={out_h}:flags={SCALE_FLAGS}"] if (out_w, out_h) != (width, height) else []
     post += [burn_in] if burn_in else []
+    chain = picture_filter(width, height, rate, frames, source, pix_fmt=video.pix_fmt, post=post)
+    args = video_args(video, rate, out_w, out_h).args
+    if encoder is not None:
+        chain, args = encoder.filter_chain(chain), encoder.args
     return [
-        *BASE, *progress_args(),
+        *BASE, *progress_args(), *(encoder.global_args if encoder else ()),
         "-i", str(src),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", picture_filter(width, height, rate, frames, source, pix_fmt=video.pix_fmt, post=post),
-        *video_args(video, rate, out_w, out_h).args,
+        "-vf", chain,
+        *args,
         *BT709_TAGS,
         *(timescale_args(rate) if muxer == "mov" else []),
         "-f", muxer, str(dst),

@@ -9,6 +9,8 @@ from pathlib import Path
 from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy
 from .errors import InvalidMediaError
+from .ffmpeg_tool import FFmpeg
+from .hwaccel import CODEC_OF, Choice, choose_encoder, requested
 from .outputs import atomic_output
 from .presets import CUT_VIDEO, Preset, VideoSpec
 from .probe import MediaInfo, StreamKind, probe, require_video, verify_complete, video_frames
@@ -32,12 +34,33 @@ def conform_picture(run: Run, project: Project, take: Take, info: MediaInfo) -> 
 
 
 def encode_segment(
-    run: Run, project: Project, take: Take, info: MediaInfo, preset: Preset, burn_in: BurnInText | None = None
+    run: Run,
+    project: Project,
+    take: Take,
+    info: MediaInfo,
+    preset: Preset,
+    burn_in: BurnInText | None = None,
+    encoder: Choice | None = None,
 ) -> PictureResult:
-    """The shot's picture for one preset's delivery, from the render (one generation): its segment."""
+    """The shot's picture for one preset's delivery, from the render (one generation): its segment. ``encoder``:
+    a hardware encoder (``segment_encoder``), else the preset's software one."""
     assert preset.spec.video is not None
     dest = project.segment_path(preset.name, take.path.parent.name)
-    return encode_picture(run, project, take, info, dest, preset.spec.video, burn_in, preset.segment_muxer[0])
+    return encode_picture(run, project, take, info, dest, preset.spec.video, burn_in, preset.segment_muxer[0],
+                          encoder)  # fmt: skip
+
+
+def segment_encoder(project: Project, preset: Preset, tool: FFmpeg | None = None) -> Choice | None:
+    """The hardware encoder a preset's segments use, when the preset (``video.hardware``) or ``VIDASM_HWACCEL``
+    asks for one and its one-frame trial encode succeeds (``hwaccel.choose_encoder``; otherwise software with one
+    warning); None when nothing asks (no trial run). Its encoder is part of the segments' data version: hardware
+    and software segments do not join by stream copy."""
+    video = preset.spec.video
+    if video is None or requested(video).want == "none" or video.codec not in CODEC_OF:
+        return None
+    width, height = cmd.preset_size(*project.spec.size, video)
+    choice = choose_encoder(tool, video, rate=project.spec.rate, width=width, height=height)
+    return choice if choice.hardware != "none" else None
 
 
 BurnInText = Callable[[int, int], str]
@@ -53,6 +76,7 @@ def encode_picture(
     video: VideoSpec,
     burn_in: BurnInText | None = None,
     muxer: str = "mov",
+    encoder: Choice | None = None,
 ) -> PictureResult:
     """Encode the render's picture through the conform's filters to ``video``'s settings, exactly the shot's frames.
 
@@ -76,7 +100,7 @@ def encode_picture(
         else:
             argv = cmd.segment_cmd(take.path, tmp, width=width, height=height, rate=rate, frames=frames, video=video,
                                    source=source, burn_in=burn_in(out_w, out_h) if burn_in else None,
-                                   muxer=muxer)  # fmt: skip
+                                   muxer=muxer, encoder=encoder)  # fmt: skip
         with _source_kept(take):
             run(argv, path=take.path, total_seconds=float(rate.frames_to_seconds(frames)))
         got = video_frames(tmp)

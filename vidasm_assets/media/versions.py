@@ -178,12 +178,16 @@ def segment_inputs(
     facets: Mapping[Asset, Mapping[str, Any]],
     preset: Preset,
     burn_in: Mapping[str, Any] | None = None,
+    encoder: str | None = None,
 ) -> Inputs:
-    """One shot's segment of one preset: the render, the picture settings, the preset's settings and, for a
-    preset with burn-ins, what they show (``assembly.burn_in_facts``)."""
+    """One shot's segment of one preset: the render, the picture settings, the preset's settings, for a preset
+    with burn-ins what they show (``assembly.burn_in_facts``), and the hardware encoder when one is used (None:
+    the preset's software encoder)."""
     values: dict[str, Any] = {"render": render_fp, **facets[Asset.PICTURE_SPEC], "preset": preset.settings()}
     if burn_in is not None:
         values["burn_in"] = dict(burn_in)
+    if encoder is not None:
+        values["encoder"] = encoder
     return Inputs(Asset.SEGMENTS, values, {"take": take})
 
 
