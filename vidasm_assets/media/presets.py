@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .rates import Rate
 
@@ -110,14 +110,25 @@ class VideoSpec(BaseModel):
             raise ValueError(f"max_height {v} must be even")
         return v
 
+    @field_validator("pix_fmt")
+    @classmethod
+    def _pix_fmt(cls, v: str, info: ValidationInfo) -> str:
+        known = VIDEO_CODECS.get(info.data.get("codec", ""))
+        if known and v not in known["pix_fmts"]:
+            allowed = ", ".join(known["pix_fmts"])
+            raise ValueError(f"pix_fmt {v!r} is not one {info.data['codec']} writes here; use one of {allowed}")
+        return v
+
+    @field_validator("crf")
+    @classmethod
+    def _crf(cls, v: int | None, info: ValidationInfo) -> int | None:
+        known = VIDEO_CODECS.get(info.data.get("codec", ""))
+        if v is not None and known and not known["crf"]:
+            raise ValueError(f"{info.data['codec']} has no crf; its profile sets the quality")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> VideoSpec:
-        known = VIDEO_CODECS[self.codec]
-        if self.pix_fmt not in known["pix_fmts"]:
-            allowed = ", ".join(known["pix_fmts"])
-            raise ValueError(f"pix_fmt {self.pix_fmt!r} is not one {self.codec} writes here; use one of {allowed}")
-        if self.crf is not None and not known["crf"]:
-            raise ValueError(f"{self.codec} has no crf; its profile sets the quality")
         if (self.maxrate is None) != (self.bufsize is None) and self.maxrate != "auto":
             raise ValueError("maxrate and bufsize go together (a VBV cap needs both)")
         return self
