@@ -439,7 +439,7 @@ def assemble_cmd(video_list: Path, audio_list: Path, dst: Path, *, rate: Rate) -
 MUXERS = {"mp4": "mp4", "mov": "mov", "mxf": "mxf", "mkv": "matroska", "webm": "webm", "wav": "wav"}
 
 
-def _container_args(preset: Preset, rate: Rate, title: str) -> list[str]:
+def container_args(preset: Preset, rate: Rate, title: str) -> list[str]:
     """Muxer options: exact time scales for MOV/MP4, MP4 with no edit list (first frame at 0 by negative
     composition offsets: YouTube asks for no edit lists) and its index first (+faststart)."""
     ext = preset.extension
@@ -466,7 +466,7 @@ def join_cmd(
     return [
         *BASE, *progress_args(), *video_in, "-i", str(cut),
         "-map", "0:v:0", "-map", f"{audio_input}:a:0", "-c:v", "copy", *audio_args(preset.spec.audio),
-        *_container_args(preset, rate, title), str(dst),
+        *container_args(preset, rate, title), str(dst),
     ]  # fmt: skip
 
 
