@@ -260,7 +260,9 @@ def doctor() -> None:
             out.print(f"  {origin}: {escape(exe)}: cannot run it ({escape(str(exc))})")
             continue
         verdict = "[green]can do the job[/]" if caps.usable else f"[yellow]cannot[/]: {escape(caps.problems())}"
-        out.print(f"  {origin}: {escape(exe)} (FFmpeg {escape(caps.version)}): {verdict}")
+        burn = caps.missing_burn_ins()
+        burn_note = f"; no review burn-ins (lacks {escape(', '.join(burn))})" if caps.usable and burn else ""
+        out.print(f"  {origin}: {escape(exe)} (FFmpeg {escape(caps.version)}): {verdict}{burn_note}")
     out.print(f"  supported: FFmpeg {MIN_VERSION[0]}.{MIN_VERSION[1]} or newer; FFMPEG_PATH chooses one explicitly")
     out.print(f"workspace: {workspace_root()}")
     out.print(f"DAGSTER_HOME: {home_dir()}")

@@ -18,6 +18,7 @@ from ..media.conform import BurnInText, encode_segment, segment_encoder
 from ..media.errors import VidasmError
 from ..media.outputs import stamped
 from ..media.presets import Preset
+from ..media.probe import probe
 from ..media.project import Project
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
@@ -91,6 +92,13 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         hardware = segment_encoder(project, now, ffmpeg.tool)
         mine = v.segment_inputs(fp, take.label, v.spec_facets(project), now, facts,
                                 hardware.encoder if hardware else None)  # fmt: skip
+        if project.built_version(name, shot) == mine.version:
+            # already on disk at exactly these inputs (automation asks for every review segment when the timeline
+            # changes; only those whose burn-ins moved are re-encoded)
+            path = project.segment_path(now.name, shot)
+            md = {**media_metadata(probe(path)), **take_metadata(take, info, mine), "preset": now.name,
+                  "path": dg.MetadataValue.path(str(path)), "reused": "already built from these inputs"}  # fmt: skip
+            return result(mine, md)
         run = ffmpeg.runner(context, f"{p.name}/{shot} {name}")
         with stamped(project.stamps(name, shot, mine.version)):
             res = encode_segment(run, project, take, info, now, text, hardware)

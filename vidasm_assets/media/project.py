@@ -553,8 +553,10 @@ class Project:
         cache = self.cache_dir
         return [
             cache,
-            *(cache / sub for sub in ("picture", "audio", "cut", "placeholder", "stamps", "segments", "posters",
-                                      "contact")),
+            *(
+                cache / sub
+                for sub in ("picture", "audio", "cut", "placeholder", "stamps", "segments", "posters", "contact")
+            ),
             *(cache / "segments" / p for p in self.spec.exports),
             self.assemblies_dir,
             self.exports_dir,
