@@ -97,3 +97,27 @@ def test_code_version_bump_marks_stale_without_rebuilding(tmp_path: Path, make_p
     assert states["cut"] == "stale" and states["delivery_web"] == "stale" and states["edl"] == "fresh"
     assert defs.resolve_asset_graph().get(n.key("alpha", n.PICTURE)).code_version == "picture-999"
     assert dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor).total_requested == 0
+
+
+def test_a_presets_segments_follow_their_shot_by_automation(tmp_path: Path, make_project, instance, ffmpeg) -> None:
+    """Under `vidasm ui` the sensor runs a changed shot's picture and audio; automation then asks for that shot's
+    segment of each preset (only that partition) and the roll-ups, each once; a changed preset asks for its
+    segments and delivery only."""
+    renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 4)}
+    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36", "exports": ["web", "proxy"]})
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    defs = build_definitions(tmp_path)
+    cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+
+    make_render(ffmpeg, tmp_path / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4", RenderSpec(64, 36, "24", 1, -9))
+    project = discover_projects(tmp_path).projects["alpha"]
+    plan = plan_project(instance, project)  # observes the new render, as the sensor does
+    job = defs.resolve_job_def(n.shots_job_name("alpha"))
+    r = job.execute_in_process(instance=instance, partition_key="sh020", run_config=QUIET,
+                               asset_selection=[n.key("alpha", "picture"), n.key("alpha", "audio")])  # fmt: skip
+    assert r.success and "segments_proxy" in plan.shot_builds()["sh020"]
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    segs = result.get_requested_partitions(n.key("alpha", "segments_proxy"))
+    assert segs == {"sh020"}
+    assert result.get_num_requested(n.key("alpha", "delivery_proxy")) == 1
+    assert requested(result, "alpha") == dict.fromkeys(ROLLUPS, 1)
