@@ -46,7 +46,8 @@ def test_first_tick_adds_every_shot_and_launches_its_build(ws: Path, instance) -
     }
     observed = {(e.asset_key.to_user_string(), e.partition) for e in data.asset_events}
     assert ("alpha/render", "sh010") in observed and ("beta/edit_spec", None) in observed
-    assert len(observed) == 3 + 2 * 3
+    # alpha: 2 renders + 3 facets + its web preset; beta: 1 render + 3 facets + web
+    assert len(observed) == 3 + 2 * 3 + 2 and ("alpha/preset_web", None) in observed
     # nothing changed: nothing to do
     again = t.tick()
     assert runs(again) == set() and partition_changes(again) == set() and not again.asset_events

@@ -15,7 +15,8 @@ from PIL import Image
 
 from vidasm_assets.assets.metadata import image_markdown
 from vidasm_assets.media import thumbnails as th
-from vidasm_assets.media.commands import BASE, BT709_TAGS, CONFORM_X264, timescale_args
+from vidasm_assets.media.commands import BASE, BT709_TAGS, timescale_args
+from vidasm_assets.media.presets import CUT_VIDEO, video_args
 from vidasm_assets.media.rates import Rate
 from vidasm_assets.media.runner import bind
 
@@ -32,7 +33,7 @@ def conformed(ffmpeg: str, dest: Path, source: str, vf: str, frames: int) -> Pat
     dest.parent.mkdir(parents=True, exist_ok=True)
     bind(ffmpeg)([
         *BASE, "-f", "lavfi", "-i", source, "-vf", f"{vf},{TAG}", "-frames:v", str(frames),
-        *CONFORM_X264.args(R24), *BT709_TAGS, *timescale_args(R24), "-f", "mov", str(dest),
+        *video_args(CUT_VIDEO, R24, 640, 360).args, *BT709_TAGS, *timescale_args(R24), "-f", "mov", str(dest),
     ])  # fmt: skip
     return dest
 
