@@ -39,6 +39,11 @@ CUSTOM = {
     # a project's own preset: small H.264 with Opus in Matroska, scaled down to 90 lines
     "tiny": {"container": "mkv", "video": {"codec": "libx264", "crf": 30, "max_height": 90, "gop_seconds": 0.5},
              "audio": {"codec": "libopus", "bitrate": "64k"}},
+    # AV1 with Opus in WebM (the webm preset's alternative) and DNxHR HQX 10-bit in MXF, for Avid
+    "av1": {"container": "webm", "video": {"codec": "libsvtav1", "crf": 35, "gop_seconds": 1.0},
+            "audio": {"codec": "libopus", "bitrate": "96k"}},
+    "avid": {"container": "mxf", "video": {"codec": "dnxhd", "profile": "dnxhr_hqx", "pix_fmt": "yuv422p10le",
+                                           "intra": True}, "audio": {"codec": "pcm_s24le", "bitrate": None}},
     # the review preset without its burn-ins, to compare the burn-in regions with
     "clean": {"container": "mp4", "video": {"codec": "libx264", "profile": "high", "crf": 23, "intra": True,
                                             "max_height": 1080, "preset": "veryfast"},
@@ -58,16 +63,20 @@ EXPECTED = {
     "proxy": ("mov", "h264", "High", "yuv420p", "avc1", (320, 180)),
     "tiny": ("mkv", "h264", "High", "yuv420p", None, (160, 90)),
     "shared": ("mov", "prores", "Proxy", "yuv422p10le", "apco", (320, 180)),
+    "av1": ("webm", "av1", "Main", "yuv420p", None, (320, 180)),
+    "avid": ("mxf", "dnxhd", "DNXHR HQX", "yuv422p10le", None, (320, 180)),
 }
 AUDIO = {"web": "aac", "master": "pcm_s24le", "dnxhr": "pcm_s24le", "hevc": "aac", "webm": "opus",
-         "review": "aac", "proxy": "aac", "tiny": "opus", "shared": "pcm_s16le", "stems": "pcm_s24le"}  # fmt: skip
+         "review": "aac", "proxy": "aac", "tiny": "opus", "shared": "pcm_s16le", "stems": "pcm_s24le", "av1": "opus",
+         "avid": "pcm_s24le"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     root = tmp_path_factory.mktemp("ws")
     (root / "presets.json").write_text(json.dumps(WORKSPACE_PRESETS))
-    spec = {"fps": 24, "resolution": "320x180", "exports": [*BUILTINS, "tiny", "clean", "shared"], "presets": CUSTOM}
+    exports = [*BUILTINS, "tiny", "clean", "shared", "av1", "avid"]
+    spec = {"fps": 24, "resolution": "320x180", "exports": exports, "presets": CUSTOM}
     folder = write_project(root, "p", spec)
     for filename, rs in RENDERS.items():
         make_render(ffmpeg, folder / "03_Renders" / filename.split("_")[0] / filename, rs)
@@ -81,7 +90,8 @@ def _video(path: Path) -> dict:
         s = c.streams.video[0]
         cc = s.codec_context
         tag = cc.codec_tag if isinstance(cc.codec_tag, str) else None
-        return {"codec": cc.name, "profile": cc.profile, "pix_fmt": cc.pix_fmt, "tag": tag,
+        decoders = {"libdav1d": "av1", "libaom-av1": "av1"}  # PyAV's AV1 decoder is named after its library
+        return {"codec": decoders.get(cc.name, cc.name), "profile": cc.profile, "pix_fmt": cc.pix_fmt, "tag": tag,
                 "size": (cc.width, cc.height), "rate": s.average_rate}  # fmt: skip
 
 
@@ -203,7 +213,7 @@ def _framemd5(ffmpeg: str, path: Path) -> list[str]:
     return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
 
 
-@pytest.mark.parametrize("preset", ["master", "hevc", "webm", "review"])
+@pytest.mark.parametrize("preset", ["master", "hevc", "webm", "review", "avid", "av1"])
 def test_deliveries_are_their_segments_joined_exactly(built: Built, ffmpeg: str, preset: str) -> None:
     """Frame-exact joins: the delivery decodes to exactly its segments' frames, in story order."""
     project = load_project(built.root, "p")

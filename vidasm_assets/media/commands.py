@@ -440,12 +440,16 @@ MUXERS = {"mp4": "mp4", "mov": "mov", "mxf": "mxf", "mkv": "matroska", "webm": "
 
 
 def container_args(preset: Preset, rate: Rate, title: str) -> list[str]:
-    """Muxer options: exact time scales for MOV/MP4, MP4 with no edit list (first frame at 0 by negative
-    composition offsets: YouTube asks for no edit lists) and its index first (+faststart)."""
+    """Muxer options: exact time scales for MOV/MP4; MP4 with its picture's first frame at 0 (negative composition
+    offsets, no B-frame delay edit: YouTube asks for no edit lists) and its index first (+faststart); MXF with the
+    picture's rate as its time base (FFmpeg 5.1's MXF muxer refuses the segments' 1/24000 time base as "frame rate
+    24000/1", measured; ``-r`` on the stream copy sets it)."""
     ext = preset.extension
     args = ["-map_metadata", "-1", "-metadata", f"title={title}"]
     if ext in ("mp4", "mov"):
         args += timescale_args(rate)
+    if ext == "mxf":
+        args += ["-r", rate.ffmpeg]
     if ext == "mp4":
         args += ["-movflags", "+faststart+negative_cts_offsets"]
     video = preset.spec.video

@@ -128,7 +128,7 @@ class Blame(str, Enum):
     INPUT = "the input"
     OUTPUT = "the output"
     FFMPEG_BUILD = "the FFmpeg build"
-    SETTINGS = "the encoding settings"  # a codec/container/pixel-format combination the muxer or encoder refuses
+    SETTINGS = "the preset"  # a codec/container/pixel-format combination the muxer or encoder refuses
     RESOURCES = "the machine's resources"
     UNKNOWN = "unknown"
 
@@ -158,7 +158,7 @@ _CLASSIFIERS: list[tuple[re.Pattern[str], type[VidasmError], Blame, str]] = [
     (re.compile(r"Could not write header|Error initializing output stream|only supported in|not supported in "
                 r"container|Could not find tag for codec|Specified pixel format \S+ is invalid or not supported|"
                 r"Incompatible pixel format", re.I),
-     FFmpegError, Blame.SETTINGS, "the encoder or container refuses these settings (check the preset)"),
+     FFmpegError, Blame.SETTINGS, "the encoder or container refuses its settings"),
     (re.compile(r"Option '?\S+'? not found|Unrecognized option|No such filter|Unknown encoder|Encoder \S* ?not "
                 r"found|Filter not found|Unknown filter|Error applying option|Option not found|"
                 r"Invalid option|Unknown option", re.I),
