@@ -164,8 +164,8 @@ def wait_for_tls(port: int, cert: Path, proc: subprocess.Popen, log: Path) -> No
 
 
 def test_webserver_only_on_loopback_and_nginx_basic_auth_in_front(tmp_path: Path, ffmpeg: str) -> None:
-    nginx = system_tool("nginx", "/usr/sbin/nginx")
-    htpasswd = system_tool("htpasswd")  # apache2-utils
+    nginx = system_tool("nginx", candidates=("/usr/sbin/nginx",))
+    htpasswd = system_tool("htpasswd", "apache2-utils")
     openssl = system_tool("openssl")
     served: Served = build_tiny(tmp_path, ffmpeg)
     web_port, proxy_port = _free_port(), _free_port()

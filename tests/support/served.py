@@ -58,12 +58,13 @@ def build_tiny(tmp_path: Path, ffmpeg: str, project: str = "teaser", shots: tupl
     return Served(ws, home, project, list(shots))
 
 
-def system_tool(name: str, *candidates: str) -> str:
-    """A tool the machine must provide (``.ci/run`` installs it with apt-get). Missing: a failure under CI (``CI``
-    set), never a silent skip; elsewhere a skip that says how to get it."""
+def system_tool(name: str, package: str | None = None, candidates: tuple[str, ...] = ()) -> str:
+    """A tool the machine must provide (``.ci/run`` installs its Debian ``package``). Missing: a failure under CI
+    (``CI`` set), never a silent skip; elsewhere a skip that says how to get it."""
     found = shutil.which(name) or next((c for c in candidates if os.access(c, os.X_OK)), None)
     if found:
         return found
+    how = f"apt-get install {package or name}"
     if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed: .ci/run installs it (apt-get install {name})")
-    pytest.skip(f"{name} is not installed (apt-get install {name}; .ci/run does)")
+        pytest.fail(f"{name} is not installed: .ci/run installs it ({how})")
+    pytest.skip(f"{name} is not installed ({how}; .ci/run does)")
