@@ -97,8 +97,8 @@ def latency_bench(ffmpeg: str, changes: int, shots: int, tmp: Path) -> dict:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(tmp / "dagster_dev.log", "wb")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([str(BIN / "dagster"), "dev", "-m", "vidasm_assets.definitions", "-p", str(port)],
-                            env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    argv = [str(BIN / "dagster"), "dev", "-m", "vidasm_assets.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(argv, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
 
         def up() -> bool:

@@ -4,6 +4,7 @@ queries the tests read it with."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -44,37 +45,70 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
+def process_group(argv: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
+                  ) -> Iterator[subprocess.Popen]:  # fmt: skip
+    """Start ``argv`` in a session (and process group) of its own, its output to ``log``; on leaving, even on
+    failure, stop the whole group: SIGTERM, then SIGKILL to whatever is left (children included)."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        try:
+            yield proc
+        finally:
+            stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=15)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_for_webserver(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float = 180) -> None:
+    """Until the webserver at ``url`` answers GraphQL; its process exiting first is a failure, with its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited early:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/server_info", timeout=2).ok:
+                graphql(url, "{ version }")
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not come up:\n{log.read_text()[-3000:]}")
+        time.sleep(1)
+
+
+@contextlib.contextmanager
 def dagster_dev(env: dict[str, str], cwd: Path, port: int, log: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-m", "vidasm_assets.definitions", "-h", "127.0.0.1", "-p", str(port)],
-            env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(f"dagster dev exited early:\n{log.read_text()[-3000:]}")
-                with contextlib.suppress(requests.RequestException):
-                    if requests.get(f"{url}/server_info", timeout=2).ok:
-                        graphql(url, "{ version }")
-                        break
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"dagster dev did not come up:\n{log.read_text()[-3000:]}")
-                time.sleep(1)
-            yield url
-        finally:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                try:
-                    proc.wait(timeout=15)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    argv = [str(BIN / "dagster"), "dev", "-m", "vidasm_assets.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    with process_group(argv, log, env=env, cwd=cwd) as proc:
+        wait_for_webserver(url, proc, log, "dagster dev")
+        yield url
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a TCP socket listening on ``port`` (IPv4 and IPv6), from /proc/net/tcp*."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for line in list(f)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                addr, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    raw = bytes.fromhex(addr)
+                    # the kernel prints each 32-bit word in host (little-endian) order
+                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                    out.add(str(ipaddress.ip_address(words)))
+    return out
 
 
 def active_runs(url: str) -> list[dict]:
