@@ -78,3 +78,16 @@ def _no_cwd_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     else:
         monkeypatch.delenv("FFMPEG_PATH", raising=False)
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture
+def fresh_hwaccel(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Hardware-encoder choice from a clean slate: no ``VIDASM_HWACCEL``/``VIDASM_VAAPI_DEVICE`` from the
+    environment, and the per-process trial and warning caches emptied before and after."""
+    from vidasm_assets.media import hwaccel
+
+    monkeypatch.delenv(hwaccel.ENV, raising=False)
+    monkeypatch.delenv(hwaccel.VAAPI_DEVICE_ENV, raising=False)
+    hwaccel.reset()
+    yield
+    hwaccel.reset()

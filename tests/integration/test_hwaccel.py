@@ -8,7 +8,6 @@ exactly every GOP, and segments that join by stream copy into exactly the sum of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -31,12 +30,8 @@ assert WEB is not None
 
 
 @pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(hw.ENV, raising=False)
-    monkeypatch.delenv(hw.VAAPI_DEVICE_ENV, raising=False)
-    hw.reset()
-    yield
-    hw.reset()
+def _fresh(fresh_hwaccel: None) -> None:
+    """No VIDASM_HWACCEL from the environment, no trial or warning remembered from another test."""
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,12 +19,8 @@ assert WEB is not None and HEVC is not None and REVIEW is not None
 
 
 @pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(hw.ENV, raising=False)
-    monkeypatch.delenv(hw.VAAPI_DEVICE_ENV, raising=False)
-    hw.reset()
-    yield
-    hw.reset()
+def _fresh(fresh_hwaccel: None) -> None:
+    """No VIDASM_HWACCEL from the environment, no trial or warning remembered from another test."""
 
 
 def _after(args: tuple[str, ...], option: str) -> str:

@@ -142,17 +142,8 @@ def conform_picture_cmd(
     video: VideoSpec = CUT_VIDEO,
 ) -> list[str]:
     """Video-only MOV at the timeline size and rate, BT.709-tagged, closed GOP, fixed time scale: the cut's picture
-    (``presets.CUT_VIDEO``, the web preset's settings)."""
-    return [
-        *BASE, *progress_args(),
-        "-i", str(src),
-        "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", picture_filter(width, height, rate, frames, source, pix_fmt=video.pix_fmt),
-        *video_args(video, rate, width, height).args,
-        *BT709_TAGS,
-        *timescale_args(rate),
-        "-f", "mov", str(dst),
-    ]  # fmt: skip
+    (``presets.CUT_VIDEO``, the web preset's settings); ``segment_cmd`` at the conform's settings."""
+    return segment_cmd(src, dst, width=width, height=height, rate=rate, frames=frames, video=video, source=source)
 
 
 def slate_picture_cmd(
