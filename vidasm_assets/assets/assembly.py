@@ -47,7 +47,8 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(n.CUT),
         deps=[p.key(n.PICTURE), p.key(n.AUDIO), p.key(n.TIMELINE)],
-        group_name=n.ASSEMBLY_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.ASSEMBLY_STAGE),
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[v.Asset.CUT],
         check_specs=check_specs(p.key(n.CUT), CUT_CHECKS),

@@ -59,7 +59,8 @@ def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(n.delivery(preset.name)),
         deps=deps,
-        group_name=n.DELIVERY_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.DELIVERY_STAGE),
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[v.Asset.DELIVERY],
         automation_condition=ROLLUP_AUTOMATION,

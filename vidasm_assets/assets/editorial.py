@@ -19,7 +19,8 @@ def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(n.TIMELINE),
         deps=[p.key(n.RENDER), p.key(n.EDIT_SPEC), p.key(n.PICTURE_SPEC)],
-        group_name=n.EDITORIAL_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.EDITORIAL_STAGE),
         code_version=v.CODE_VERSIONS[v.Asset.TIMELINE],
         automation_condition=ROLLUP_AUTOMATION,
         description="The cut as an edit decision model (shots in story order, takes, exact frame durations), "
@@ -85,7 +86,8 @@ def export_asset(p: ProjectScope, name: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(name),
         deps=[p.key(n.TIMELINE)],
-        group_name=n.EDITORIAL_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.EDITORIAL_STAGE),
         code_version=v.CODE_VERSIONS[code],
         automation_condition=ROLLUP_AUTOMATION,
         description=description,

@@ -32,7 +32,8 @@ from .shots import shot_context, take_metadata
 def preset_source(p: ProjectScope, preset: Preset) -> dg.SourceAsset:
     @dg.observable_source_asset(
         key=p.key(n.preset_source(preset.name)),
-        group_name=n.SOURCES_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.SOURCES_STAGE),
         description=f"The settings of delivery preset {preset.name!r} ({preset.origin}); its data version is the "
         "settings', so changing them rebuilds this preset's segments and delivery only.",
     )
@@ -73,7 +74,8 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         key=p.key(name),
         partitions_def=p.shots,
         deps=deps,
-        group_name=n.DELIVERY_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.DELIVERY_STAGE),
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[v.Asset.SEGMENTS],
         automation_condition=ROLLUP_AUTOMATION,
