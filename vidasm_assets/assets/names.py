@@ -66,6 +66,22 @@ def segments(preset: str) -> str:
     return f"{SEGMENTS_PREFIX}{preset}"
 
 
+SEGMENTS_KIND = "segments"
+DELIVERY_KIND = "delivery"
+BUILT_KINDS = (PICTURE, AUDIO, SEGMENTS_KIND, TIMELINE, CUT, EDL, OTIO, DELIVERY_KIND)
+"""The kinds of built asset (every preset's segments are ``segments``, its delivery ``delivery``): what
+``vidasm metrics`` counts by."""
+
+
+def built_kind(asset: str) -> str | None:
+    """The kind of a built asset by its name (``segments_review`` -> ``segments``); None for a source."""
+    if asset.startswith(SEGMENTS_PREFIX):
+        return SEGMENTS_KIND
+    if asset.startswith(DELIVERY_PREFIX):
+        return DELIVERY_KIND
+    return asset if asset in BUILT_KINDS else None
+
+
 def preset_source(preset: str) -> str:
     """A preset's observed settings."""
     return f"{PRESET_PREFIX}{preset}"
