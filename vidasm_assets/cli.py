@@ -1,4 +1,4 @@
-"""The ``vidasm`` command: demo, build, status, ui, reload."""
+"""The ``vidasm`` command: demo, build, status, doctor, ui, reload, backfill, init-home, metrics."""
 
 from __future__ import annotations
 
@@ -319,6 +319,33 @@ def reload(url: Annotated[str, typer.Option(help="Dagster webserver URL")] = "ht
 
     names = reload_code_location(url)
     console.print(f"reloaded {', '.join(names)}: new projects build on the next sensor ticks")
+
+
+@app.command()
+def metrics(
+    port: Annotated[int, typer.Option(help="Port to serve on")] = 9650,
+    host: Annotated[str, typer.Option(help="Address to bind (default: this machine only)")] = "127.0.0.1",
+) -> None:
+    """Serve Prometheus metrics of the instance (DAGSTER_HOME), computed when scraped: processing ratio, FFmpeg
+    seconds and failures per project and kind of asset, queued and in-progress runs."""
+    from .media.errors import ListenError
+    from .metrics import serve
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C: the instance is closed
+    with _instance() as instance:
+        try:
+            server = serve(instance, host, port)
+        except ListenError as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(2) from None
+        where = f"[{host}]" if ":" in host else host
+        console.print(f"serving the metrics of {dagster_home()} at http://{where}:{port}/metrics (Ctrl-C stops)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            server.shutdown()
+            server.server_close()
 
 
 @app.command()

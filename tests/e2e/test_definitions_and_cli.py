@@ -40,9 +40,9 @@ def test_definitions_shape(tmp_path: Path, make_project) -> None:
     pic = graph.get(n.key("p-1", n.PICTURE))
     assert isinstance(pic.partitions_def, dg.DynamicPartitionsDefinition)
     assert pic.partitions_def.name == "p_1__shots"
-    assert pic.kinds == {"ffmpeg"} and pic.group_name == n.SHOTS_GROUP and pic.code_version
+    assert pic.kinds == {"ffmpeg"} and pic.code_version
     cut = graph.get(n.key("p-1", n.CUT))
-    assert cut.partitions_def is None and cut.group_name == n.ASSEMBLY_GROUP
+    assert cut.partitions_def is None
     for key in graph.get_all_asset_keys():
         assert graph.get(key).description, key
     defs.resolve_job_def("p_1__shots")
@@ -53,6 +53,34 @@ def test_definitions_shape(tmp_path: Path, make_project) -> None:
         if "ffmpeg" in node.kinds:
             assert defs.resolve_assets_def(key).op.pool == n.FFMPEG_POOL, key
     assert "default_limit:" in (REPO / "dagster.yaml").read_text()
+
+
+STAGES = {
+    "render": n.SOURCES_STAGE, "picture_spec": n.SOURCES_STAGE, "audio_spec": n.SOURCES_STAGE,
+    "edit_spec": n.SOURCES_STAGE, "preset_web": n.SOURCES_STAGE, "preset_review": n.SOURCES_STAGE,
+    "picture": n.SHOTS_STAGE, "audio": n.SHOTS_STAGE, "timeline": n.EDITORIAL_STAGE, "edl": n.EDITORIAL_STAGE,
+    "otio": n.EDITORIAL_STAGE, "cut": n.ASSEMBLY_STAGE, "segments_review": n.DELIVERY_STAGE,
+    "delivery_web": n.DELIVERY_STAGE, "delivery_review": n.DELIVERY_STAGE,
+}  # fmt: skip
+
+
+def test_one_group_per_project_stages_as_tags(tmp_path: Path, make_project) -> None:
+    """The lineage view of a group is one project's whole pipeline; the stage of each asset is its tag."""
+    spec = {"fps": 24, "resolution": "64x36", "exports": ["web", "review"]}
+    for name in ("p-1", "other"):
+        make_project(tmp_path, name, {"s1_v001.mp4": RenderSpec(64, 36, "24", 0.5, -20)}, spec)
+    defs = build_definitions(tmp_path)
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        project, asset = key.path
+        node = graph.get(key)
+        assert node.group_name == {"p-1": "p_1", "other": "other"}[project], key
+        assert node.tags.get(n.STAGE_TAG) == STAGES[asset], key
+    p1 = {k for k in graph.get_all_asset_keys() if k.path[0] == "p-1"}
+    assert dg.AssetSelection.groups("p_1", include_sources=True).resolve(graph) == p1
+    assert len(p1) == len(STAGES)
+    shots = dg.AssetSelection.tag(n.STAGE_TAG, n.SHOTS_STAGE).resolve(graph)
+    assert {k.to_user_string() for k in shots} == {"p-1/picture", "p-1/audio", "other/picture", "other/audio"}
 
 
 def test_dagster_definitions_validate(tmp_path: Path, make_project) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from vidasm_assets.media.demo import RenderSpec, make_render
 from vidasm_assets.media.probe import probe
-from vidasm_assets.media.project import discover_projects
+from vidasm_assets.media.project import Project, discover_projects
+from vidasm_assets.media.timeline import Timeline
 
 from ..support.helpers import (
     Built,
@@ -123,6 +124,49 @@ def test_cut_duration_is_the_sum_and_streams_agree(built) -> None:
             assert abs(Fraction(samples, 48000) - vdur) <= frame, (path, samples, float(vdur))
         # PCM in the cut: every join exact to the sample
         assert decoded_audio_samples(project.cut_path()) == rate.samples_for_frames(frames)
+
+
+def _output_seconds(project: Project, asset: str, partition: str | None) -> float:
+    """The duration of an output as decoded from its file (the timeline's, for what describes the cut)."""
+    paths = {"picture": project.picture_path, "audio": project.audio_path}
+    if asset in paths:
+        return float(probe(paths[asset](partition)).duration)  # type: ignore[arg-type]
+    if asset in ("cut", "delivery_web"):
+        _, seconds = video_frames_and_duration(project.cut_path() if asset == "cut" else project.delivery_path("web"))
+        return float(seconds)
+    tl = Timeline.from_json(project.timeline_path().read_text())  # timeline, edl, otio: the cut they describe
+    return float(tl.rate.frames_to_seconds(tl.total_frames))
+
+
+def test_every_step_records_its_metrics(built) -> None:
+    """Each materialization carries the step's wall time, its FFmpeg seconds, the seconds of media it produced and
+    their ratio as float metadata (plotted over time by the UI): the media is the output's decoded duration, the
+    FFmpeg time lies within the step's, and the step's within its run."""
+    instance, projects = built.instance, discover_projects(built.root).projects
+    checked: set[str] = set()
+    for key in instance.get_asset_keys():
+        project, asset = key.path
+        latest: set[str | None] = set()
+        for rec in instance.fetch_materializations(key, limit=1000).records:  # newest first
+            mat = rec.asset_materialization
+            assert mat is not None
+            md = mat.metadata
+            for name in ("wall_s", "ffmpeg_s", "media_s", "processing_ratio"):
+                assert isinstance(md[name], dg.FloatMetadataValue), (key, name)
+            wall, ffmpeg_s, media = md["wall_s"].value, md["ffmpeg_s"].value, md["media_s"].value
+            assert md["processing_ratio"].value == pytest.approx(wall / media, rel=1e-9)
+            run = instance.get_run_record_by_id(rec.run_id)
+            assert run is not None and run.start_time and run.end_time
+            assert 0 < wall <= run.end_time - run.start_time, key
+            if asset in ("timeline", "edl", "otio"):
+                assert ffmpeg_s == 0.0, key
+            else:
+                assert 0 < ffmpeg_s <= wall, key
+            if mat.partition not in latest:  # the newest materialization describes the file on disk
+                latest.add(mat.partition)
+                assert media == pytest.approx(_output_seconds(projects[project], asset, mat.partition), abs=1e-3)
+            checked.add(asset)
+    assert checked == {"picture", "audio", "timeline", "cut", "edl", "otio", "delivery_web"}
 
 
 def test_web_delivery_format(built) -> None:

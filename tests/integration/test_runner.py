@@ -16,7 +16,7 @@ from vidasm_assets.media.errors import (
     ToolNotFoundError,
 )
 from vidasm_assets.media.runner import find_ffmpeg, run_ffmpeg
-from vidasm_assets.resources import FFmpegResource
+from vidasm_assets.resources import FFmpegResource, StepMeter
 
 SLOW = [
     "-f",
@@ -138,3 +138,23 @@ def test_resource_runs_and_reports_progress(ffmpeg: str, tmp_path: Path) -> None
     assert out.stat().st_size > 0
     assert any(m.startswith(f"$ {res.exe} ") and "testsrc2" in m for m in seen)  # the bound FFmpeg, at debug
     assert "clip: 100% done" in seen
+
+
+def test_resource_meter_adds_up_each_commands_wall_time(ffmpeg: str, tmp_path: Path) -> None:
+    """A step's FFmpeg seconds: every command run through a runner bound to its meter, a failed one included."""
+    meter = StepMeter()
+    run = FFmpegResource(timeout_seconds=60).runner(None, "clip", meter)
+    out, bad = tmp_path / "x.mov", tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n" * 50)
+    t0 = time.monotonic()
+    run(["-hide_banner", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=24:d=1", "-f", "mov", str(out)])
+    first = meter.ffmpeg_s
+    with pytest.raises(InvalidMediaError):
+        run(["-hide_banner", "-nostdin", "-i", str(bad), "-f", "null", "-"], path=bad)
+    elapsed = time.monotonic() - t0
+    assert meter.ffmpeg_commands == 2
+    assert 0 < first < meter.ffmpeg_s <= elapsed <= meter.wall_s
+    other = StepMeter()  # each step its own meter: a runner without one counts nowhere
+    FFmpegResource().runner(None, "clip")(["-hide_banner", "-nostdin", "-f", "lavfi", "-i", "anullsrc=d=0.1",
+                                          "-f", "null", "-"])  # fmt: skip
+    assert (other.ffmpeg_s, other.ffmpeg_commands, meter.ffmpeg_commands) == (0.0, 0, 2)

@@ -12,7 +12,7 @@ from ..media.probe import probe
 from ..media.project import Project
 from ..media.thumbnails import make_contact_sheet
 from ..media.timeline import Timeline
-from ..resources import FFmpegResource, WorkspaceResource
+from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
 from .metadata import image_markdown, media_metadata
@@ -47,7 +47,8 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(n.CUT),
         deps=[p.key(n.PICTURE), p.key(n.AUDIO), p.key(n.TIMELINE)],
-        group_name=n.ASSEMBLY_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.ASSEMBLY_STAGE),
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[v.Asset.CUT],
         check_specs=check_specs(p.key(n.CUT), CUT_CHECKS),
@@ -59,10 +60,11 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
     def cut(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
+        meter = StepMeter()
         project = workspace.project(p.name)
         tl, tv = read_timeline(context.instance, project)
         mine = v.cut_inputs(tv, shot_versions(context.instance, project, tl))
-        run = ffmpeg.runner(context, f"{p.name} cut")
+        run = ffmpeg.runner(context, f"{p.name} cut", meter)
         with stamped(project.stamps(n.CUT, None, mine.version)):
             path = assemble_cut(run, project, tl)
         posters = [(f"{c.shot} {c.take}", None if c.placeholder else project.poster_path(c.shot)) for c in tl.clips]
@@ -75,6 +77,6 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
             "expected_frames": tl.total_frames,
             "placeholders": ", ".join(c.shot for c in tl.clips if c.placeholder) or "none",
         }
-        return result(mine, md, cut_checks(run, project, tl, path))
+        return result(mine, md, cut_checks(run, project, tl, path), meter=meter)
 
     return cut

@@ -16,7 +16,7 @@ from ..media.presets import Preset, needs_segments
 from ..media.probe import probe
 from ..media.project import Project
 from ..media.timeline import Timeline
-from ..resources import FFmpegResource, WorkspaceResource
+from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
 from .metadata import media_metadata
@@ -59,7 +59,8 @@ def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(n.delivery(preset.name)),
         deps=deps,
-        group_name=n.DELIVERY_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.DELIVERY_STAGE),
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[v.Asset.DELIVERY],
         automation_condition=ROLLUP_AUTOMATION,
@@ -69,17 +70,18 @@ def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
     def _delivery(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
+        meter = StepMeter()
         project = workspace.project(p.name)
         now = project.preset(preset.name)
         tl, _ = read_timeline(context.instance, project)
         cut_v = current_input(context.instance, project, p.key(n.CUT))
         mine = v.delivery_inputs(now, cut_v, segment_versions(context.instance, project, tl, now))
         with stamped(project.stamps(n.delivery(preset.name), None, mine.version)):
-            path = deliver(ffmpeg.runner(context, f"{p.name} {preset.name}"), project, preset.name, tl)
+            path = deliver(ffmpeg.runner(context, f"{p.name} {preset.name}", meter), project, preset.name, tl)
         info = probe(path)
         seconds = float(info.duration) or 1.0
         md = {**media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset.name,
               "bitrate_kbps": round(info.size * 8 / seconds / 1000, 1)}  # fmt: skip
-        return result(mine, md)
+        return result(mine, md, meter=meter)
 
     return _delivery

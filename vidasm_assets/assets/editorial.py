@@ -8,7 +8,7 @@ from ..media.editorial import write_cmx3600, write_fcp_xml, write_otio
 from ..media.outputs import stamped, write_text_atomic
 from ..media.project import Project
 from ..media.timeline import Timeline
-from ..resources import WorkspaceResource
+from ..resources import StepMeter, WorkspaceResource
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
 from .results import read_timeline, result
@@ -19,13 +19,15 @@ def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(n.TIMELINE),
         deps=[p.key(n.RENDER), p.key(n.EDIT_SPEC), p.key(n.PICTURE_SPEC)],
-        group_name=n.EDITORIAL_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.EDITORIAL_STAGE),
         code_version=v.CODE_VERSIONS[v.Asset.TIMELINE],
         automation_condition=ROLLUP_AUTOMATION,
         description="The cut as an edit decision model (shots in story order, takes, exact frame durations), "
         "from render headers only. Its data version changes only when editorial content changes.",
     )
     def timeline(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        meter = StepMeter()
         project = workspace.project(p.name)
         tl = build_timeline(project)
         mine = v.timeline_inputs(tl)
@@ -43,7 +45,7 @@ def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
             "order": ", ".join(f"{c.shot}:{c.take}" for c in tl.clips),
             **({"source_timecode_errors": "\n".join(unreadable)} if unreadable else {}),
         }
-        return result(mine, md)
+        return result(mine, md, meter=meter)
 
     return timeline
 
@@ -85,15 +87,18 @@ def export_asset(p: ProjectScope, name: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=p.key(name),
         deps=[p.key(n.TIMELINE)],
-        group_name=n.EDITORIAL_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.EDITORIAL_STAGE),
         code_version=v.CODE_VERSIONS[code],
         automation_condition=ROLLUP_AUTOMATION,
         description=description,
     )
     def _export(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        meter = StepMeter()
         project = workspace.project(p.name)
         tl, tv = read_timeline(context.instance, project)
         mine, md = write(project, tl, tv)
-        return result(mine, md)
+        # the media an EDL or OTIO describes: the cut's length
+        return result(mine, md, meter=meter, media_s=float(tl.rate.frames_to_seconds(tl.total_frames)))
 
     return _export

@@ -1,4 +1,4 @@
-"""Asset, group, job and partition names: one place, so the CLI, sensor and tests agree."""
+"""Asset, group, stage, job and partition names: one place, so the CLI, sensor, metrics and tests agree."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import dagster as dg
 
 from ..media.versions import Asset
 
-SOURCES_GROUP = "sources"
-SHOTS_GROUP = "shots"
-EDITORIAL_GROUP = "editorial"
-ASSEMBLY_GROUP = "assembly"
-DELIVERY_GROUP = "delivery"
+# Stages of a project's pipeline: each asset carries its stage as the tag ``vidasm/stage`` (the UI filters by it:
+# ``tag:vidasm/stage=shots``); the asset group is the project, so the lineage view shows one project's pipeline.
+STAGE_TAG = "vidasm/stage"
+SOURCES_STAGE = "sources"
+SHOTS_STAGE = "shots"
+EDITORIAL_STAGE = "editorial"
+ASSEMBLY_STAGE = "assembly"
+DELIVERY_STAGE = "delivery"
 
 FFMPEG_POOL = "ffmpeg"
 
@@ -26,6 +29,16 @@ PRESET_PREFIX = "preset_"
 def safe(name: str) -> str:
     """Dagster job and partition-set names allow only [A-Za-z0-9_]."""
     return name.replace("-", "_")
+
+
+def group(project: str) -> str:
+    """A project's asset group: its name in Dagster's group-name characters ([A-Za-z0-9_])."""
+    return safe(project)
+
+
+def stage(name: str) -> dict[str, str]:
+    """The tags that say which stage of the pipeline an asset belongs to."""
+    return {STAGE_TAG: name}
 
 
 def key(project: str, name: str) -> dg.AssetKey:
@@ -51,6 +64,22 @@ def delivery(preset: str) -> str:
 def segments(preset: str) -> str:
     """A preset's per-shot segments (partitioned by shot)."""
     return f"{SEGMENTS_PREFIX}{preset}"
+
+
+SEGMENTS_KIND = "segments"
+DELIVERY_KIND = "delivery"
+BUILT_KINDS = (PICTURE, AUDIO, SEGMENTS_KIND, TIMELINE, CUT, EDL, OTIO, DELIVERY_KIND)
+"""The kinds of built asset (every preset's segments are ``segments``, its delivery ``delivery``): what
+``vidasm metrics`` counts by."""
+
+
+def built_kind(asset: str) -> str | None:
+    """The kind of a built asset by its name (``segments_review`` -> ``segments``); None for a source."""
+    if asset.startswith(SEGMENTS_PREFIX):
+        return SEGMENTS_KIND
+    if asset.startswith(DELIVERY_PREFIX):
+        return DELIVERY_KIND
+    return asset if asset in BUILT_KINDS else None
 
 
 def preset_source(preset: str) -> str:

@@ -9,6 +9,15 @@ INPUTS_KEY = "inputs"
 """Materialization metadata: the named inputs the output was built from (``media.versions.Inputs.to_record``)."""
 FAILED_CHECKS_KEY = "failed_checks"
 """Materialization metadata: the blocking checks that failed on that output (``"none"`` when all passed)."""
+# The step's metrics, as floats (the UI plots numeric metadata over time; ``vidasm metrics`` exports them):
+WALL_KEY = "wall_s"
+"""Seconds the step took, from the asset body's start to its result."""
+MEDIA_KEY = "media_s"
+"""Seconds of media the step produced: the output's duration."""
+RATIO_KEY = "processing_ratio"
+"""``wall_s / media_s``: seconds of work per second of media (below 1: faster than real time)."""
+FFMPEG_KEY = "ffmpeg_s"
+"""Seconds the step's FFmpeg commands ran, added up."""
 
 
 def latest_materialization(
@@ -38,6 +47,13 @@ def failed_checks_of(mat: dg.AssetMaterialization | None) -> list[str]:
     value = (mat.metadata or {}).get(FAILED_CHECKS_KEY)
     text = getattr(value, "value", value)
     return [] if not text or text == "none" else [t.strip() for t in str(text).split(",")]
+
+
+def metric(mat: dg.AssetMaterialization | None, name: str) -> float | None:
+    """A numeric metadata entry of a materialization (``WALL_KEY`` ...), None when it has none."""
+    value = (mat.metadata or {}).get(name) if mat is not None else None
+    value = getattr(value, "value", value)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def recorded_inputs(mat: dg.AssetMaterialization | None) -> dict | None:

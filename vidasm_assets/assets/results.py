@@ -1,5 +1,6 @@
-"""What every asset body shares: its result (data version, named inputs, check results) and the guarded read
-of what it consumes (``current_input``: built, passed its checks, and the file on disk is the one recorded)."""
+"""What every asset body shares: its result (data version, named inputs, check results, the step's metrics) and
+the guarded read of what it consumes (``current_input``: built, passed its checks, and the file on disk is the one
+recorded)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from ..media.checks import CheckOutcome
 from ..media.errors import VidasmError
 from ..media.project import Project
 from ..media.timeline import Timeline
+from ..resources import StepMeter
 from . import names as n
 from .metadata import metadata_safe
-from .records import FAILED_CHECKS_KEY, INPUTS_KEY, failed_checks, recorded_version
+from .records import (
+    FAILED_CHECKS_KEY,
+    FFMPEG_KEY,
+    INPUTS_KEY,
+    MEDIA_KEY,
+    RATIO_KEY,
+    WALL_KEY,
+    failed_checks,
+    recorded_version,
+)
 
 
 def check_specs(key: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
@@ -21,11 +32,33 @@ def check_specs(key: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheckS
     return [dg.AssetCheckSpec(name, asset=key, blocking=True, description=text) for name, text in checks.items()]
 
 
-def result(inputs: v.Inputs, metadata: dict, outcomes: list[CheckOutcome] | None = None) -> dg.MaterializeResult:
+def step_metrics(meter: StepMeter, media_s: float | None) -> dict[str, dg.MetadataValue]:
+    """The step's wall time, the FFmpeg time in it, the seconds of media it produced and their ratio, as float
+    metadata (the UI plots each over time on the asset page). No ratio for an output without a duration."""
+    wall = round(meter.wall_s, 4)
+    md = {WALL_KEY: dg.MetadataValue.float(wall), FFMPEG_KEY: dg.MetadataValue.float(round(meter.ffmpeg_s, 4))}
+    if media_s is not None and media_s > 0:
+        md[MEDIA_KEY] = dg.MetadataValue.float(float(media_s))
+        md[RATIO_KEY] = dg.MetadataValue.float(wall / float(media_s))
+    return md
+
+
+def result(
+    inputs: v.Inputs,
+    metadata: dict,
+    outcomes: list[CheckOutcome] | None = None,
+    *,
+    meter: StepMeter,
+    media_s: float | None = None,
+) -> dg.MaterializeResult:
     """A materialization at ``inputs``' data version, with the named inputs in its metadata (a later status
-    says what changed) and, when the asset has checks, their results and the names of the failed ones
-    (``FAILED_CHECKS_KEY``: a consumer in a later run reads them and refuses the output)."""
-    md = {**metadata, INPUTS_KEY: dg.MetadataValue.json(inputs.to_record())}
+    says what changed), the step's metrics (``step_metrics``: ``meter``'s times; ``media_s``, by default the
+    output's ``duration_s`` metadata, as ``media_metadata`` reports it) and, when the asset has checks, their
+    results and the names of the failed ones (``FAILED_CHECKS_KEY``: a consumer in a later run reads them and
+    refuses the output)."""
+    if media_s is None:
+        media_s = _duration(metadata.get("duration_s"))
+    md = {**metadata, INPUTS_KEY: dg.MetadataValue.json(inputs.to_record()), **step_metrics(meter, media_s)}
     results = None
     if outcomes is not None:
         md[FAILED_CHECKS_KEY] = ", ".join(c.name for c in outcomes if not c.passed) or "none"
@@ -39,6 +72,11 @@ def result(inputs: v.Inputs, metadata: dict, outcomes: list[CheckOutcome] | None
             for c in outcomes
         ]
     return dg.MaterializeResult(data_version=dg.DataVersion(inputs.version), metadata=md, check_results=results)
+
+
+def _duration(value: object) -> float | None:
+    value = getattr(value, "value", value)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def current_input(

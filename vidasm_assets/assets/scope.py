@@ -22,3 +22,8 @@ class ProjectScope:
 
     def key(self, asset: str) -> dg.AssetKey:
         return n.key(self.name, asset)
+
+    @property
+    def group(self) -> str:
+        """The project's asset group (one per project: the lineage view shows one project's pipeline)."""
+        return n.group(self.name)

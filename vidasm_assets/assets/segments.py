@@ -20,7 +20,7 @@ from ..media.outputs import stamped
 from ..media.presets import Preset
 from ..media.probe import probe
 from ..media.project import Project
-from ..resources import FFmpegResource, WorkspaceResource
+from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
 from .automation import ROLLUP_AUTOMATION
 from .metadata import media_metadata
@@ -32,7 +32,8 @@ from .shots import shot_context, take_metadata
 def preset_source(p: ProjectScope, preset: Preset) -> dg.SourceAsset:
     @dg.observable_source_asset(
         key=p.key(n.preset_source(preset.name)),
-        group_name=n.SOURCES_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.SOURCES_STAGE),
         description=f"The settings of delivery preset {preset.name!r} ({preset.origin}); its data version is the "
         "settings', so changing them rebuilds this preset's segments and delivery only.",
     )
@@ -73,7 +74,8 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         key=p.key(name),
         partitions_def=p.shots,
         deps=deps,
-        group_name=n.DELIVERY_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.DELIVERY_STAGE),
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[v.Asset.SEGMENTS],
         automation_condition=ROLLUP_AUTOMATION,
@@ -84,6 +86,7 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
     def _segment(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
+        meter = StepMeter()
         shot = context.partition_key
         project, take, info, inputs = shot_context(workspace, p.name, shot)
         now = project.preset(preset.name)  # the settings as project.json has them now
@@ -98,13 +101,13 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
             path = project.segment_path(now.name, shot)
             md = {**media_metadata(probe(path)), **take_metadata(take, info, mine), "preset": now.name,
                   "path": dg.MetadataValue.path(str(path)), "reused": "already built from these inputs"}  # fmt: skip
-            return result(mine, md)
-        run = ffmpeg.runner(context, f"{p.name}/{shot} {name}")
+            return result(mine, md, meter=meter)
+        run = ffmpeg.runner(context, f"{p.name}/{shot} {name}", meter)
         with stamped(project.stamps(name, shot, mine.version)):
             res = encode_segment(run, project, take, info, now, text, hardware)
         md = {**media_metadata(res.info), **take_metadata(take, info, mine), "preset": now.name,
               "encoder": hardware.note if hardware else f"{now.spec.video.codec} (software)",  # type: ignore[union-attr]
               "path": dg.MetadataValue.path(str(res.path))}  # fmt: skip
-        return result(mine, md)
+        return result(mine, md, meter=meter)
 
     return _segment

@@ -18,7 +18,7 @@ from ..media.project import Project, Take
 from ..media.runner import Run
 from ..media.shots import shot_frames
 from ..media.thumbnails import make_poster
-from ..resources import FFmpegResource, WorkspaceResource
+from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
 from .metadata import audio_report, image_markdown, media_metadata, picture_report
 from .results import check_specs, result
@@ -103,7 +103,8 @@ def shot_asset(p: ProjectScope, step: ShotStep) -> dg.AssetsDefinition:
         key=p.key(name),
         partitions_def=p.shots,
         deps=[p.key(n.RENDER), p.key(step.facet)],
-        group_name=n.SHOTS_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.SHOTS_STAGE),
         kinds={"ffmpeg"},
         code_version=v.CODE_VERSIONS[step.asset],
         pool=n.FFMPEG_POOL,
@@ -113,12 +114,14 @@ def shot_asset(p: ProjectScope, step: ShotStep) -> dg.AssetsDefinition:
     def _shot(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
+        meter = StepMeter()
         shot = context.partition_key
         project, take, info, inputs = shot_context(workspace, p.name, shot)
         mine = inputs[step.asset]
+        run = ffmpeg.runner(context, f"{p.name}/{shot} {name}", meter)
         with stamped(project.stamps(name, shot, mine.version)):
-            path, md, outcomes = step.build(ffmpeg.runner(context, f"{p.name}/{shot} {name}"), project, take, info)
+            path, md, outcomes = step.build(run, project, take, info)
         md = {**md, **take_metadata(take, info, mine), "path": dg.MetadataValue.path(str(path))}
-        return result(mine, md, outcomes)
+        return result(mine, md, outcomes, meter=meter)
 
     return _shot

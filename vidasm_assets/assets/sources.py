@@ -20,7 +20,8 @@ def render_source(p: ProjectScope) -> dg.SourceAsset:
     @dg.observable_source_asset(
         key=p.key(n.RENDER),
         partitions_def=p.shots,
-        group_name=n.SOURCES_GROUP,
+        group_name=p.group,
+        tags=n.stage(n.SOURCES_STAGE),
         description="The selected take of each shot in 03_Renders; its data version is the take's content hash.",
     )
     def render(context, workspace: WorkspaceResource) -> dg.DataVersionsByPartition:
@@ -40,7 +41,7 @@ def render_source(p: ProjectScope) -> dg.SourceAsset:
 
 
 def spec_source(p: ProjectScope, facet: v.Asset) -> dg.SourceAsset:
-    @dg.observable_source_asset(key=p.key(facet.value), group_name=n.SOURCES_GROUP,
+    @dg.observable_source_asset(key=p.key(facet.value), group_name=p.group, tags=n.stage(n.SOURCES_STAGE),
                                 description=FACET_DESCRIPTIONS[facet])  # fmt: skip
     def _observe(workspace: WorkspaceResource) -> dg.DataVersion:
         return dg.DataVersion(v.facet_versions(workspace.project(p.name))[facet])

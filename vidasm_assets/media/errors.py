@@ -113,6 +113,11 @@ class StorageUnreachableError(VidasmError, ConnectionError):
     """The Dagster instance's database (PostgreSQL) cannot be reached or is not configured."""
 
 
+class ListenError(VidasmError, OSError):
+    """A server of vidasm's (``vidasm metrics``) cannot listen on its address: the port is taken, the host is not
+    this machine's, or the port needs privileges."""
+
+
 class OutputWriteError(VidasmError, OSError):
     """An output could not be written: the disk is full, the folder is read-only, a quota was hit."""
 

@@ -1,4 +1,4 @@
-from .ffmpeg import FFmpegResource
+from .ffmpeg import FFmpegResource, StepMeter
 from .workspace import WorkspaceResource
 
-__all__ = ["FFmpegResource", "WorkspaceResource"]
+__all__ = ["FFmpegResource", "StepMeter", "WorkspaceResource"]

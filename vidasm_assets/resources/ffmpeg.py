@@ -1,7 +1,9 @@
-"""FFmpeg as a Dagster resource: the runner from ``media.runner`` wired to the run log."""
+"""FFmpeg as a Dagster resource: the runner from ``media.runner`` wired to the run log, and timed per step."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +14,26 @@ from ..media.limits import ffmpeg_timeout
 from ..media.parsers import ProgressSteps
 from ..media.progress import publish
 from ..media.runner import run_ffmpeg
+
+
+@dataclass
+class StepMeter:
+    """One asset step's clock: wall time since it was made (the first line of the asset's body), and the wall time
+    of the FFmpeg commands run through runners bound to it (``FFmpegResource.runner(..., meter=)``), failed or not.
+    ``results.result`` turns it into the step's metrics (``wall_s``, ``ffmpeg_s``, ``processing_ratio``)."""
+
+    started: float = field(default_factory=time.monotonic)
+    ffmpeg_s: float = 0.0
+    ffmpeg_commands: int = 0
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds since the step started."""
+        return time.monotonic() - self.started
+
+    def add_ffmpeg(self, seconds: float) -> None:
+        self.ffmpeg_s += seconds
+        self.ffmpeg_commands += 1
 
 
 class FFmpegResource(dg.ConfigurableResource):
@@ -31,9 +53,10 @@ class FFmpegResource(dg.ConfigurableResource):
 
     exe = property(lambda self: self.tool.exe, doc="The FFmpeg binary's path (``tool.exe``).")
 
-    def runner(self, context: dg.AssetExecutionContext | None = None, label: str = ""):
+    def runner(self, context: dg.AssetExecutionContext | None = None, label: str = "", meter: StepMeter | None = None):
         """A ``Run`` callable: each command at debug level in the run log, percent done every 10% at info level,
-        and every progress update to the process's listeners (``media.progress``: the CLI's bars)."""
+        every progress update to the process's listeners (``media.progress``: the CLI's bars), and each command's
+        wall time added to ``meter`` (the step's FFmpeg seconds)."""
         log = context.log if context is not None else None
         name = label or "ffmpeg"
 
@@ -48,13 +71,18 @@ class FFmpegResource(dg.ConfigurableResource):
                 if pct is not None and log is not None:
                     log.info(f"{name}: {pct}% done")
 
-            return run_ffmpeg(
-                [exe, *args],
-                path=path,
-                timeout=ffmpeg_timeout(self.timeout_seconds),
-                total_seconds=total_seconds,
-                on_progress=progress,
-                logger=log,  # type: ignore[arg-type]
-            )
+            started = time.monotonic()
+            try:
+                return run_ffmpeg(
+                    [exe, *args],
+                    path=path,
+                    timeout=ffmpeg_timeout(self.timeout_seconds),
+                    total_seconds=total_seconds,
+                    on_progress=progress,
+                    logger=log,  # type: ignore[arg-type]
+                )
+            finally:
+                if meter is not None:
+                    meter.add_ffmpeg(time.monotonic() - started)
 
         return run
