@@ -140,6 +140,10 @@ def build(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail instead of waiting when another build holds a project")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Shot runs at once (default: the instance's ffmpeg pool limit)"),
+    ] = None,
 ) -> None:
     """Materialize everything missing or stale, in the persistent Dagster instance."""
     from .make import make
@@ -172,6 +176,7 @@ def build(
                         listener=listener,  # type: ignore[arg-type]
                         run_config=run_config,
                         wait_for_lock=not no_wait,
+                        jobs=jobs,
                     )
         except KeyboardInterrupt:
             console.print("\n[red bold]interrupted[/]: stopped; what finished is kept, nothing half-written counts")

@@ -5,7 +5,8 @@ Used by the CLI (``vidasm build``), the tests and the benchmarks. Per project, i
 1. take the project's build lock (a second build of the same project waits, saying who holds it);
 2. remove partial files that killed builds left behind;
 3. plan (``planner.plan_project``: expected vs recorded versions vs what is on disk);
-4. run one Dagster run per stale shot, then one for the stale roll-ups (``planner.execute_plan``).
+4. run one Dagster run per stale shot, up to ``jobs`` at once (default: the ``ffmpeg`` pool's limit), then one
+   for the stale roll-ups (``planner.execute_plan``).
 
 Before anything, runs that a killed vidasm process left STARTED are marked failed and their ``ffmpeg`` pool slots
 freed, so a crash never blocks later builds. Ctrl-C or SIGTERM stop the whole build after the current run is
@@ -18,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from .media.locks import Holder, project_lock
 from .media.outputs import remove_stale_partials
 from .media.project import discover_projects
 from .planner import Outcome, ProjectPlan, agree_in_ui, execute_plan, plan_project
+from .workers import BUILD_PID_TAG, ShotWorkers
 
 HOST_TAG = "vidasm/host"
 PID_TAG = "vidasm/pid"
@@ -89,6 +91,15 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return out
 
 
+def default_jobs(instance: dg.DagsterInstance, pool: str = n.FFMPEG_POOL) -> int:
+    """How many shot runs a build runs at once unless told: the ``ffmpeg`` pool's limit in ``instance`` (a limit
+    set with ``dagster instance concurrency set``, else ``concurrency.pools.default_limit`` of dagster.yaml), else
+    this machine's core count. More would only wait for pool slots; fewer leaves FFmpeg steps the pool allows
+    unstarted."""
+    slots = instance.event_log_storage.get_concurrency_info(pool).slot_count
+    return max(1, slots or instance.global_op_concurrency_default_limit or os.cpu_count() or 1)
+
+
 def pool_waits(instance: dg.DagsterInstance, pool: str = n.FFMPEG_POOL) -> str | None:
     """When a step of this process waits for a slot of ``pool``: what holds the slots, in words; else None."""
     info = instance.event_log_storage.get_concurrency_info(pool)
@@ -97,7 +108,8 @@ def pool_waits(instance: dg.DagsterInstance, pool: str = n.FFMPEG_POOL) -> str |
     if not waiting:
         return None
     runs = {r.run_id: r for r in instance.get_runs(filters=dg.RunsFilter(run_ids=[p.run_id for p in waiting]))}
-    if not any(runs.get(p.run_id) is not None and runs[p.run_id].tags.get(PID_TAG) == mine for p in waiting):
+    ours = [runs[p.run_id].tags for p in waiting if p.run_id in runs]
+    if not any(mine in (tags.get(PID_TAG), tags.get(BUILD_PID_TAG)) for tags in ours):
         return None
     holders = []
     held = {r.run_id: r for r in instance.get_runs(filters=dg.RunsFilter(run_ids=list(info.active_run_ids)))}
@@ -151,6 +163,26 @@ class Listener:
         """A run finished (or a project could not be planned)."""
 
 
+class _LazyWorkers:
+    """The build's worker processes (``workers.ShotWorkers``), started for the first project with more than one
+    shot to build, kept for the others, stopped at the end."""
+
+    def __init__(self, root: Path, instance: dg.DagsterInstance, jobs: int, say: Callable[[str, str], None]) -> None:
+        self.root, self.instance, self.jobs, self.say = root, instance, jobs, say
+        self.workers: ShotWorkers | None = None
+
+    def get(self, plan: ProjectPlan) -> ShotWorkers | None:
+        if self.jobs < 2 or len(plan.shot_builds()) < 2 or self.instance.is_ephemeral:
+            return None
+        if self.workers is None:
+            self.workers = ShotWorkers(self.root, self.instance, self.jobs, self.say)
+        return self.workers
+
+    def close(self) -> None:
+        if self.workers is not None:
+            self.workers.close()
+
+
 @dataclass
 class MakeReport:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -184,60 +216,67 @@ def make(
     listener: Listener | None = None,
     run_config: dict | None = None,
     wait_for_lock: bool = True,
+    jobs: int | None = None,
 ) -> MakeReport:
     """Materialize everything missing or stale in ``root`` (or in ``projects``), in ``instance``.
 
     Returns the report; a project whose project.json is broken, or that has a failing shot, is a failure in it
     and the other projects still build. Stops after the current run on Ctrl-C or SIGTERM (``report.interrupted``).
+    ``jobs``: shot runs at once (``default_jobs``: the ``ffmpeg`` pool's limit); projects build one after another.
     """
     say = listener or Listener()
     t0 = time.monotonic()
     report = MakeReport()
     for line in reclaim_dead_runs(instance):
         say.note("", line)
-    ws = discover_projects(root)
-    defs: dg.Definitions | None = None
-    for name in projects or sorted([*ws.projects, *ws.errors]):
-        if name in ws.errors or name not in ws.projects:
-            err = ws.errors.get(name) or VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)
-            _could_not(report, say, name, "project", err)
-            continue
-        project = ws.projects[name]
-
-        def waiting(holder: Holder | None, project_name: str = name) -> None:
-            who = holder.describe() if holder else "another build"
-            say.note(project_name, f"waiting: {who} is building this project")
-
-        with project_lock(project.cache_dir, wait=wait_for_lock, on_wait=waiting):
-            removed = remove_stale_partials(project.output_dirs())
-            if removed:
-                say.note(name, f"removed {len(removed)} partial file(s) of killed builds")
-            try:
-                plan = plan_project(instance, project, force=force)
-            except VidasmError as exc:
-                _could_not(report, say, name, "plan", exc)
+    workers = _LazyWorkers(root, instance, jobs or default_jobs(instance), say.start)
+    try:
+        ws = discover_projects(root)
+        defs: dg.Definitions | None = None
+        for name in projects or sorted([*ws.projects, *ws.errors]):
+            if name in ws.errors or name not in ws.projects:
+                err = ws.errors.get(name) or VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)
+                _could_not(report, say, name, "project", err)
                 continue
-            report.plans.append(plan)
-            if not force:
-                agree_in_ui(instance, plan, project.shots())
-            say.plan(plan)
-            if not any(it.needs_build or it.state == "blocked" for it in plan.items):
-                continue
-            if defs is None:
-                defs = build_definitions(root)
-            with watch_pool(instance, say, name):
-                outs = execute_plan(
-                    defs,
-                    instance,
-                    plan,
-                    run_config=run_config,
-                    tags=process_tags(),
-                    on_step=say.start,
-                    on_done=say.done,
-                )
-            report.outcomes += outs
-            if any(o.interrupted for o in outs):
-                report.interrupted = True
-                break
+            project = ws.projects[name]
+
+            def waiting(holder: Holder | None, project_name: str = name) -> None:
+                who = holder.describe() if holder else "another build"
+                say.note(project_name, f"waiting: {who} is building this project")
+
+            with project_lock(project.cache_dir, wait=wait_for_lock, on_wait=waiting):
+                removed = remove_stale_partials(project.output_dirs())
+                if removed:
+                    say.note(name, f"removed {len(removed)} partial file(s) of killed builds")
+                try:
+                    plan = plan_project(instance, project, force=force)
+                except VidasmError as exc:
+                    _could_not(report, say, name, "plan", exc)
+                    continue
+                report.plans.append(plan)
+                if not force:
+                    agree_in_ui(instance, plan, project.shots())
+                say.plan(plan)
+                if not any(it.needs_build or it.state == "blocked" for it in plan.items):
+                    continue
+                if defs is None:
+                    defs = build_definitions(root)
+                with watch_pool(instance, say, name):
+                    outs = execute_plan(
+                        defs,
+                        instance,
+                        plan,
+                        run_config=run_config,
+                        tags=process_tags(),
+                        on_step=say.start,
+                        on_done=say.done,
+                        workers=workers.get(plan),
+                    )
+                report.outcomes += outs
+                if any(o.interrupted for o in outs):
+                    report.interrupted = True
+                    break
+    finally:
+        workers.close()
     report.seconds = time.monotonic() - t0
     return report

@@ -7,9 +7,10 @@ assets can never disagree on what "fresh" means.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 
@@ -30,6 +31,9 @@ from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, Project, Workspace
 from .media.shots import shot_frames
+
+if TYPE_CHECKING:
+    from .workers import ShotWorkers
 
 State = Literal["fresh", "stale", "missing", "failed", "blocked", "error"]
 
@@ -232,74 +236,125 @@ def execute_plan(
     plan: ProjectPlan,
     *,
     run_config: dict | None = None,
-    on_step: Listener | None = None,
-    on_done: Callable[[Outcome], None] | None = None,
+    on_step: Listener = lambda _project, _text: None,
+    on_done: Callable[[Outcome], None] = lambda _outcome: None,
     tags: dict[str, str] | None = None,
+    workers: ShotWorkers | None = None,
 ) -> list[Outcome]:
-    """One run per stale shot (its picture and/or audio), then one run for the stale roll-ups; stops after a run
-    that was interrupted (Ctrl-C, SIGTERM)."""
+    """One run per stale shot (its picture, audio and segments), then one run for the stale roll-ups; stops after
+    a run that was interrupted (Ctrl-C, SIGTERM).
+
+    With ``workers`` and more than one shot to build, the shot runs execute on its worker processes, as many at
+    once as it has (the ``ffmpeg`` pool's slots still bound the FFmpeg steps of every process using the
+    instance); ``on_done`` is called on this thread, in the order the runs finish. Otherwise, and for the roll-up
+    run, runs execute here, one after another."""
     run_tags = {"vidasm/project": plan.project, **(tags or {})}
     P = plan.project
     outcomes: list[Outcome] = []
-    say = on_step or (lambda _p, _m: None)
+    say = on_step
 
     def done(out: Outcome) -> None:
         outcomes.append(out)
-        if on_done is not None:
-            on_done(out)
+        on_done(out)
 
-    failed_shots = []
+    failed_shots = list(_unlaunchable(plan))
     for shot, why in _unlaunchable(plan).items():
         done(Outcome(P, shot, False, None, why))
-        failed_shots.append(shot)
     rollups = plan.rollup_builds()
     blocked = [it for it in plan.items if it.state == "blocked"]
     if plan.timeline_first and not blocked:  # the burn-ins of the shot runs read it
         say(P, "timeline (the burn-ins show record timecode)")
-        result = defs.resolve_job_def(n.assemble_job_name(P)).execute_in_process(
-            instance=instance, asset_selection=[n.key(P, n.TIMELINE)], raise_on_error=False, run_config=run_config,
-            tags=run_tags,
-        )  # fmt: skip
-        done(Outcome(P, n.TIMELINE, result.success, result.run_id, _failure_text(result), _interrupted(result)))
-        if not result.success:
+        out = _run_rollups(defs, instance, P, [n.TIMELINE], run_config, run_tags)
+        done(out)
+        if not out.success:
             return outcomes
         rollups.remove(n.TIMELINE)
     shots_job = defs.resolve_job_def(n.shots_job_name(P))
-    for shot, assets in plan.shot_builds().items():
-        say(P, f"shot {shot}: {', '.join(assets)}")
-        result = shots_job.execute_in_process(
-            instance=instance,
-            partition_key=shot,
-            asset_selection=[n.key(P, a) for a in assets],
-            raise_on_error=False,
-            run_config=run_config,
-            tags=run_tags,
-        )
-        ok = result.success
-        out = Outcome(
-            P, f"{shot} ({', '.join(assets)})", ok, result.run_id, _failure_text(result), _interrupted(result)
-        )
+    one_shot = functools.partial(run_shot, shots_job, instance, P, run_config, run_tags, say)
+
+    def shot_done(shot: str, out: Outcome) -> None:
         done(out)
-        if out.interrupted:
-            return outcomes
-        if not ok:
+        if not out.success:
             failed_shots.append(shot)
+
+    if _build_shots(P, plan.shot_builds(), one_shot, shot_done, workers, run_config, run_tags):
+        if not any(o.interrupted for o in outcomes):
+            done(Outcome(P, "shots", False, None, "stopped (Ctrl-C or SIGTERM) before a run started", True))
+        return outcomes
     if (failed_shots and not plan.placeholders) or blocked:
-        bad = failed_shots or [blocked[0].reason]
         if rollups or blocked:
-            done(Outcome(P, "cut, EDL, deliveries", False, None, f"not assembled: failed {', '.join(bad)}"))
+            why = ", ".join(failed_shots or [blocked[0].reason])
+            done(Outcome(P, "cut, EDL, deliveries", False, None, f"not assembled: failed {why}"))
         return outcomes
     if rollups:
         say(P, f"assemble: {', '.join(rollups)}")
-        result = defs.resolve_job_def(n.assemble_job_name(P)).execute_in_process(
-            instance=instance,
-            asset_selection=[n.key(P, a) for a in rollups],
-            raise_on_error=False,
-            run_config=run_config,
-            tags=run_tags,
-        )
-        done(Outcome(P, ", ".join(rollups), result.success, result.run_id, _failure_text(result), _interrupted(result)))
+        done(_run_rollups(defs, instance, P, rollups, run_config, run_tags))
     return outcomes
+
+
+def _build_shots(
+    project: str,
+    builds: dict[str, list[str]],
+    one_shot: Callable[[str, list[str]], Outcome],
+    shot_done: Callable[[str, Outcome], None],
+    workers: ShotWorkers | None,
+    run_config: dict | None,
+    tags: dict[str, str],
+) -> bool:
+    """The shot runs, on ``workers`` when there are several, else here; returns whether the build was stopped."""
+    if workers is not None and len(builds) > 1:
+        return workers.run(project, builds, run_config, tags, shot_done)
+    for shot, assets in builds.items():
+        out = one_shot(shot, assets)
+        shot_done(shot, out)
+        if out.interrupted:
+            return True
+    return False
+
+
+def run_shot(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    project: str,
+    run_config: dict | None,
+    tags: dict[str, str],
+    say: Listener,
+    shot: str,
+    assets: list[str],
+) -> Outcome:
+    """One run of the project's shots job for one shot partition and ``assets``, on this process's main thread
+    (Dagster interrupts the step on SIGINT only there)."""
+    say(project, f"shot {shot}: {', '.join(assets)}")
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=shot,
+        asset_selection=[n.key(project, a) for a in assets],
+        raise_on_error=False,
+        run_config=run_config,
+        tags=tags,
+    )
+    label = f"{shot} ({', '.join(assets)})"
+    return Outcome(project, label, result.success, result.run_id, _failure_text(result), _interrupted(result))
+
+
+def _run_rollups(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    project: str,
+    assets: list[str],
+    run_config: dict | None,
+    tags: dict[str, str],
+) -> Outcome:
+    """One run of the project's assemble job for ``assets``, on this thread."""
+    result = defs.resolve_job_def(n.assemble_job_name(project)).execute_in_process(
+        instance=instance,
+        asset_selection=[n.key(project, a) for a in assets],
+        raise_on_error=False,
+        run_config=run_config,
+        tags=tags,
+    )
+    text = _failure_text(result)
+    return Outcome(project, ", ".join(assets), result.success, result.run_id, text, _interrupted(result))
 
 
 def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
@@ -311,7 +366,7 @@ def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
             while err is not None:
-                if err.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+                if err.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt", "BuildStoppedError"):
                     return True
                 err = err.cause
     return False
