@@ -53,6 +53,7 @@ from vidasm_assets.media.commands import (
     BT709_TAGS,
     SCALE_FLAGS,
     PictureSource,
+    Target,
     audio_prep_filter,
     container_args,
     picture_filter,
@@ -322,7 +323,7 @@ def hand_command(
         argv += ["-i", str(r)]
     parts = []
     for i, (n, source) in enumerate(zip(frames, sources, strict=True)):
-        chain = picture_filter(width, height, rate, n, source, pix_fmt=video.pix_fmt, post=post)
+        chain = picture_filter(Target(width, height, rate, n, video), source, post=post)
         parts.append(f"[{i}:v:0]{chain}[v{i}]")
         parts.append(
             f"[{i}:a:0]{audio_prep_filter()},loudnorm=I={target_i:g}:TP={target_tp:g},aresample={AUDIO_RATE},"
@@ -848,7 +849,9 @@ def report(res: Results) -> str:
     target = TARGET_DELIVERIES_RATIO if deliveries else TARGET_SCRATCH_RATIO
     what = f"deliveries {args.presets.replace(',', ', ')}" if deliveries else "the web delivery"
     out = [
-        f"## Deliveries: {args.presets.replace(',', ', ')} (issue 11)" if deliveries else "## Spine build (issues 2, 13)",
+        f"## Deliveries: {args.presets.replace(',', ', ')} (issue 11)"
+        if deliveries
+        else "## Spine build (issues 2, 13)",
         "",
         f"`bench/bench_build.py --shots {args.shots} --seconds {args.seconds:g} --size {args.size} --fps {args.fps}"
         + (f" --presets {args.presets}`: " if deliveries else "`: ")

@@ -21,7 +21,7 @@ import pytest
 from vidasm_assets.media import burnins
 from vidasm_assets.media import ffmpeg_tool as ft
 from vidasm_assets.media.burnins import BurnIn, Layout, burnin_filter, drawtext, font_path, require_burn_ins
-from vidasm_assets.media.commands import picture_filter
+from vidasm_assets.media.commands import Target, picture_filter
 from vidasm_assets.media.errors import FFmpegBuildError
 from vidasm_assets.media.presets import BUILTIN_PRESETS, video_args
 from vidasm_assets.media.rates import Rate
@@ -37,7 +37,7 @@ W, H = 320, 180
 def luma_frames(ffmpeg: str, tmp: Path, source: str, rate: Rate, frames: int, extra: str, name: str) -> np.ndarray:
     """Luma code values of ``frames`` frames of lavfi ``source`` through the conform's filters and ``extra``,
     uncompressed (the Y plane as the filters leave it: no conversion to gray, whose range handling varies)."""
-    chain = picture_filter(W, H, rate, frames) + (f",{extra}" if extra else "")
+    chain = picture_filter(Target(W, H, rate, frames)) + (f",{extra}" if extra else "")
     out = tmp / f"{name}.yuv"
     source += f"{':' if '=' in source else '='}size={W}x{H}:rate={rate.ffmpeg}"
     raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", str(out)]
@@ -138,7 +138,7 @@ def test_a_review_segment_keeps_its_burn_ins_through_the_encode(ffmpeg: str, tmp
     burn_in = burnin_filter(b, W, H, font_path())
     decoded = {}
     for name, extra in (("plain", ""), ("burned", burn_in)):
-        chain = picture_filter(W, H, rate, frames) + (f",{extra}" if extra else "")
+        chain = picture_filter(Target(W, H, rate, frames)) + (f",{extra}" if extra else "")
         out = tmp_path / f"{name}.mp4"
         bind(ffmpeg)(["-hide_banner", "-nostdin", "-y", "-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate=24",
                       "-vf", chain, "-frames:v", str(frames), *encoding, "-an", str(out)])  # fmt: skip

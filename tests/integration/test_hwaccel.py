@@ -14,7 +14,7 @@ import av
 import pytest
 
 from vidasm_assets.media import hwaccel as hw
-from vidasm_assets.media.commands import BASE, BT709_TAGS, concat_list, picture_filter, timescale_args
+from vidasm_assets.media.commands import BASE, BT709_TAGS, Target, concat_list, picture_filter, timescale_args
 from vidasm_assets.media.ffmpeg_tool import FFmpeg, select_ffmpeg
 from vidasm_assets.media.presets import BUILTIN_PRESETS, VideoSpec, video_args
 from vidasm_assets.media.rates import Rate
@@ -43,7 +43,7 @@ def encode(tool: FFmpeg, choice: hw.Choice, dst: Path, frames: int = FRAMES) -> 
     """A conform-like segment: lavfi through the conform's chain (plus the encoder's extra filters) into MOV."""
     argv = [
         *BASE, *choice.global_args, "-f", "lavfi", "-i", f"testsrc2=s={W}x{H}:r=24:d=2",
-        "-vf", choice.filter_chain(picture_filter(W, H, R24, frames)), *choice.args, *BT709_TAGS,
+        "-vf", choice.filter_chain(picture_filter(Target(W, H, R24, frames))), *choice.args, *BT709_TAGS,
         *timescale_args(R24), "-f", "mov", str(dst),
     ]  # fmt: skip
     bind(tool)(argv, path=dst)

@@ -116,7 +116,7 @@ def test_conformed_shots_are_exactly_their_frames_long_at_every_rate(rate, ffmpe
     src = ms.run(ffmpeg, tmp_path / "src.mp4", [*ms.video("64x36", rate.ffmpeg, float(frames / rate.fraction)),
                                                *ms.X264])  # fmt: skip
     dst = tmp_path / "out.mov"
-    run_ffmpeg([ffmpeg, *cmd.conform_picture_cmd(src, dst, width=64, height=36, rate=rate, frames=frames)])
+    run_ffmpeg([ffmpeg, *cmd.segment_cmd(src, dst, cmd.Target(64, 36, rate, frames))])
     with av.open(str(dst)) as c:
         s = c.streams.video[0]
         assert Fraction(s.duration) * s.time_base == rate.frames_to_seconds(frames)

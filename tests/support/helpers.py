@@ -52,9 +52,15 @@ def set_spec(folder: Path, **changes: object) -> None:
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def build_workspace(instance: dg.DagsterInstance, root: Path, projects: list[str] | None = None) -> list[Outcome]:
-    """``vidasm build`` through its one entry point (``make.make``), quietly; the outcome of every run."""
-    return make(root, projects, instance=instance, run_config=QUIET).outcomes
+def build_workspace(
+    instance: dg.DagsterInstance, root: Path, projects: list[str] | None = None, jobs: int | None = 1
+) -> list[Outcome]:
+    """``vidasm build`` through its one entry point (``make.make``), quietly; the outcome of every run.
+
+    One shot run at a time by default: these tests are about what a build makes, and two worker processes would
+    cost each build a few seconds of start-up. ``jobs=None`` is the CLI's default (workers up to the pool limit),
+    which tests/integration/test_parallel_build.py and the CLI tests of tests/e2e run."""
+    return make(root, projects, instance=instance, run_config=QUIET, jobs=jobs).outcomes
 
 
 def last_storage_id(instance: dg.DagsterInstance) -> int:

@@ -141,7 +141,7 @@ def test_every_primaries_value_is_converted_treated_as_sd_or_refused(name: str) 
     elif policy in ("bt709", "sd"):
         assert colour.primaries == name and colour.refusal() is None
         assert not colour.wide_gamut and not colour.needs_zscale
-        assert "zscale" not in c.picture_filter(1920, 1080, Rate(24), 24, c.PictureSource(colour))
+        assert "zscale" not in c.picture_filter(c.Target(1920, 1080, Rate(24), 24), c.PictureSource(colour))
     elif policy == "convert":
         assert colour.refusal() is None and colour.wide_gamut and colour.needs_zscale
         chain = col.zscale_chain(colour)

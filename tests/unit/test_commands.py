@@ -15,7 +15,7 @@ R2997 = Rate(30000, 1001)
 
 
 def test_picture_filter_square_pixels_fit_and_exact_frames() -> None:
-    assert c.picture_filter(1920, 1080, R24, 240) == (
+    assert c.picture_filter(c.Target(1920, 1080, R24, 240)) == (
         "fps=24,"
         "scale=w='if(gt(dar,1920/1080),1920,max(2,2*round(1080*dar/2)))':h='if(gt(dar,1920/1080),max(2,2*round(1920/dar/2)),1080)'"
         ":flags=lanczos+accurate_rnd+full_chroma_int:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
@@ -27,26 +27,26 @@ def test_picture_filter_square_pixels_fit_and_exact_frames() -> None:
 
 def test_pad_limit_is_a_tenth_of_a_second_at_least_two_frames() -> None:
     assert [c.pad_limit(r) for r in (Rate(24), R2997, Rate(60000, 1001), Rate(25))] == [3, 3, 6, 3]
-    assert "tpad=stop_mode=clone:stop=0," in c.picture_filter(64, 64, R24, 5, pad=0)
+    assert "tpad=stop_mode=clone:stop=0," in c.picture_filter(c.Target(64, 64, R24, 5), pad=0)
 
 
 def test_picture_filter_converts_the_source_matrix_and_range() -> None:
     sd = c.PictureSource(colour.SourceColour("bt601", "pc", "smpte170m", "smpte170m"))
-    f = c.picture_filter(320, 180, R24, 10, sd)
+    f = c.picture_filter(c.Target(320, 180, R24, 10), sd)
     assert ":in_color_matrix=bt601:in_range=pc:out_color_matrix=bt709:out_range=tv," in f
     rgb = c.PictureSource(colour.SourceColour("rgb", "pc", "bt709", "bt709"))
-    f = c.picture_filter(320, 180, R24, 10, rgb)
+    f = c.picture_filter(c.Target(320, 180, R24, 10), rgb)
     assert ":flags=lanczos+accurate_rnd+full_chroma_int:out_color_matrix=bt709:out_range=tv," in f
 
 
 def test_picture_filter_deinterlaces_first() -> None:
-    f = c.picture_filter(320, 180, R2997, 10, c.PictureSource(interlaced=True))
+    f = c.picture_filter(c.Target(320, 180, R2997, 10), c.PictureSource(interlaced=True))
     assert f.startswith("bwdif=mode=send_frame:parity=auto:deint=all,fps=30000/1001,scale=")
 
 
 def test_picture_filter_tone_maps_hdr_in_linear_light() -> None:
     pq = colour.SourceColour("bt2020", "tv", "bt2020", "smpte2084")
-    assert c.picture_filter(320, 180, R24, 10, c.PictureSource(pq)).startswith(
+    assert c.picture_filter(c.Target(320, 180, R24, 10), c.PictureSource(pq)).startswith(
         "fps=24,"
         "zscale=tin=smpte2084:pin=bt2020:min=bt2020nc:rin=tv:t=linear:npl=100,format=gbrpf32le,"
         "colorchannelmixer=rr=1.660491:rg=-0.587641:rb=-0.072850:gr=-0.124550:gg=1.132900:gb=-0.008349"
@@ -56,16 +56,16 @@ def test_picture_filter_tone_maps_hdr_in_linear_light() -> None:
         ":flags=lanczos+accurate_rnd+full_chroma_int:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
     )
     wide = colour.SourceColour("bt2020", "tv", "bt2020", "bt2020-10")
-    f = c.picture_filter(320, 180, R24, 10, c.PictureSource(wide))
+    f = c.picture_filter(c.Target(320, 180, R24, 10), c.PictureSource(wide))
     assert "setparams=color_primaries=bt709,zscale=t=bt709:m=bt709:r=tv," in f and "tonemap" not in f
 
 
-def test_conform_picture_cmd() -> None:
-    argv = c.conform_picture_cmd(Path("in.mov"), Path("out.mov"), width=320, height=180, rate=R24, frames=48)
+def test_conform_is_the_segment_command_at_the_cuts_settings() -> None:
+    argv = c.segment_cmd(Path("in.mov"), Path("out.mov"), c.Target(320, 180, R24, 48))
     assert argv == [
         "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         "-i", "in.mov", "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", c.picture_filter(320, 180, R24, 48),
+        "-vf", c.picture_filter(c.Target(320, 180, R24, 48)),
         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-profile:v", "high", "-preset", "medium", "-crf", "20",
         "-maxrate", "1000000", "-bufsize", "2000000",  # web: 8 Mb/s at 1080p scaled by size, at least 1 Mb/s
         "-g", "12", "-keyint_min", "12", "-sc_threshold", "0", "-flags", "+cgop", "-bf", "2",  # closed GOP of 0.5 s
@@ -75,7 +75,7 @@ def test_conform_picture_cmd() -> None:
 
 
 def test_gop_and_timescale_follow_the_rate() -> None:
-    argv = c.conform_picture_cmd(Path("a"), Path("b"), width=64, height=64, rate=R2997, frames=5)
+    argv = c.segment_cmd(Path("a"), Path("b"), c.Target(64, 64, R2997, 5))
     assert argv[argv.index("-g") + 1] == "15"  # half a second at 29.97
     assert argv[argv.index("-video_track_timescale") + 1] == "30000"
     assert argv[argv.index("-movie_timescale") + 1] == "30000"  # edit lists exact, not in milliseconds
@@ -153,8 +153,8 @@ def test_limited_audio_cmd_gain_then_true_peak_limiter() -> None:
 
 
 def test_slate_uses_the_conform_settings() -> None:
-    argv = c.slate_picture_cmd(Path("card.png"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
-    conform = c.conform_picture_cmd(Path("x"), Path("s.mov"), width=320, height=180, rate=R24, frames=48)
+    argv = c.slate_picture_cmd(Path("card.png"), Path("s.mov"), c.Target(320, 180, R24, 48))
+    conform = c.segment_cmd(Path("x"), Path("s.mov"), c.Target(320, 180, R24, 48))
     assert argv[argv.index("-i") - 4 : argv.index("-i") + 2] == ["-loop", "1", "-framerate", "24", "-i", "card.png"]
     vf = argv[argv.index("-vf") + 1]
     assert vf.startswith(f"fps=24,scale={c.fit_expr(320, 180)}:") and ":in_color_matrix" not in vf
@@ -227,8 +227,9 @@ def test_segment_delivery_joins_segments_and_takes_the_cuts_sound() -> None:
 def test_review_segment_is_scaled_intra_with_burn_ins_drawn_last() -> None:
     review = BUILTIN_PRESETS["review"].spec.video
     assert review is not None
-    argv = c.segment_cmd(Path("in.mov"), Path("r.mov"), width=3840, height=2160, rate=R24, frames=48, video=review,
-                         burn_in="drawtext=text=x")  # fmt: skip
+    argv = c.segment_cmd(
+        Path("in.mov"), Path("r.mov"), c.Target(3840, 2160, R24, 48, review), burn_in="drawtext=text=x"
+    )
     vf = argv[argv.index("-vf") + 1]
     assert vf.index("scale=w=1920:h=1080") < vf.index("drawtext=text=x") < vf.index("format=yuv420p")
     assert argv[argv.index("-g") + 1] == "1"  # all-intra: every frame a keyframe for scrubbing

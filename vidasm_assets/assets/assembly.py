@@ -14,7 +14,6 @@ from ..media.thumbnails import make_contact_sheet
 from ..media.timeline import Timeline
 from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
-from .automation import ROLLUP_AUTOMATION
 from .metadata import image_markdown, media_metadata
 from .results import check_specs, current_input, read_timeline, result
 from .scope import ProjectScope
@@ -45,15 +44,9 @@ def shot_versions(instance: dg.DagsterInstance, project: Project, timeline: Time
 
 def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
     @dg.asset(
-        key=p.key(n.CUT),
+        **p.asset_args(n.CUT, n.ASSEMBLY_STAGE, v.Asset.CUT, ffmpeg=True, rollup=True),
         deps=[p.key(n.PICTURE), p.key(n.AUDIO), p.key(n.TIMELINE)],
-        group_name=p.group,
-        tags=n.stage(n.ASSEMBLY_STAGE),
-        kinds={"ffmpeg"},
-        code_version=v.CODE_VERSIONS[v.Asset.CUT],
         check_specs=check_specs(p.key(n.CUT), CUT_CHECKS),
-        automation_condition=ROLLUP_AUTOMATION,
-        pool=n.FFMPEG_POOL,
         description="All shots joined in story order by stream copy (no re-encode): H.264 picture, PCM audio, "
         "frame-exact joins.",
     )

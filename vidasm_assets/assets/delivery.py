@@ -18,7 +18,6 @@ from ..media.project import Project
 from ..media.timeline import Timeline
 from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
-from .automation import ROLLUP_AUTOMATION
 from .metadata import media_metadata
 from .results import current_input, read_timeline, result
 from .scope import ProjectScope
@@ -57,14 +56,8 @@ def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
     how = "its shots' segments joined by stream copy" if needs_segments(preset) else "from the cut"
 
     @dg.asset(
-        key=p.key(n.delivery(preset.name)),
+        **p.asset_args(n.delivery(preset.name), n.DELIVERY_STAGE, v.Asset.DELIVERY, ffmpeg=True, rollup=True),
         deps=deps,
-        group_name=p.group,
-        tags=n.stage(n.DELIVERY_STAGE),
-        kinds={"ffmpeg"},
-        code_version=v.CODE_VERSIONS[v.Asset.DELIVERY],
-        automation_condition=ROLLUP_AUTOMATION,
-        pool=n.FFMPEG_POOL,
         description=f"The {preset.name} delivery in 06_Exports, {how}: {preset.description or preset.origin}.",
     )
     def _delivery(

@@ -10,19 +10,14 @@ from ..media.project import Project
 from ..media.timeline import Timeline
 from ..resources import StepMeter, WorkspaceResource
 from . import names as n
-from .automation import ROLLUP_AUTOMATION
 from .results import read_timeline, result
 from .scope import ProjectScope
 
 
 def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
     @dg.asset(
-        key=p.key(n.TIMELINE),
+        **p.asset_args(n.TIMELINE, n.EDITORIAL_STAGE, v.Asset.TIMELINE, ffmpeg=False, rollup=True),
         deps=[p.key(n.RENDER), p.key(n.EDIT_SPEC), p.key(n.PICTURE_SPEC)],
-        group_name=p.group,
-        tags=n.stage(n.EDITORIAL_STAGE),
-        code_version=v.CODE_VERSIONS[v.Asset.TIMELINE],
-        automation_condition=ROLLUP_AUTOMATION,
         description="The cut as an edit decision model (shots in story order, takes, exact frame durations), "
         "from render headers only. Its data version changes only when editorial content changes.",
     )
@@ -85,12 +80,8 @@ def export_asset(p: ProjectScope, name: str) -> dg.AssetsDefinition:
     code, write, description = EXPORTS[name]
 
     @dg.asset(
-        key=p.key(name),
+        **p.asset_args(name, n.EDITORIAL_STAGE, code, ffmpeg=False, rollup=True),
         deps=[p.key(n.TIMELINE)],
-        group_name=p.group,
-        tags=n.stage(n.EDITORIAL_STAGE),
-        code_version=v.CODE_VERSIONS[code],
-        automation_condition=ROLLUP_AUTOMATION,
         description=description,
     )
     def _export(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:

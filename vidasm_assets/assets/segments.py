@@ -20,9 +20,8 @@ from ..media.outputs import stamped
 from ..media.presets import Preset
 from ..media.probe import probe
 from ..media.project import Project
-from ..resources import FFmpegResource, StepMeter, WorkspaceResource
+from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
-from .automation import ROLLUP_AUTOMATION
 from .metadata import media_metadata
 from .results import read_timeline, result
 from .scope import ProjectScope
@@ -71,24 +70,15 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         deps.append(p.key(n.TIMELINE))
 
     @dg.asset(
-        key=p.key(name),
-        partitions_def=p.shots,
+        **p.asset_args(name, n.DELIVERY_STAGE, v.Asset.SEGMENTS, ffmpeg=True, per_shot=True, rollup=True),
         deps=deps,
-        group_name=p.group,
-        tags=n.stage(n.DELIVERY_STAGE),
-        kinds={"ffmpeg"},
-        code_version=v.CODE_VERSIONS[v.Asset.SEGMENTS],
-        automation_condition=ROLLUP_AUTOMATION,
-        pool=n.FFMPEG_POOL,
         description=f"Each shot's picture for the {preset.name} delivery, encoded once from the render through "
         f"the conform's filters ({preset.description or preset.origin}).",
     )
     def _segment(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
-        meter = StepMeter()
-        shot = context.partition_key
-        project, take, info, inputs = shot_context(workspace, p.name, shot)
+        shot, project, take, info, inputs, meter = shot_context(context, workspace, p.name)
         now = project.preset(preset.name)  # the settings as project.json has them now
         facts, text = _burn_in(context, ffmpeg, project, now, shot, take.label)
         fp = inputs[v.Asset.PICTURE].values["render"]

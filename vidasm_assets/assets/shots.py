@@ -3,6 +3,7 @@
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 
@@ -25,10 +26,23 @@ from .results import check_specs, result
 from .scope import ProjectScope
 
 
-def shot_context(
-    workspace: WorkspaceResource, project_name: str, shot: str
-) -> tuple[Project, Take, MediaInfo, dict[v.Asset, v.Inputs]]:
-    """The shot's project, selected take (probed) and the inputs its picture and audio are built from."""
+class ShotContext(NamedTuple):
+    """What a per-shot step starts from: its shot (the partition), project, selected take (probed), the inputs its
+    picture and audio are built from, and the step's meter."""
+
+    shot: str
+    project: Project
+    take: Take
+    info: MediaInfo
+    inputs: dict[v.Asset, v.Inputs]
+    meter: StepMeter
+
+
+def shot_context(context: dg.AssetExecutionContext, workspace: WorkspaceResource, project_name: str) -> ShotContext:
+    """The ``ShotContext`` of the partition ``context`` runs; raises ``VidasmError`` for a shot not in the sequence
+    and the take selection's and probe's errors."""
+    meter = StepMeter()
+    shot = context.partition_key
     project = workspace.project(project_name)
     if shot not in project.shots():
         raise VidasmError(f"shot {shot} is not in project {project_name}'s sequence", path=project.root)
@@ -37,7 +51,7 @@ def shot_context(
     cache = load_fingerprints(project)
     fp = render_fingerprint(take, cache)
     save_fingerprints(project, cache)
-    return project, take, info, v.shot_inputs(fp, take.label, v.spec_facets(project))
+    return ShotContext(shot, project, take, info, v.shot_inputs(fp, take.label, v.spec_facets(project)), meter)
 
 
 def take_metadata(take: Take, info: MediaInfo, inputs: v.Inputs) -> dict:
@@ -100,23 +114,15 @@ def shot_asset(p: ProjectScope, step: ShotStep) -> dg.AssetsDefinition:
     name = step.asset.value
 
     @dg.asset(
-        key=p.key(name),
-        partitions_def=p.shots,
+        **p.asset_args(name, n.SHOTS_STAGE, step.asset, ffmpeg=True, per_shot=True),
         deps=[p.key(n.RENDER), p.key(step.facet)],
-        group_name=p.group,
-        tags=n.stage(n.SHOTS_STAGE),
-        kinds={"ffmpeg"},
-        code_version=v.CODE_VERSIONS[step.asset],
-        pool=n.FFMPEG_POOL,
         check_specs=check_specs(p.key(name), dict(step.checks)),
         description=step.description,
     )
     def _shot(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
-        meter = StepMeter()
-        shot = context.partition_key
-        project, take, info, inputs = shot_context(workspace, p.name, shot)
+        shot, project, take, info, inputs, meter = shot_context(context, workspace, p.name)
         mine = inputs[step.asset]
         run = ffmpeg.runner(context, f"{p.name}/{shot} {name}", meter)
         with stamped(project.stamps(name, shot, mine.version)):

@@ -140,7 +140,7 @@ def render_placeholder(run: Run, project: Project, clip: TimelineClip) -> tuple[
     with atomic_output(picture) as tmp:
         card = draw_card(tmp.with_suffix(".png"), width, height, lines)
         try:
-            argv = cmd.slate_picture_cmd(card, tmp, width=width, height=height, rate=rate, frames=clip.frames)
+            argv = cmd.slate_picture_cmd(card, tmp, cmd.Target(width, height, rate, clip.frames))
             run(argv, path=picture, total_seconds=float(rate.frames_to_seconds(clip.frames)))
         finally:
             card.unlink(missing_ok=True)
@@ -218,8 +218,8 @@ def placeholder_segment(run: Run, project: Project, clip: TimelineClip, preset: 
     with atomic_output(dest) as tmp:
         card = draw_card(tmp.with_suffix(".png"), width, height, lines)
         try:
-            argv = cmd.slate_picture_cmd(card, tmp, width=width, height=height, rate=rate, frames=clip.frames,
-                                         video=preset.spec.video, muxer=muxer)  # fmt: skip
+            target = cmd.Target(width, height, rate, clip.frames, preset.spec.video)
+            argv = cmd.slate_picture_cmd(card, tmp, target, muxer=muxer)
             run(argv, path=dest, total_seconds=float(rate.frames_to_seconds(clip.frames)))
         finally:
             card.unlink(missing_ok=True)

@@ -86,18 +86,24 @@ def fit_expr(width: int, height: int) -> str:
     return f"w='{w}':h='{h}'"
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a shot's picture is conformed to: the timeline's raster (``width`` x ``height``, square pixels), its
+    ``rate``, the shot's length in ``frames`` (exact: padded or trimmed to it), and the picture settings
+    (``video``: a preset's, by default the cut's, ``presets.CUT_VIDEO``)."""
+
+    width: int
+    height: int
+    rate: Rate
+    frames: int
+    video: VideoSpec = CUT_VIDEO
+
+
 def picture_filter(
-    width: int,
-    height: int,
-    rate: Rate,
-    frames: int,
-    source: PictureSource = PictureSource(),
-    pad: int | None = None,
-    *,
-    pix_fmt: str = "yuv420p",
-    post: Sequence[str] = (),
+    target: Target, source: PictureSource = PictureSource(), pad: int | None = None, *, post: Sequence[str] = ()
 ) -> str:
-    """Timeline size with aspect kept (letter/pillarbox), square pixels, CFR, BT.709, exactly ``frames`` frames.
+    """The target's size with aspect kept (letter/pillarbox), square pixels, CFR, BT.709, exactly its ``frames``
+    frames, in its video settings' pixel format (``post``: filters before the format, e.g. a preset's scale).
 
     In order: deinterlace (bwdif, one frame per frame) when the source is interlaced; constant rate; HDR or
     BT.2020 sources to SDR BT.709 in linear light (zscale; ``colour.py``); scale to fit with the source's
@@ -107,6 +113,7 @@ def picture_filter(
     repeat the last frame at most
     ``pad`` times and cut at exactly ``frames``; tag.
     """
+    width, height, rate, frames, pix_fmt = target.width, target.height, target.rate, target.frames, target.video.pix_fmt
     colour = source.colour
     chain = []
     if source.interlaced:
@@ -130,41 +137,16 @@ def picture_filter(
     return ",".join(chain)
 
 
-def conform_picture_cmd(
-    src: Path,
-    dst: Path,
-    *,
-    width: int,
-    height: int,
-    rate: Rate,
-    frames: int,
-    source: PictureSource = PictureSource(),
-    video: VideoSpec = CUT_VIDEO,
-) -> list[str]:
-    """Video-only MOV at the timeline size and rate, BT.709-tagged, closed GOP, fixed time scale: the cut's picture
-    (``presets.CUT_VIDEO``, the web preset's settings); ``segment_cmd`` at the conform's settings."""
-    return segment_cmd(src, dst, width=width, height=height, rate=rate, frames=frames, video=video, source=source)
-
-
-def slate_picture_cmd(
-    card: Path,
-    dst: Path,
-    *,
-    width: int,
-    height: int,
-    rate: Rate,
-    frames: int,
-    video: VideoSpec = CUT_VIDEO,
-    muxer: str = "mov",
-) -> list[str]:
+def slate_picture_cmd(card: Path, dst: Path, target: Target, *, muxer: str = "mov") -> list[str]:
     """A still card (RGB image) as a shot: the conform's own filter and encoder settings, so the cut can still
     stream-copy it next to real shots."""
+    width, height, rate, video = target.width, target.height, target.rate, target.video
     rgb = PictureSource(SourceColour("rgb", "pc", "bt709", "bt709"))
     return [
         *BASE, *progress_args(),
         "-loop", "1", "-framerate", rate.ffmpeg, "-i", str(card),
         "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", picture_filter(width, height, rate, frames, rgb, pix_fmt=video.pix_fmt),
+        "-vf", picture_filter(target, rgb),
         *video_args(video, rate, width, height).args,
         *BT709_TAGS,
         *(timescale_args(rate) if muxer == "mov" else []),
@@ -182,12 +164,8 @@ def preset_size(width: int, height: int, video: VideoSpec) -> tuple[int, int]:
 def segment_cmd(
     src: Path,
     dst: Path,
+    target: Target,
     *,
-    width: int,
-    height: int,
-    rate: Rate,
-    frames: int,
-    video: VideoSpec,
     source: PictureSource = PictureSource(),
     burn_in: str | None = None,
     muxer: str = "mov",
@@ -196,11 +174,13 @@ def segment_cmd(
     """One shot's picture for one preset, from the render through the conform's filters (one generation): at the
     preset's size, pixel format and encoder settings, with the burn-ins drawn last; joined to the other shots'
     segments by stream copy (``join_cmd``). ``encoder``: a hardware encoder chosen by ``hwaccel.choose_encoder``
-    (its arguments, upload filters and device), else the preset's software encoder."""
+    (its arguments, upload filters and device), else the preset's software encoder. The cut's picture (the
+    conform) is this at ``presets.CUT_VIDEO``."""
+    width, height, rate, video = target.width, target.height, target.rate, target.video
     out_w, out_h = preset_size(width, height, video)
     post = [f"scale=w={out_w}:h={out_h}:flags={SCALE_FLAGS}"] if (out_w, out_h) != (width, height) else []
     post += [burn_in] if burn_in else []
-    chain = picture_filter(width, height, rate, frames, source, pix_fmt=video.pix_fmt, post=post)
+    chain = picture_filter(target, source, post=post)
     args = video_args(video, rate, out_w, out_h).args
     if encoder is not None:
         chain, args = encoder.filter_chain(chain), encoder.args

@@ -94,8 +94,8 @@ def encode_picture(
     source = cmd.PictureSource(colour=colour, interlaced=picture.interlaced)
     out_w, out_h = cmd.preset_size(width, height, video)
     with atomic_output(dest) as tmp:
-        argv = cmd.segment_cmd(take.path, tmp, width=width, height=height, rate=rate, frames=frames, video=video,
-                               source=source, burn_in=burn_in(out_w, out_h) if burn_in else None, muxer=muxer,
+        argv = cmd.segment_cmd(take.path, tmp, cmd.Target(width, height, rate, frames, video), source=source,
+                               burn_in=burn_in(out_w, out_h) if burn_in else None, muxer=muxer,
                                encoder=encoder)  # fmt: skip
         with _source_kept(take):
             run(argv, path=take.path, total_seconds=float(rate.frames_to_seconds(frames)))

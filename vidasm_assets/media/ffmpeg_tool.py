@@ -164,16 +164,16 @@ class FFmpeg:
         return f"FFmpeg {self.version} at {self.exe} ({self.origin.value}): {self.reason}"
 
 
-def _run(exe: str, *args: str) -> str:
-    out = subprocess.run(
-        [exe, "-hide_banner", *args],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=PROBE_TIMEOUT_S,
-        check=False,
-        stdin=subprocess.DEVNULL,
+def query(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a short FFmpeg command that is not a build step (a capability query, a trial encode): no stdin, its
+    text output captured, at most ``timeout`` seconds. Raises ``subprocess.TimeoutExpired`` and ``OSError``."""
+    return subprocess.run(
+        argv, capture_output=True, text=True, errors="replace", timeout=timeout, check=False, stdin=subprocess.DEVNULL
     )
+
+
+def _run(exe: str, *args: str) -> str:
+    out = query([exe, "-hide_banner", *args], PROBE_TIMEOUT_S)
     return out.stdout + out.stderr
 
 

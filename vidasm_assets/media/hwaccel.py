@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .ffmpeg_tool import FFmpeg, select_ffmpeg
+from .ffmpeg_tool import FFmpeg, query, select_ffmpeg
 from .presets import VideoSpec, video_args, web_maxrate
 from .rates import Rate
 
@@ -314,15 +314,7 @@ def trial_cmd(hw: HardwareEncoding, width: int, height: int) -> list[str]:
 def _trial(exe: str, _stamp: tuple[int, int], argv: tuple[str, ...]) -> str | None:
     log.debug("trial encode: %s %s", exe, " ".join(argv))
     try:
-        out = subprocess.run(
-            [exe, *argv],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=TRIAL_TIMEOUT_S,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        out = query([exe, *argv], TRIAL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return f"the trial encode did not finish in {TRIAL_TIMEOUT_S:g} s"
     except OSError as exc:

@@ -15,7 +15,7 @@ timecode, frame counter; all-intra for frame-accurate scrubbing); shared/notes/m
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
@@ -64,6 +64,13 @@ WEB_MAXRATE_1080P = 8_000_000
 """YouTube's recommendation for 1080p at 24-30 fps, in bit/s; scaled by pixels, x1.5 above 30 fps."""
 
 
+def _one_of(value: str, allowed: Iterable[str], what: str) -> str:
+    """``value`` when it is one of ``allowed``; else a ValueError naming the choices (pydantic reports it)."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
+    return value
+
+
 def _bitrate(value: str | None, what: str) -> str | None:
     if value is not None and not _BITRATE.fullmatch(value):
         raise ValueError(f"{what} {value!r} needs a unit: like '8M' or '192k' (bits per second)")
@@ -94,9 +101,7 @@ class VideoSpec(BaseModel):
     @field_validator("codec")
     @classmethod
     def _codec(cls, v: str) -> str:
-        if v not in VIDEO_CODECS:
-            raise ValueError(f"unknown video codec {v!r}; use one of {', '.join(VIDEO_CODECS)}")
-        return v
+        return _one_of(v, VIDEO_CODECS, "video codec")
 
     @field_validator("bitrate", "maxrate", "bufsize")
     @classmethod
@@ -146,9 +151,7 @@ class AudioSpec(BaseModel):
     @field_validator("codec")
     @classmethod
     def _codec(cls, v: str) -> str:
-        if v not in AUDIO_CODECS:
-            raise ValueError(f"unknown audio codec {v!r}; use one of {', '.join(AUDIO_CODECS)}")
-        return v
+        return _one_of(v, AUDIO_CODECS, "audio codec")
 
     @field_validator("bitrate")
     @classmethod
