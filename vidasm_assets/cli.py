@@ -1,4 +1,4 @@
-"""The ``vidasm`` command: demo, build, status, doctor, ui, reload, backfill, init-home, metrics."""
+"""The ``vidasm`` command: demo, build, status, doctor, ui, reload, backfill, init-home, metrics, worker."""
 
 from __future__ import annotations
 
@@ -351,6 +351,77 @@ def metrics(
         except KeyboardInterrupt:
             server.shutdown()
             server.server_close()
+
+
+@app.command()
+def worker(
+    workspace: WorkspaceOpt = None,
+    broker: Annotated[
+        str | None, typer.Option(help="Celery broker URL [env VIDASM_CELERY_BROKER], e.g. redis://HOST:6379/0")
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="Result backend [env VIDASM_CELERY_BACKEND; default: the Redis broker]")
+    ] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="Queue(s) to take steps from, repeated or comma-separated [dagster]"),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="Steps this node runs at once [its cores]")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Worker name (NAME@host) [vidasm]")] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery's log level")] = "INFO",
+) -> None:
+    """Run a render node's Celery worker in the foreground: it executes the steps of runs whose jobs use the
+    Celery executor (VIDASM_EXECUTOR=celery). Needs the same vidasm, the workspace at the same path, the
+    instance's DAGSTER_HOME (PostgreSQL) and FFmpeg; see README "Render nodes"."""
+    from . import farm
+    from .media.errors import SettingsError, StorageUnreachableError, VidasmError
+    from .storage_check import check_instance_storage, uses_postgres
+
+    home = home_dir()
+    root = workspace_root(workspace)
+    url = broker or os.environ.get(farm.BROKER_ENV)
+    try:
+        if not url:
+            raise SettingsError(f"no Celery broker: pass --broker or export {farm.BROKER_ENV}")
+        if not uses_postgres(home):
+            raise SettingsError(
+                f"{home / 'dagster.yaml'} is not a PostgreSQL instance: workers share the instance of the "
+                "deployment (vidasm init-home --postgres, DAGSTER_HOME)"
+            )
+        check_instance_storage(home)
+        if not root.is_dir():
+            raise SettingsError(f"workspace {root} is not a folder here: mount it at the same path as elsewhere")
+        queues = farm.split_queues(queue)
+        result_backend = backend or os.environ.get(farm.BACKEND_ENV) or farm.default_backend(url)
+        farm.check_broker(url)
+        node = farm.worker_name(name)
+        settings = farm.celery_settings(queues[0], farm.visibility_timeout())
+        config_dir = farm.write_worker_config(home / "celery" / node.replace("@", "_"), url, result_backend, settings)
+        argv = farm.worker_argv(queues, concurrency or os.cpu_count() or 1, node, loglevel)
+    except (StorageUnreachableError, VidasmError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    env = {
+        **os.environ,
+        farm.EXECUTOR_ENV: "celery",
+        farm.BROKER_ENV: url,
+        "DAGSTER_HOME": str(home),
+        "VIDASM_WORKSPACE": str(root),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(config_dir), os.environ.get("PYTHONPATH")) if p),
+    }
+    if backend:
+        env[farm.BACKEND_ENV] = backend
+    console.print(_ffmpeg_line())
+    console.print(
+        f"worker {node}: queues {','.join(queues)}, {argv[argv.index('-c') + 1]} at once, broker "
+        f"{farm.safe_url(url)}, DAGSTER_HOME={home}, workspace {root}"
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # this process becomes the Celery worker: Ctrl-C and SIGTERM reach it, nothing is left orphaned
+    os.execve(argv[0], argv, env)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import build_project_assets
+from .farm import executor_def
 from .media.presets import BUILTIN_PRESETS
 from .media.project import discover_projects
 from .resources import FFmpegResource, WorkspaceResource
@@ -68,9 +69,8 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
         assets=assets,
         jobs=jobs,
         sensors=sensors if jobs else [],
-        # Steps run inside the run worker: FFmpeg does the heavy lifting in its own process anyway, and a
-        # subprocess per step would add seconds of Python start-up to every shot (see BENCHMARKS.md).
-        executor=dg.in_process_executor,
+        # in process by default; VIDASM_EXECUTOR=celery sends each step to the render nodes' workers (farm.py)
+        executor=executor_def(),
         resources={"ffmpeg": ffmpeg, "workspace": workspace},
     )
 

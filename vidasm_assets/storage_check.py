@@ -55,6 +55,16 @@ def _safe(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+def uses_postgres(home: Path) -> bool:
+    """Does ``home/dagster.yaml`` put the instance on PostgreSQL (what several processes on several machines can
+    share; SQLite cannot be)?"""
+    try:
+        data = yaml.safe_load((home / "dagster.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return any(True for _ in _postgres_configs(data))
+
+
 def check_instance_storage(home: Path) -> None:
     """Raise ``StorageUnreachableError`` (one line: what, where, which setting) when the instance's PostgreSQL
     cannot be reached; return at once for any other storage."""

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from vidasm_assets.backfill import graphql, launch_backfill, wait_for_backfill
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
 
 from ..support.dagster_dev import _free_port, active_runs, dagster_dev, failed_runs
+from ..support.postgres import fresh_database
 
 pytestmark = [pytest.mark.media, pytest.mark.postgres, pytest.mark.orchestration]
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
 PROJECTS = {"alpha": ["sh010", "sh020"], "beta": ["b010", "b020"]}
 ROLLUPS = ["timeline", "cut", "edl", "otio", "delivery_web"]
@@ -40,20 +38,8 @@ query Mats($path: [String!]!) {
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = f"vidasm_e2e_{uuid.uuid4().hex[:10]}"
-    try:
-        conn = psycopg2.connect(**PG)
-    except psycopg2.OperationalError as exc:  # pragma: no cover - the CI machine runs PostgreSQL
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}); start it (see README)")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    with fresh_database() as url:
+        yield url
 
 
 def materialized(url: str, since_ms: float = 0) -> set[str]:
