@@ -142,7 +142,7 @@ def build(
     ] = False,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Shot runs at once (default: the instance's ffmpeg pool limit)"),
+        typer.Option("--jobs", "-j", min=1, help="Shot runs at once (default: one per two ffmpeg pool slots)"),
     ] = None,
 ) -> None:
     """Materialize everything missing or stale, in the persistent Dagster instance."""
