@@ -860,8 +860,9 @@ def report(res: Results) -> str:
         f"patterns with `{GRAIN}` grain, x264 ultrafast crf 18, AAC tone + pink noise spread over ~22 dB), all "
         "measured in one run. vidasm runs through the planner on a fresh persistent SQLite instance "
         "(DAGSTER_HOME with vidasm's dagster.yaml) exactly like `vidasm build`: one `execute_in_process` run "
-        f"per shot, {res.jobs} at once on worker processes (`-j` defaults to the ffmpeg pool limit, the core "
-        "count), then one for the roll-ups; timed from opening the instance to the last run's end "
+        + (f"per shot, {res.jobs} at once on worker processes" if res.jobs > 1 else "per shot, one at a time")
+        + " (`-j`'s default: one per two ffmpeg pool slots; the pool's limit is the core count), then one for the "
+        "roll-ups; timed from opening the instance to the last run's end "
         "(module imports excluded; the workers' start is included).",
         "",
         md_table(
