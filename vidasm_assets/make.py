@@ -96,10 +96,10 @@ def default_jobs(instance: dg.DagsterInstance, pool: str = n.FFMPEG_POOL) -> int
     limit set with ``dagster instance concurrency set``, else ``concurrency.pools.default_limit`` of dagster.yaml,
     else this machine's core count), at least one.
 
-    Measured on 2 cores (BENCHMARKS.md, spine build, 10 x 10 s 1080p): x264 already keeps both cores busy, so two
-    shot runs at once were 10 % slower than one hand-written command (one at a time: 6 %) and doubled the peak
-    memory (1.6 GB: two encoders and two worker processes). On more cores each encode leaves cores idle and shot
-    runs side by side pay off; one per two cores keeps an encoder's threads fed."""
+    Measured on 2 cores (BENCHMARKS.md, spine build, 10 x 10 s 1080p, one run each, same day): two shot runs at
+    once built in 244 s against 303 s one at a time, but peaked at 1592 MB against 727 MB (two encoders and two
+    worker processes), over the 1.5 GB memory target; with x265 deliveries 2.2 GB. So on 2 cores the default is
+    one at a time and ``-j 2`` is the faster choice where memory allows; on more cores one per two slots."""
     slots = instance.event_log_storage.get_concurrency_info(pool).slot_count
     limit = slots or instance.global_op_concurrency_default_limit or os.cpu_count() or 1
     return max(1, limit // 2)
