@@ -863,7 +863,7 @@ def report(res: Results) -> str:
         + (f"per shot, {res.jobs} at once on worker processes" if res.jobs > 1 else "per shot, one at a time")
         + " (`-j`'s default: one per two ffmpeg pool slots; the pool's limit is the core count), then one for the "
         "roll-ups; timed from opening the instance to the last run's end "
-        "(module imports excluded; the workers' start is included).",
+        "(module imports excluded; worker processes' start included where there are any).",
         "",
         md_table(
             ("metric", "value", "target", "result"),
