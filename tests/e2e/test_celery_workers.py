@@ -216,6 +216,7 @@ def test_two_celery_workers_share_the_shots_and_survive_a_killed_worker(
     # the reference: the same projects built locally, in process (vidasm build's path)
     local = tmp_path / "local"
     shutil.copytree(ws, local)
+    (tmp_path / "local_home").mkdir()
     with dg.DagsterInstance.local_temp(tempdir=str(tmp_path / "local_home")) as local_instance:
         report = make(local, None, instance=local_instance, run_config=QUIET)
         assert not report.failures, [f.message for f in report.failures]
