@@ -280,3 +280,25 @@ def test_outside_the_workspace_is_allowed_when_project_json_says_so(tmp_path: Pa
     (ws / "exports" / "06_Exports").symlink_to(elsewhere / "exports")
     assert list(discover_projects(ws).projects) == ["exports"]
     assert load_project(ws, "exports").delivery_path("web").parent.resolve() == elsewhere / "exports"
+
+
+@pytest.mark.parametrize(
+    "loader_says",
+    [
+        "/usr/bin/ffmpeg: error while loading shared libraries: librist.so.4: cannot map zero-fill pages",
+        "/usr/bin/ffmpeg: error while loading shared libraries: libx265.so.199: failed to map segment from shared "
+        "object",
+        "/usr/bin/ffmpeg: error while loading shared libraries: libavcodec.so.59: cannot allocate memory",
+    ],
+)
+def test_a_loader_failure_under_the_memory_ceiling_is_named_as_the_ceiling(loader_says: str) -> None:
+    """Debian's FFmpeg maps dozens of libraries before main(): under a tight RLIMIT_AS the loader fails (exit
+    127) with one of these, and the error must name the ceiling, not blame the input."""
+    from vidasm_assets.media.errors import FFmpegError, FFmpegOutOfMemoryError
+    from vidasm_assets.media.limits import ChildLimits
+
+    raw = FFmpegError("r.mp4: FFmpeg failed (exit 127)", path="r.mp4", stderr=loader_says)
+    err = ChildLimits(memory_bytes=48 << 20).explain(127, raw, "r.mp4")
+    assert isinstance(err, FFmpegOutOfMemoryError)
+    assert "under its memory ceiling of 48.0 MiB" in str(err).splitlines()[0]
+    assert ChildLimits().explain(127, raw, "r.mp4") is raw  # no ceiling applied: FFmpeg's own error stands

@@ -286,6 +286,12 @@ def check_sequence_length(path: Path, raw: object, limits: Limits | None = None)
 # --------------------------------------------------------------------------- FFmpeg processes
 
 
+LOADER_OUT_OF_MEMORY = ("failed to map segment", "cannot map zero-fill pages", "cannot allocate memory")
+"""What glibc's dynamic loader says when a shared library of FFmpeg does not fit under RLIMIT_AS (``error while
+loading shared libraries: <lib>: ...``; both mapping messages seen with Debian 12's FFmpeg 5.1, whose many
+libraries are mapped before ``main``)."""
+
+
 @dataclass(frozen=True)
 class ChildLimits:
     """What was applied to one FFmpeg process (0: not applied), to explain how it died."""
@@ -306,7 +312,7 @@ class ChildLimits:
                 stderr=error.stderr_tail,
             )
         crashed = returncode in (-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS)  # an unchecked failed allocation
-        unmapped = "failed to map segment" in error.stderr_tail  # the dynamic loader, before FFmpeg's main()
+        unmapped = any(words in error.stderr_tail for words in LOADER_OUT_OF_MEMORY)  # before FFmpeg's main()
         if self.memory_bytes and (isinstance(error, FFmpegOutOfMemoryError) or crashed or unmapped):
             how = f"died (signal {-returncode})" if returncode < 0 else f"failed (exit {returncode})"
             source = (
