@@ -21,12 +21,10 @@ SIGINT into a step interrupt that kills the step's FFmpeg.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import queue
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -37,6 +35,7 @@ from typing import Any
 import dagster as dg
 
 from .media import progress
+from .media.runner import die_with_parent
 
 BUILD_PID_TAG = "vidasm/build_pid"
 """The pid of the ``vidasm build`` process whose worker ran the run."""
@@ -45,14 +44,9 @@ _WORKER: dict[str, Any] = {}
 """In a worker process: its definitions, instance and event queue."""
 
 
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
 def _init(root: str, ref: Any, events: Any, parent: int) -> None:
     """Worker start: die with the build, ignore SIGINT while idle, load the definitions, open the instance."""
-    _die_with_parent()
+    die_with_parent()  # exits if the build died before the request took effect
     if os.getppid() != parent:
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a run's step is interrupted by Dagster's own handler

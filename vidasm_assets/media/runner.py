@@ -62,10 +62,10 @@ _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("lin
 """Resolved in the parent: the child between fork and exec must not import or take locks."""
 
 
-def _die_with_parent() -> None:
-    """In the FFmpeg child, before exec (Linux): SIGKILL it when the vidasm process that started it dies, even
-    by ``kill -9``; FFmpeg's own children share its process group, which a cancelled run kills. Elsewhere
-    (macOS) only the process-group kill on cancel applies."""
+def die_with_parent() -> None:
+    """In the FFmpeg child before exec, or in a build's worker process (Linux): SIGKILL it when the process that
+    started it dies, even by ``kill -9``; FFmpeg's own children share its process group, which a cancelled run
+    kills. Elsewhere (macOS) only the process-group kill on cancel applies."""
     if _PRCTL is None:
         return
     parent = os.getppid()
@@ -131,7 +131,7 @@ def _spawn(argv: list[str]) -> subprocess.Popen[str]:
             text=True,
             errors="replace",
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # one prctl call: no imports, no locks
+            preexec_fn=die_with_parent,  # one prctl call: no imports, no locks
         )
     except FileNotFoundError as exc:
         raise ToolNotFoundError(f"cannot run {argv[0]}: not found", path=argv[0]) from exc
