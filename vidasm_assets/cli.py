@@ -70,6 +70,21 @@ def _instance():
     return dg.DagsterInstance.from_config(str(home))
 
 
+def _ensure_pool(home: Path) -> None:
+    """Create the instance's ``ffmpeg`` pool row before this node's steps claim it side by side with others'
+    (``pools.ensure_pool``: on PostgreSQL the first claims race)."""
+    import dagster as dg
+
+    from .assets.names import FFMPEG_POOL
+    from .pools import ensure_pool
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        ensure_pool(instance, FFMPEG_POOL)
+    finally:
+        instance.dispose()
+
+
 STATE_STYLE = {
     "fresh": "green",
     "stale": "yellow",
@@ -297,6 +312,8 @@ def init_home(
             check_instance_storage(home)
         except StorageUnreachableError as exc:  # written all the same: the settings may be set later, elsewhere
             console.print(f"[yellow]not usable yet[/]: {escape(str(exc))}")
+            return
+        _ensure_pool(home)
 
 
 @app.command()
@@ -391,6 +408,7 @@ def worker(
                 "deployment (vidasm init-home --postgres, DAGSTER_HOME)"
             )
         check_instance_storage(home)
+        _ensure_pool(home)
         if not root.is_dir():
             raise SettingsError(f"workspace {root} is not a folder here: mount it at the same path as elsewhere")
         queues = farm.split_queues(queue)

@@ -33,6 +33,7 @@ from .media.locks import Holder, project_lock
 from .media.outputs import remove_stale_partials
 from .media.project import discover_projects
 from .planner import Outcome, ProjectPlan, agree_in_ui, execute_plan, plan_project
+from .pools import ensure_pool
 from .workers import BUILD_PID_TAG, ShotWorkers
 
 HOST_TAG = "vidasm/host"
@@ -234,6 +235,7 @@ def make(
     report = MakeReport()
     for line in reclaim_dead_runs(instance):
         say.note("", line)
+    ensure_pool(instance, n.FFMPEG_POOL)  # before runs claim it side by side (pools.py: the first claims race)
     workers = _LazyWorkers(root, instance, jobs or default_jobs(instance), say.start)
     try:
         ws = discover_projects(root)

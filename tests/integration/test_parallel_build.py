@@ -104,18 +104,53 @@ def test_shot_runs_run_on_workers_at_once_up_to_jobs(tmp_path: Path, workspace: 
     assert probe(delivery).video.frames == 4 * 48  # type: ignore[union-attr]
 
 
-def test_the_ffmpeg_pool_bounds_steps_across_workers_and_outputs_match_a_serial_build(
-    tmp_path: Path, workspace: Path, make_project, instances
+def _logging_ffmpeg(tmp_path: Path, real: str) -> tuple[Path, Path]:
+    """A wrapper that runs ``real`` and appends ``start|end <pid> <epoch s>`` lines for each command with an input
+    (not the capability probes) to a log: what ran at once, measured on the FFmpeg processes themselves."""
+    log = tmp_path / "ffmpeg-spans.log"
+    exe = tmp_path / "bin" / "ffmpeg"
+    exe.parent.mkdir()
+    exe.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" -i "*) io=1; echo "start $$ $(date +%s.%N)" >> {log};; *) io=0;; esac\n'
+        f'"{real}" "$@"; rc=$?\n'
+        f'[ $io = 1 ] && echo "end $$ $(date +%s.%N)" >> {log}\n'
+        "exit $rc\n"
+    )
+    exe.chmod(0o755)
+    return exe, log
+
+
+def _ffmpeg_spans(log: Path) -> list[tuple[float, float, str]]:
+    starts: dict[str, float] = {}
+    spans = []
+    for line in log.read_text().splitlines():
+        what, pid, at = line.split()
+        if what == "start":
+            starts[pid] = float(at)
+        else:
+            spans.append((starts.pop(pid), float(at), pid))
+    assert not starts, f"FFmpeg commands that never ended: {starts}"
+    return spans
+
+
+def test_the_ffmpeg_pool_bounds_ffmpeg_across_workers_and_outputs_match_a_serial_build(
+    tmp_path: Path, workspace: Path, make_project, instances, ffmpeg: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Four workers, a pool of one: runs overlap but never two FFmpeg steps at once; the outputs are the bytes a
+    """Four workers, a pool of one on the SQLite instance: runs overlap but never two FFmpeg commands at once
+    (Dagster's SQLite claims race: ``pools.HostSlots`` holds the limit); the outputs are the bytes a
     one-at-a-time build makes."""
+    wrapper, log = _logging_ffmpeg(tmp_path, ffmpeg)
+    monkeypatch.setenv("FFMPEG_PATH", str(wrapper))
     instance = _instance(tmp_path / "home", pool=1)
     instances.append(instance)
     report = make(workspace, instance=instance, run_config=QUIET, jobs=4)
     assert not report.failures, report.failures
     runs = _shot_runs(instance)
     assert len({r.tags[PID_TAG] for r in runs}) >= 2, "runs should have been spread over workers"
-    assert _most_at_once(_step_spans(instance, [r.run_id for r in runs])) == 1
+    spans = _ffmpeg_spans(log)
+    assert len(spans) >= 2 * len(SHOTS), spans  # every shot's picture and audio conform went through the wrapper
+    assert _most_at_once(spans) == 1, sorted(spans)
 
     serial_ws = tmp_path / "serial"
     spec = RenderSpec(320, 180, "24", 2.0, -20)

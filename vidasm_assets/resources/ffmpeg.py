@@ -1,7 +1,9 @@
-"""FFmpeg as a Dagster resource: the runner from ``media.runner`` wired to the run log, and timed per step."""
+"""FFmpeg as a Dagster resource: the runner from ``media.runner`` wired to the run log, timed per step, and held
+to the step's pool on this host where the instance's storage cannot hold it (``pools.host_slots``)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ from ..media.limits import ffmpeg_timeout
 from ..media.parsers import ProgressSteps
 from ..media.progress import publish
 from ..media.runner import run_ffmpeg
+from ..pools import HostSlots, host_slots
 
 
 @dataclass
@@ -56,9 +59,11 @@ class FFmpegResource(dg.ConfigurableResource):
     def runner(self, context: dg.AssetExecutionContext | None = None, label: str = "", meter: StepMeter | None = None):
         """A ``Run`` callable: each command at debug level in the run log, percent done every 10% at info level,
         every progress update to the process's listeners (``media.progress``: the CLI's bars), and each command's
-        wall time added to ``meter`` (the step's FFmpeg seconds)."""
+        wall time added to ``meter`` (the step's FFmpeg seconds). In a step of a pool on an SQLite instance, each
+        command also holds one of this host's slots of that pool (``pools.HostSlots``: SQLite's claims race)."""
         log = context.log if context is not None else None
         name = label or "ffmpeg"
+        slots = _step_slots(context)
 
         exe = self.exe
 
@@ -71,18 +76,28 @@ class FFmpegResource(dg.ConfigurableResource):
                 if pct is not None and log is not None:
                     log.info(f"{name}: {pct}% done")
 
-            started = time.monotonic()
-            try:
-                return run_ffmpeg(
-                    [exe, *args],
-                    path=path,
-                    timeout=ffmpeg_timeout(self.timeout_seconds),
-                    total_seconds=total_seconds,
-                    on_progress=progress,
-                    logger=log,  # type: ignore[arg-type]
-                )
-            finally:
-                if meter is not None:
-                    meter.add_ffmpeg(time.monotonic() - started)
+            held = slots.hold(log.info if log is not None else None) if slots else contextlib.nullcontext()
+            with held:
+                started = time.monotonic()
+                try:
+                    return run_ffmpeg(
+                        [exe, *args],
+                        path=path,
+                        timeout=ffmpeg_timeout(self.timeout_seconds),
+                        total_seconds=total_seconds,
+                        on_progress=progress,
+                        logger=log,  # type: ignore[arg-type]
+                    )
+                finally:
+                    if meter is not None:
+                        meter.add_ffmpeg(time.monotonic() - started)
 
         return run
+
+
+def _step_slots(context: dg.AssetExecutionContext | None) -> HostSlots | None:
+    """This host's slots of the pool the step runs in, when its instance needs them (``pools.host_slots``)."""
+    if context is None:
+        return None
+    pool = context.op_def.pool
+    return host_slots(context.instance, pool) if pool else None
