@@ -11,9 +11,9 @@ instance's database before it starts. Two races in that bookkeeping (Dagster 1.1
 2. **Every claim, SQLite.** A claim reads a free slot, then writes its run id into it: ``SELECT ... FOR UPDATE``,
    which SQLite ignores, and pysqlite starts no transaction for a SELECT. Two processes that claim at the same
    instant both get the last slot: with a pool of 1, two FFmpeg steps of ``vidasm build -j 4`` ran at once in 2
-   builds of 10 (2 cores, one busy). ``HostSlots`` backs the pool on SQLite instances with ``flock`` slots on this host (an
-   SQLite instance is on one host): at most the pool's limit of FFmpeg commands at once, whatever Dagster's
-   claim table says. PostgreSQL's claim (``FOR UPDATE SKIP LOCKED``) holds, so nothing is added there.
+   builds of 10 (2 cores, one busy). ``HostSlots`` backs the pool on SQLite instances with ``flock`` slots on
+   this host (an SQLite instance is on one host): at most the pool's limit of FFmpeg commands at once, whatever
+   Dagster's claim table says. PostgreSQL's claim (``FOR UPDATE SKIP LOCKED``) holds, so nothing is added there.
 """
 
 from __future__ import annotations
