@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -130,6 +131,7 @@ def test_resource_runs_and_reports_progress(ffmpeg: str, tmp_path: Path) -> None
 
     class Ctx:
         log = Log()
+        op_def = SimpleNamespace(pool=None)  # a step in no pool: no host slots
 
     out = tmp_path / "x.mov"
     run = res.runner(Ctx(), "clip")  # type: ignore[arg-type]
