@@ -146,7 +146,12 @@ def test_every_primaries_value_is_converted_treated_as_sd_or_refused(name: str) 
         assert colour.refusal() is None and colour.wide_gamut and colour.needs_zscale
         chain = col.zscale_chain(colour)
         assert chain[:2] == [f"zscale=tin=bt709:pin={name}:min=bt709:rin=tv:t=linear:npl=100", "format=gbrpf32le"]
-        assert chain[3:] == ["setparams=color_primaries=bt709", "zscale=t=bt709:m=bt709:r=tv", "format=yuv420p"]
+        assert chain[3:] == [
+            "setparams=color_primaries=bt709",
+            "format=gbrp16le",  # negatives (out of gamut) clipped before the transfer
+            "zscale=t=bt709:m=bt709:r=tv",
+            "format=yuv420p",
+        ]
         want = ref.to709(name)
         got = _mixer(chain)
         assert all(abs(g - w) < 1e-5 for gr, wr in zip(got, want, strict=True) for g, w in zip(gr, wr, strict=True))

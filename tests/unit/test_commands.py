@@ -51,13 +51,13 @@ def test_picture_filter_tone_maps_hdr_in_linear_light() -> None:
         "zscale=tin=smpte2084:pin=bt2020:min=bt2020nc:rin=tv:t=linear:npl=100,format=gbrpf32le,"
         "colorchannelmixer=rr=1.660491:rg=-0.587641:rb=-0.072850:gr=-0.124550:gg=1.132900:gb=-0.008349"
         ":br=-0.018151:bg=-0.100579:bb=1.118730,setparams=color_primaries=bt709,"
-        "tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,"
+        "tonemap=tonemap=mobius:desat=0,format=gbrp16le,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,"
         "scale=w='if(gt(dar,320/180),320,max(2,2*round(180*dar/2)))':h='if(gt(dar,320/180),max(2,2*round(320/dar/2)),180)'"
         ":flags=lanczos+accurate_rnd+full_chroma_int:in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,"
     )
     wide = colour.SourceColour("bt2020", "tv", "bt2020", "bt2020-10")
     f = c.picture_filter(c.Target(320, 180, R24, 10), c.PictureSource(wide))
-    assert "setparams=color_primaries=bt709,zscale=t=bt709:m=bt709:r=tv," in f and "tonemap" not in f
+    assert "setparams=color_primaries=bt709,format=gbrp16le,zscale=t=bt709:m=bt709:r=tv," in f and "tonemap" not in f
 
 
 def test_conform_is_the_segment_command_at_the_cuts_settings() -> None:

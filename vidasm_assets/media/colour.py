@@ -349,5 +349,10 @@ def zscale_chain(colour: SourceColour) -> list[str]:
         chain += [colorchannelmixer(gamut_matrix(colour.primaries)), "setparams=color_primaries=bt709"]
     if colour.hdr:
         chain.append(f"tonemap=tonemap={TONEMAP_OPERATOR}:desat=0")
-    chain += ["zscale=t=bt709:m=bt709:r=tv", "format=yuv420p"]
+    # Out-of-gamut colours come out of the gamut matrix negative. Linear 16-bit integer clips them to 0 (and
+    # anything over 1.0 to 1.0) before the BT.709 transfer: zscale's own handling of negative float input differs
+    # by build (measured: Debian's FFmpeg 5.1.9 with zimg 3.0.4 turned a BT.2020 green bar into Y'CbCr 105,109,17
+    # where the clipped conversion, and FFmpeg 9.0.2, give 122,99,59). 16-bit linear keeps 8- and 10-bit output
+    # exact: its step is 1/65535, far below a 10-bit code value even at the transfer's steepest slope (4.5).
+    chain += ["format=gbrp16le", "zscale=t=bt709:m=bt709:r=tv", "format=yuv420p"]
     return chain
