@@ -30,6 +30,7 @@ from .media.errors import MediaNotFoundError, VidasmError
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, Project, Workspace
+from .media.ranges import shot_uses
 from .media.shots import shot_frames
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def plan_project(
         for preset in filter(needs_segments, presets):
             seg = assembly.expected_segment_inputs(project, tl, clip, cache, preset)
             segments.setdefault(preset.name, {})[clip.shot] = seg.version
-            if preset.spec.burn_ins:
+            if preset.spec.burn_ins and clip is tl.uses(clip.shot)[0]:  # a shot's partition once
                 plan.items.append(_item(instance, project, n.segments(preset.name), clip.shot, seg, force))
     fingerprints.save_fingerprints(project, cache)
     expected = v.rollup_inputs(project, tl, shots, segments)
@@ -208,11 +209,13 @@ def _plan_shots(
             continue
         if record:
             observe(instance, n.key(project.name, n.RENDER), fp, shot)
-        for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
+        uses = shot_uses(project, shot)
+        for asset, inputs in v.shot_inputs(fp, take.label, facets, uses).items():
             plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
         for preset in plain:
             hardware = segment_encoder(project, preset)
-            inputs = v.segment_inputs(fp, take.label, facets, preset, encoder=hardware.encoder if hardware else None)
+            encoder = hardware.encoder if hardware else None
+            inputs = v.segment_inputs(fp, take.label, facets, preset, encoder=encoder, uses=uses)
             plan.items.append(_item(instance, project, n.segments(preset.name), shot, inputs, force))
     return probes, shot_errors
 
