@@ -30,7 +30,7 @@ from .media.errors import MediaNotFoundError, VidasmError
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, Project, Workspace
-from .media.ranges import shot_uses
+from .media.ranges import shot_span, shot_uses
 from .media.shots import shot_frames
 
 if TYPE_CHECKING:
@@ -200,7 +200,8 @@ def _plan_shots(
             take = project.select_take(shot)
             fp = fingerprints.render_fingerprint(take, cache)
             probes[shot] = probe(take.path)
-            shot_frames(probes[shot], project.spec.rate)
+            # every use's in/out inside the render: a range error is this shot's, said before any run
+            shot_span(project, shot, take, probes[shot], shot_frames(probes[shot], project.spec.rate))
         except VidasmError as exc:
             shot_errors.append(shot)
             no_render = take is None and isinstance(exc, MediaNotFoundError)  # listed, but no render to build from
