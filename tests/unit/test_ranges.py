@@ -58,7 +58,8 @@ def test_split_and_pcm_piece_commands() -> None:
     argv = c.split_cmd(Path("p.mov"), Path("x/p_%d.mov"), (15, 19), rate=FILM)
     assert argv[argv.index("-segment_frames") + 1] == "15,19"
     assert argv[argv.index("-c") + 1] == "copy"
-    assert "movie_timescale=24000" in argv and argv[-1] == "x/p_%d.mov"
+    assert argv[argv.index("-segment_format_options") + 1] == "movie_timescale=24000:video_track_timescale=24000"
+    assert argv[-1] == "x/p_%d.mov"
     argv = c.pcm_piece_cmd(Path("a.wav"), Path("b.wav"), start_sample=38000, samples=24000)
     chain = argv[argv.index("-af") + 1]
     assert chain.startswith("atrim=start_sample=38000,asetpts=PTS-STARTPTS,") and "atrim=end_sample=24000" in chain

@@ -215,13 +215,16 @@ def split_cmd(src: Path, pattern: Path, cuts: tuple[int, ...], *, rate: Rate, mu
     """Split a picture by stream copy at frames ``cuts`` (each a forced keyframe: ``keyframe_args``) into pieces
     ``pattern`` (``%d`` numbered from 0), each starting at time 0 with the source's time scales, so the pieces
     join by stream copy like whole shots. The segment muxer cuts at the first keyframe at or after each frame."""
-    fmt_options = f"movie_timescale={rate.timescale}" if muxer == "mov" else ""
+    # the pieces' own muxer options go through the segment muxer: FFmpeg 5.1 does not pass -video_track_timescale on
+    # (its pieces came out at mov's default 12288 ticks a second at 24 fps and the cut had gaps at every frame).
+    # Timestamps as they are (B-frame delay: negative decode times, kept by the piece's edit list like the conform's):
+    # shifted to non-negative, the first piece started 2 frames late and 5.1's concat left a gap after it
+    scales = f"movie_timescale={rate.timescale}:video_track_timescale={rate.timescale}"
     return [
         *BASE, "-i", str(src), "-map", "0:v:0", "-c", "copy", "-map_metadata", "-1",
         "-f", "segment", "-segment_frames", ",".join(map(str, cuts)), "-reset_timestamps", "1",
-        "-segment_format", muxer,
-        *(["-segment_format_options", fmt_options, "-video_track_timescale", str(rate.timescale)]
-          if fmt_options else []),
+        "-segment_format", muxer, *(["-segment_format_options", scales] if muxer == "mov" else []),
+        "-avoid_negative_ts", "disabled",
         str(pattern),
     ]  # fmt: skip
 

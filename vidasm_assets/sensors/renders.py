@@ -14,7 +14,13 @@ import dagster as dg
 import requests
 
 from ..assets import names as n
-from ..assets.records import DATA_VERSION_TAG, latest_versions, recorded_observation
+from ..assets.records import (
+    DATA_VERSION_TAG,
+    latest_materialization,
+    latest_versions,
+    recorded_inputs,
+    recorded_observation,
+)
 from ..assets.restate import AssetEvent, reconcile_shots
 from ..backfill import GraphQLError
 from ..media import versions as v
@@ -79,6 +85,12 @@ def _preset_observations(instance: dg.DagsterInstance, project: Project) -> list
     return events
 
 
+def _was_trimmed(instance: dg.DagsterInstance, project: str, shot: str) -> bool:
+    """The shot's picture was last built for trimmed uses (its recorded inputs have their in/out)."""
+    inputs = recorded_inputs(latest_materialization(instance, n.key(project, n.PICTURE), shot)) or {}
+    return "in/out" in (inputs.get("values") or {})
+
+
 def _shot_runs(
     instance: dg.DagsterInstance,
     ch: ProjectChanges,
@@ -93,8 +105,12 @@ def _shot_runs(
     P = ch.project
     known = [s for s in ch.fingerprints if s in existing]
     candidates = set(ch.changed)
-    if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs or n.EDIT_SPEC in ch.specs:
-        candidates |= set(ch.fingerprints)  # (sequence entries' in/out are in the edit spec: ``uses``)
+    if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs:
+        candidates |= set(ch.fingerprints)
+    if n.EDIT_SPEC in ch.specs:  # sequence entries' in/out: the shots trimmed now or at their last build
+        candidates |= {
+            s for s in ch.fingerprints if s in existing and (uses(s) is not None or _was_trimmed(instance, P, s))
+        }
     # A removed shot may have left a failed check as the asset's newest: which remaining shots are fresh, too.
     looked_at = candidates | set(known) if removed else candidates
     built = {
