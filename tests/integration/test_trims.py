@@ -74,6 +74,9 @@ SEQUENCE = [
     {"shot": "sh010", "in": "01:00:01:00", "out": "01:00:01:12", "beat": "again, by timecode"},
 ]
 TIMECODES = {"sh010": SOURCE_TC, "sh020": None}
+EXPORTS = ["web", "proxy", "hevc", "webm", "master"]
+"""web is the cut's picture; the others join per-shot segments: H.264 in MOV, x265 (forced keyframes must be IDR),
+VP9 in Matroska, ProRes (all intra)."""
 
 
 def expected_frames(sequence: list[dict]) -> list[int]:
@@ -91,7 +94,7 @@ def expected_frames(sequence: list[dict]) -> list[int]:
 def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     root = tmp_path_factory.mktemp("trims")
     folder = write_project(root, "trim", {"fps": FPS, "resolution": "64x36", "sequence": SEQUENCE,
-                                          "exports": ["web", "proxy"]})  # fmt: skip
+                                          "exports": EXPORTS})  # fmt: skip
     for shot, tc in TIMECODES.items():
         coded_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", timecode=tc)
     home = tmp_path_factory.mktemp("home")
@@ -103,13 +106,13 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
 
 def test_the_cut_and_deliveries_show_exactly_the_frames_asked_for(built) -> None:
     """A trimmed entry shows exactly its frames, a repeated shot appears twice with its two ranges: in the cut and
-    in both deliveries (web: the cut's picture; proxy: per-shot segments, split by stream copy)."""
+    in every delivery (web: the cut's picture; the others: per-shot segments, split by stream copy)."""
     _, folder, _ = built
     project = load_project(folder.parent, "trim")
     want = expected_frames(SEQUENCE)
     assert frame_indices(project.cut_path()) == want
-    assert frame_indices(project.delivery_path("web")) == want
-    assert frame_indices(project.delivery_path("proxy")) == want
+    for preset in EXPORTS:
+        assert frame_indices(project.delivery_path(preset)) == want, preset
     # sh010 was conformed once, over the span of its two uses (frames 5 to 36), not twice
     assert frame_indices(project.picture_path("sh010")) == list(range(5, 36))
 
@@ -179,13 +182,12 @@ def test_changing_one_entry_rebuilds_that_shot_and_the_roll_ups_only(built) -> N
     assert materialized_since(instance, mark) == {
         "trim/picture[sh010]",
         "trim/audio[sh010]",
-        "trim/segments_proxy[sh010]",
+        *(f"trim/segments_{p}[sh010]" for p in EXPORTS if p != "web"),
         "trim/timeline",
         "trim/cut",
         "trim/edl",
         "trim/otio",
-        "trim/delivery_web",
-        "trim/delivery_proxy",
+        *(f"trim/delivery_{p}" for p in EXPORTS),
     }
     project = load_project(root, "trim")
     assert frame_indices(project.cut_path()) == expected_frames(sequence)

@@ -190,6 +190,8 @@ def segment_cmd(
     if encoder is not None:
         chain, args = encoder.filter_chain(chain), encoder.args
     args = (*args, *keyframe_args(target.keyframes))
+    if target.keyframes and encoder is None and video.codec == "libx265":
+        args = (*args, "-forced-idr", "1")  # x265 makes a forced keyframe a non-IDR I frame, not a split point
     return [
         *BASE, *progress_args(), *(encoder.global_args if encoder else ()),
         "-i", str(src),

@@ -90,8 +90,8 @@ def encode_picture(
     uses = shot_span(project, take.path.parent.name, take, info, whole)
     if burn_in is not None and uses.cuts:
         raise UnsupportedMediaError(
-            f"shot {take.path.parent.name} is used more than once with different ranges, and one segment with burn-ins "
-            "cannot show two record timecodes: use it once in the cut, or export this preset without burn-ins",
+            "used more than once with different ranges, and one segment with burn-ins cannot show two record "
+            "timecodes: use it once in the cut, or export this preset without burn-ins",
             path=take.path,
             shot=take.path.parent.name,
         )
