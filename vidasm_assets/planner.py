@@ -26,7 +26,7 @@ from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
 from .media.conform import segment_encoder
-from .media.errors import MediaNotFoundError, VidasmError
+from .media.errors import MediaNotFoundError, RangeError, VidasmError
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, Project, Workspace
@@ -205,6 +205,7 @@ def _plan_shots(
         except VidasmError as exc:
             shot_errors.append(shot)
             no_render = take is None and isinstance(exc, MediaNotFoundError)  # listed, but no render to build from
+            no_render = no_render or isinstance(exc, RangeError)  # in/out outside the render: a run could only fail
             for name in [a.value for a in v.SHOT_ASSETS] + [n.segments(p.name) for p in plain]:
                 plan.items.append(Item(name, shot, "error", str(exc).splitlines()[0], launch=not no_render))
             continue
