@@ -80,3 +80,15 @@ def test_edl_of_trims_and_repeats_parses_with_contiguous_record() -> None:
     check_edl(text, tl)
     assert Timeline.from_json(tl.to_json()) == tl
     assert "source_in" not in Timeline("t", FILM, (clip("sh020", 0, 48),)).to_dict()["clips"][0]
+
+
+def test_x265_forced_keyframes_are_idr_frames() -> None:
+    """x265 makes a forced keyframe a non-IDR I frame unless told: no split point (measured: a 24-frame piece)."""
+    from vidasm_assets.media.presets import BUILTIN_PRESETS
+
+    hevc = BUILTIN_PRESETS["hevc"].spec.video
+    assert hevc is not None
+    trimmed = c.segment_cmd(Path("in.mp4"), Path("out.mov"), c.Target(1920, 1080, FILM, 31, hevc, keyframes=(15,)))
+    assert trimmed[trimmed.index("-forced-idr") + 1] == "1"
+    whole = c.segment_cmd(Path("in.mp4"), Path("out.mov"), c.Target(1920, 1080, FILM, 31, hevc))
+    assert "-forced-idr" not in whole and "-force_key_frames" not in whole
