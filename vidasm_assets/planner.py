@@ -26,10 +26,11 @@ from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
 from .media.conform import segment_encoder
-from .media.errors import MediaNotFoundError, VidasmError
+from .media.errors import MediaNotFoundError, RangeError, VidasmError
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, Project, Workspace
+from .media.ranges import shot_span, shot_uses
 from .media.shots import shot_frames
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def plan_project(
         for preset in filter(needs_segments, presets):
             seg = assembly.expected_segment_inputs(project, tl, clip, cache, preset)
             segments.setdefault(preset.name, {})[clip.shot] = seg.version
-            if preset.spec.burn_ins:
+            if preset.spec.burn_ins and clip is tl.uses(clip.shot)[0]:  # a shot's partition once
                 plan.items.append(_item(instance, project, n.segments(preset.name), clip.shot, seg, force))
     fingerprints.save_fingerprints(project, cache)
     expected = v.rollup_inputs(project, tl, shots, segments)
@@ -199,20 +200,24 @@ def _plan_shots(
             take = project.select_take(shot)
             fp = fingerprints.render_fingerprint(take, cache)
             probes[shot] = probe(take.path)
-            shot_frames(probes[shot], project.spec.rate)
+            # every use's in/out inside the render: a range error is this shot's, said before any run
+            shot_span(project, shot, take, probes[shot], shot_frames(probes[shot], project.spec.rate))
         except VidasmError as exc:
             shot_errors.append(shot)
             no_render = take is None and isinstance(exc, MediaNotFoundError)  # listed, but no render to build from
+            no_render = no_render or isinstance(exc, RangeError)  # in/out outside the render: a run could only fail
             for name in [a.value for a in v.SHOT_ASSETS] + [n.segments(p.name) for p in plain]:
                 plan.items.append(Item(name, shot, "error", str(exc).splitlines()[0], launch=not no_render))
             continue
         if record:
             observe(instance, n.key(project.name, n.RENDER), fp, shot)
-        for asset, inputs in v.shot_inputs(fp, take.label, facets).items():
+        uses = shot_uses(project, shot)
+        for asset, inputs in v.shot_inputs(fp, take.label, facets, uses).items():
             plan.items.append(_item(instance, project, asset.value, shot, inputs, force))
         for preset in plain:
             hardware = segment_encoder(project, preset)
-            inputs = v.segment_inputs(fp, take.label, facets, preset, encoder=hardware.encoder if hardware else None)
+            encoder = hardware.encoder if hardware else None
+            inputs = v.segment_inputs(fp, take.label, facets, preset, encoder=encoder, uses=uses)
             plan.items.append(_item(instance, project, n.segments(preset.name), shot, inputs, force))
     return probes, shot_errors
 

@@ -185,3 +185,22 @@ def test_sensor_targets_every_job(ws: Path) -> None:
         n.shots_job_name("beta"),
         n.assemble_job_name("beta"),
     }
+
+
+def test_a_trim_change_asks_for_that_shot_only(ws: Path, instance) -> None:
+    """Sequence entries' in/out are in the edit spec: the sensor asks for the trimmed shot's run (picture and
+    audio cover its uses), not the others'; removing the trim asks for it again (its last build was trimmed)."""
+    pj = ws / "alpha" / "project.json"
+    spec = json.loads(pj.read_text())
+    spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    assert all(o.success for o in build_workspace(instance, ws))
+    t = Ticker(ws, instance)
+    assert runs(t.tick()) == set()
+    spec["sequence"] = [{"shot": "sh010", "in": 3, "out": 9}, {"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}
+    assert all(o.success for o in build_workspace(instance, ws))
+    spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}

@@ -9,7 +9,7 @@ import pytest
 
 from vidasm_assets.media.errors import MediaNotFoundError, ProjectConfigError, VidasmError
 from vidasm_assets.media.outputs import atomic_output
-from vidasm_assets.media.project import discover_projects, list_takes, load_spec, select_take
+from vidasm_assets.media.project import discover_projects, list_takes, load_project, load_spec, select_take
 from vidasm_assets.media.rates import TIMELINE_RATES, Rate
 
 
@@ -53,7 +53,13 @@ def test_full_spec(tmp_path: Path) -> None:
         ({"resolution": "1921x1080"}, "resolution", "even"),
         ({"audio": {"loudness": -16}}, "audio.loudness", "unknown field"),
         ({"sequence": [{"shot": "sh 010"}]}, "sequence.0.shot", "invalid"),
-        ({"sequence": [{"shot": "a"}, {"shot": "a"}]}, "(root)", "appears twice"),
+        ({"sequence": [{"shot": "a"}, {"shot": "a", "take": "v2"}]}, "(root)", "used again with another take"),
+        ({"sequence": [{"shot": "a", "in": 40, "out": 12}]}, "sequence.0", "must be after in"),
+        ({"sequence": [{"shot": "a", "in": "01:00:01:00", "out": "01:00:00:00"}]}, "sequence.0", "must be after"),
+        ({"sequence": [{"shot": "a", "in": -1}]}, "sequence.0.in", "neither a frame number"),
+        ({"sequence": [{"shot": "a", "out": 2.5}]}, "sequence.0.out", "neither a frame number"),
+        ({"sequence": [{"shot": "a", "in": True}]}, "sequence.0.in", "neither a frame number"),
+        ({"sequence": [{"shot": "a", "in": "1:00"}]}, "sequence.0.in", "not a timecode"),
     ],
 )
 def test_invalid_spec_names_file_field_and_reason(tmp_path: Path, data: dict, field: str, reason: str) -> None:
@@ -63,6 +69,16 @@ def test_invalid_spec_names_file_field_and_reason(tmp_path: Path, data: dict, fi
     msg = str(info.value)
     assert str(path) in msg and f"field '{field}'" in msg and reason in msg
     assert isinstance(info.value, ValueError)
+
+
+def test_a_shot_may_be_used_more_than_once(tmp_path: Path) -> None:
+    """Repeats are allowed (each use its own event); the shot is one partition, its uses in story order."""
+    data = {"sequence": [{"shot": "a", "in": 0, "out": 12}, {"shot": "b"}, {"shot": "a", "in": "01:00:01:00"}]}
+    write(tmp_path / "p" / "project.json", data)
+    project = load_project(tmp_path, "p")
+    assert project.shots() == ["a", "b"]
+    assert [(r.in_, r.out) for r in project.uses("a")] == [(0, 12), ("01:00:01:00", None)]
+    assert [r.trimmed for r in project.sequence()] == [True, False, True]
 
 
 def test_invalid_json(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from ..media.outputs import stamped
 from ..media.presets import Preset
 from ..media.probe import probe
 from ..media.project import Project
+from ..media.ranges import shot_uses
 from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
 from .metadata import media_metadata
@@ -84,7 +85,7 @@ def segments_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         fp = inputs[v.Asset.PICTURE].values["render"]
         hardware = segment_encoder(project, now, ffmpeg.tool)
         mine = v.segment_inputs(fp, take.label, v.spec_facets(project), now, facts,
-                                hardware.encoder if hardware else None)  # fmt: skip
+                                hardware.encoder if hardware else None, shot_uses(project, shot))  # fmt: skip
         if project.built_version(name, shot) == mine.version:
             # already on disk at exactly these inputs (automation asks for every review segment when the timeline
             # changes; only those whose burn-ins moved are re-encoded)

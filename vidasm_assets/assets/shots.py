@@ -16,6 +16,7 @@ from ..media.loudness import normalize_audio
 from ..media.outputs import stamped
 from ..media.probe import MediaInfo, probe
 from ..media.project import Project, Take
+from ..media.ranges import shot_uses
 from ..media.runner import Run
 from ..media.shots import shot_frames
 from ..media.thumbnails import make_poster
@@ -51,7 +52,8 @@ def shot_context(context: dg.AssetExecutionContext, workspace: WorkspaceResource
     cache = load_fingerprints(project)
     fp = render_fingerprint(take, cache)
     save_fingerprints(project, cache)
-    return ShotContext(shot, project, take, info, v.shot_inputs(fp, take.label, v.spec_facets(project)), meter)
+    inputs = v.shot_inputs(fp, take.label, v.spec_facets(project), shot_uses(project, shot))
+    return ShotContext(shot, project, take, info, inputs, meter)
 
 
 def take_metadata(take: Take, info: MediaInfo, inputs: v.Inputs) -> dict:

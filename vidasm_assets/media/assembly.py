@@ -3,6 +3,9 @@ and the deliveries encoded from it."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +14,14 @@ from .burnins import BurnIn, timeline_burn_ins
 from .checks import segment_mismatches
 from .colour import check_hdr_policy
 from .conform import segment_encoder
-from .errors import InvalidMediaError, MediaNotFoundError, SourceTimecodeError, VidasmError
+from .errors import InvalidMediaError, MediaNotFoundError, RangeError, SourceTimecodeError, VidasmError
 from .fingerprints import FingerprintCache
 from .loudness import describe_tracks, selected_tracks
-from .outputs import atomic_output
+from .outputs import atomic_output, temp_name
 from .presets import Preset, from_cut
 from .probe import MediaInfo, probe, require_video, video_frames
 from .project import Project, ShotRef, list_takes
+from .ranges import FrameRange, ShotSpan, entry_range, shot_uses, span_of
 from .rates import Rate
 from .runner import Run
 from .shots import colour_of, shot_frames, usable_take
@@ -30,18 +34,19 @@ PLACEHOLDER_SECONDS = 2
 """A placeholder's length when nothing tells how long the shot is (no usable take of it at all)."""
 
 
-def source_timecode_fields(info: MediaInfo, rate: Rate) -> dict[str, Any]:
+def source_timecode_fields(info: MediaInfo, rate: Rate, source_in: int = 0) -> dict[str, Any]:
     """The render's start timecode as ``TimelineClip`` fields: the timecode at its own rate and drop-frame mode,
-    the source in relabelled at the timeline ``rate`` (``timecode.py`` says how and why), or, when the tag is
-    not a timecode at the render's rate, why (the EDL/OTIO exports then fail naming the file; never 00:00:00:00).
-    No fields for a render without a timecode: its source in is 0."""
+    the source in relabelled at the timeline ``rate`` (``timecode.py`` says how and why) plus ``source_in`` (the
+    entry's ``in``, timeline frames), or, when the tag is not a timecode at the render's rate, why (the EDL/OTIO
+    exports then fail naming the file; never 00:00:00:00). Without a timecode the source in is ``source_in``."""
+    trim = {"source_in": source_in, "source_start_frame": source_in} if source_in else {}
     try:
         tc = read_source_timecode(info)
     except SourceTimecodeError as exc:
-        return {"source_timecode_error": exc.message}
+        return {"source_timecode_error": exc.message, **trim}
     if tc is None:
-        return {}
-    return {"source_timecode": tc, "source_start_frame": tc.to_record_frame(rate)}
+        return trim
+    return {**trim, "source_timecode": tc, "source_start_frame": tc.to_record_frame(rate) + source_in}
 
 
 def placeholder_paths(project: Project, shot: str) -> tuple[Path, Path]:
@@ -94,9 +99,11 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
     for ref in project.sequence():
         try:
             take, info = usable_take(project, ref, probes)
-            frames = shot_frames(info, rate)
+            used = entry_range(ref, take, info, rate, shot_frames(info, rate))
             if project.spec.placeholders:  # a take the project refuses is as missing as no take
                 check_hdr_policy(colour_of(require_video(info)), project.spec.colour.hdr, str(take.path))
+        except RangeError:
+            raise  # project.json asks for frames the render does not have: said, never a slate
         except VidasmError as exc:
             if project.spec.placeholders:
                 clips.append(_placeholder_clip(project, ref, exc))
@@ -110,12 +117,12 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
                 take=take.label,
                 clip_name=take.name,
                 source_path=str(take.path),
-                frames=frames,
+                frames=used.frames,
                 scene=ref.scene,
                 beat=ref.beat,
                 notes=ref.notes,
                 audio_tracks=_tracks_note(project, ref, info),
-                **source_timecode_fields(info, rate),
+                **source_timecode_fields(info, rate, used.start),
             )
         )
     if not clips:
@@ -149,41 +156,118 @@ def render_placeholder(run: Run, project: Project, clip: TimelineClip) -> tuple[
     return picture, audio
 
 
+def clip_span(timeline: Timeline, shot: str) -> ShotSpan:
+    """What ``shot``'s per-shot outputs cover, from the timeline's uses of it (``ranges.py``): the span of its
+    clips, and the cuts between them (none when it is used once, or always whole)."""
+    return span_of([FrameRange(c.source_in, c.source_in + c.frames) for c in timeline.uses(shot)])
+
+
+@contextlib.contextmanager
+def scratch_folder(project: Project) -> Iterator[Path]:
+    """A hidden folder in ``05_Cache`` for the pieces of repeated shots (named like a partial file), removed when
+    the block ends."""
+    folder = temp_name(project.cache_dir / "pieces")
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def clip_pictures(
+    run: Run, timeline: Timeline, shared: list[Path], scratch: Path, *, muxer: str = "mov"
+) -> list[list[Path]]:
+    """The files that make each clip's picture, in story order: the shot's own file (``shared[i]``: its conform,
+    a segment, a slate) when the clip uses all of it, else the pieces of it the clip's range takes. A shot used
+    with different ranges was encoded once over their span with a keyframe at each cut (``ranges.py``); it is
+    split there by stream copy, once per shot. ``InvalidMediaError`` naming the shot when a piece is not exactly
+    as long as its cuts say (a keyframe missing where it was forced)."""
+    split: dict[str, list[Path]] = {}
+    out: list[list[Path]] = []
+    for clip, path in zip(timeline.clips, shared, strict=True):
+        span = None if clip.placeholder else clip_span(timeline, clip.shot)
+        if span is None or not span.cuts:
+            out.append([path])
+            continue
+        if clip.shot not in split:
+            ext = path.suffix
+            run(cmd.split_cmd(path, scratch / f"{clip.shot}_%d{ext}", span.cuts, rate=timeline.rate, muxer=muxer),
+                path=path)  # fmt: skip
+            pieces = [scratch / f"{clip.shot}_{i}{ext}" for i in range(len(span.cuts) + 1)]
+            for piece, want in zip(pieces, span.pieces(), strict=True):
+                got = video_frames(piece) if piece.is_file() else 0
+                if got != want.frames:
+                    raise InvalidMediaError(
+                        f"{path}: the piece of frames {want.start}-{want.end} split from it has {got} frames (no "
+                        "keyframe where one was forced?); rebuild the shot",
+                        path=path,
+                        shot=clip.shot,
+                    )
+            split[clip.shot] = pieces
+        used = FrameRange(clip.source_in, clip.source_in + clip.frames)
+        out.append([split[clip.shot][i] for i in span.piece_indices(used)])
+    return out
+
+
+def clip_audios(run: Run, timeline: Timeline, shared: list[Path], scratch: Path) -> list[Path]:
+    """The PCM of each clip, in story order: the shot's own when the clip uses all of it, else exactly the clip's
+    samples cut from it (from the sample of the clip's first frame, ``Rate.samples_for_frames``, as many samples as
+    its frames span: the count a whole shot of that length has)."""
+    rate = timeline.rate
+    out: list[Path] = []
+    for i, (clip, path) in enumerate(zip(timeline.clips, shared, strict=True)):
+        span = None if clip.placeholder else clip_span(timeline, clip.shot)
+        if span is None or not span.cuts:
+            out.append(path)
+            continue
+        piece = scratch / f"{clip.shot}_{i}.wav"
+        start = rate.samples_for_frames(clip.source_in) - rate.samples_for_frames(span.span.start)
+        run(cmd.pcm_piece_cmd(path, piece, start_sample=start, samples=rate.samples_for_frames(clip.frames)),
+            path=path)  # fmt: skip
+        out.append(piece)
+    return out
+
+
 def assemble_cut(run: Run, project: Project, timeline: Timeline) -> Path:
     """Join every shot's picture and audio by stream copy, checking each is there and the right length.
 
     Placeholder clips get their slate rendered here. A real shot whose outputs are missing or the wrong length
-    fails the cut, naming the shot: a shot is never dropped silently.
+    fails the cut, naming the shot: a shot is never dropped silently. A shot used more than once with different
+    ranges is split into the pieces each use takes (``clip_pictures``, ``clip_audios``).
     """
     pictures, audios = [], []
     for clip in timeline.clips:
         if clip.placeholder:
             pic, aud = render_placeholder(run, project, clip)
+            frames = clip.frames
         else:
             pic, aud = project.picture_path(clip.shot), project.audio_path(clip.shot)
+            frames = clip_span(timeline, clip.shot).span.frames
         for p in (pic, aud):
             if not p.is_file():
                 raise MediaNotFoundError(shot=clip.shot, message=f"{p} is missing; build the shot first", path=p)
         pinfo = probe(pic)
-        if not pinfo.video or pinfo.video.frames != clip.frames:
+        if not pinfo.video or pinfo.video.frames != frames:
             got = pinfo.video.frames if pinfo.video else 0
             raise InvalidMediaError(
-                f"shot {clip.shot}: {pic} has {got} frames but the timeline needs {clip.frames}; rebuild the shot",
+                f"shot {clip.shot}: {pic} has {got} frames but the timeline needs {frames}; rebuild the shot",
                 path=pic,
             )
         ainfo = probe(aud)
         samples = ainfo.audio[0].samples if ainfo.audio else None
-        if samples != timeline.rate.samples_for_frames(clip.frames):
+        if samples != timeline.rate.samples_for_frames(frames):
             raise InvalidMediaError(
                 f"shot {clip.shot}: {aud} has {samples} samples but the timeline needs "
-                f"{timeline.rate.samples_for_frames(clip.frames)}; rebuild the shot",
+                f"{timeline.rate.samples_for_frames(frames)}; rebuild the shot",
                 path=aud,
             )
         pictures.append(pic)
         audios.append(aud)
     dest = project.cut_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(dest) as tmp:
+    with atomic_output(dest) as tmp, scratch_folder(project) as scratch:
+        pictures = [p for ps in clip_pictures(run, timeline, pictures, scratch) for p in ps]
+        audios = clip_audios(run, timeline, audios, scratch)
         # the lists sit in 05_Cache, so every entry is a short relative path (picture/sh010.mov) whatever the
         # workspace path holds (a newline would split an absolute entry: commands.concat_list)
         base = project.cache_dir
@@ -241,14 +325,15 @@ def delivery_segments(run: Run, project: Project, timeline: Timeline, preset: Pr
         if not seg.is_file():
             raise MediaNotFoundError(shot=clip.shot, message=f"{seg} is missing; build the shot's segment", path=seg)
         got = video_frames(seg)
-        if got != clip.frames:
+        frames = clip_span(timeline, clip.shot).span.frames
+        if got != frames:
             raise InvalidMediaError(
-                f"shot {clip.shot}: {seg} has {got} frames but the timeline needs {clip.frames}; rebuild it",
+                f"shot {clip.shot}: {seg} has {got} frames but the timeline needs {frames}; rebuild it",
                 path=seg,
                 shot=clip.shot,
             )
         paths.append(seg)
-    problem = segment_mismatches(paths)
+    problem = segment_mismatches(list(dict.fromkeys(paths)))
     if problem:
         raise InvalidMediaError(f"{project.name} {preset.name}: segments cannot be joined: {problem}",
                                 path=paths[0])  # fmt: skip
@@ -280,12 +365,14 @@ def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline) ->
         else:
             segments = delivery_segments(run, project, timeline, preset)
             listing = project.cache_dir / f".{tmp.stem.lstrip('.')}.segments.txt"
-            try:
-                listing.write_text(cmd.concat_list(segments, project.cache_dir))
-                argv = cmd.join_cmd(listing, cut, tmp, preset=preset, rate=rate, title=project.name)
-                run(argv, path=dest, total_seconds=seconds)
-            finally:
-                listing.unlink(missing_ok=True)
+            with scratch_folder(project) as scratch:
+                pieces = clip_pictures(run, timeline, segments, scratch, muxer=preset.segment_muxer[0])
+                try:
+                    listing.write_text(cmd.concat_list([p for ps in pieces for p in ps], project.cache_dir))
+                    argv = cmd.join_cmd(listing, cut, tmp, preset=preset, rate=rate, title=project.name)
+                    run(argv, path=dest, total_seconds=seconds)
+                finally:
+                    listing.unlink(missing_ok=True)
         got = video_frames(tmp)
         if got != timeline.total_frames:
             raise InvalidMediaError(f"{dest}: {got} frames, the timeline has {timeline.total_frames}", path=dest)
@@ -295,7 +382,7 @@ def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline) ->
 def expected_shot_inputs(project: Project, clip: TimelineClip, cache: FingerprintCache) -> dict[Asset, Inputs]:
     """The picture and audio inputs a clip's shot must have been built from for the cut to use it (the render
     the timeline names, as it is now on disk)."""
-    return shot_inputs(_clip_fingerprint(clip, cache), clip.take, spec_facets(project))
+    return shot_inputs(_clip_fingerprint(clip, cache), clip.take, spec_facets(project), shot_uses(project, clip.shot))
 
 
 def expected_segment_inputs(
@@ -306,7 +393,7 @@ def expected_segment_inputs(
     burn_in = burn_in_facts(clip_burn_in(timeline, clip.shot)) if preset.spec.burn_ins else None
     hardware = segment_encoder(project, preset)
     return segment_inputs(_clip_fingerprint(clip, cache), clip.take, spec_facets(project), preset, burn_in,
-                          hardware.encoder if hardware else None)  # fmt: skip
+                          hardware.encoder if hardware else None, shot_uses(project, clip.shot))  # fmt: skip
 
 
 def _clip_fingerprint(clip: TimelineClip, cache: FingerprintCache) -> str:

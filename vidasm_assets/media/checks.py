@@ -89,14 +89,16 @@ def picture_checks(project: Project, res: PictureResult) -> list[CheckOutcome]:
     src = res.source.video if res.source else None
     if src is not None:
         made = rate.frames_to_seconds(res.frames)
-        diff = abs(made - src.duration)
+        # a trimmed shot (sequence entries' in/out) uses part of the render: it must fit inside it
+        used = min(made, src.duration) if res.trimmed else src.duration
+        diff = abs(made - used)
         frame = rate.frames_to_seconds(1)
         out.append(
             CheckOutcome(
                 "duration_matches_source",
                 diff <= frame,
                 {
-                    "source_s": round(float(src.duration), 4),
+                    "source_s": round(float(used), 4),
                     "conformed_s": round(float(made), 4),
                     "difference_ms": round(float(diff) * 1000, 2),
                     "tolerance_ms": round(float(frame) * 1000, 2),

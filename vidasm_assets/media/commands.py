@@ -90,13 +90,17 @@ def fit_expr(width: int, height: int) -> str:
 class Target:
     """What a shot's picture is conformed to: the timeline's raster (``width`` x ``height``, square pixels), its
     ``rate``, the shot's length in ``frames`` (exact: padded or trimmed to it), and the picture settings
-    (``video``: a preset's, by default the cut's, ``presets.CUT_VIDEO``)."""
+    (``video``: a preset's, by default the cut's, ``presets.CUT_VIDEO``). ``start``: the first frame of the render
+    used, counted in timeline frames (a sequence entry's ``in``; ``ranges.py``); ``keyframes``: output frames where
+    a keyframe is forced (where the cut splits the picture by stream copy for the shot's repeated uses)."""
 
     width: int
     height: int
     rate: Rate
     frames: int
     video: VideoSpec = CUT_VIDEO
+    start: int = 0
+    keyframes: tuple[int, ...] = ()
 
 
 def picture_filter(
@@ -114,6 +118,7 @@ def picture_filter(
     ``pad`` times and cut at exactly ``frames``; tag.
     """
     width, height, rate, frames, pix_fmt = target.width, target.height, target.rate, target.frames, target.video.pix_fmt
+    start = target.start
     colour = source.colour
     chain = []
     if source.interlaced:
@@ -128,7 +133,7 @@ def picture_filter(
         f"pad=w={width}:h={height}:x=(ow-iw)/2:y=(oh-ih)/2:color=black",
         "setsar=1",
         f"tpad=stop_mode=clone:stop={pad_limit(rate) if pad is None else pad}",
-        f"trim=end_frame={frames}",
+        f"trim=start_frame={start}:end_frame={start + frames}" if start else f"trim=end_frame={frames}",
         "setpts=PTS-STARTPTS",
         *post,
         f"format={pix_fmt}",
@@ -184,6 +189,9 @@ def segment_cmd(
     args = video_args(video, rate, out_w, out_h).args
     if encoder is not None:
         chain, args = encoder.filter_chain(chain), encoder.args
+    args = (*args, *keyframe_args(target.keyframes))
+    if target.keyframes and encoder is None and video.codec == "libx265":
+        args = (*args, "-forced-idr", "1")  # x265 makes a forced keyframe a non-IDR I frame, not a split point
     return [
         *BASE, *progress_args(), *(encoder.global_args if encoder else ()),
         "-i", str(src),
@@ -194,6 +202,41 @@ def segment_cmd(
         *(timescale_args(rate) if muxer == "mov" else []),
         "-f", muxer, str(dst),
     ]  # fmt: skip
+
+
+def keyframe_args(frames: tuple[int, ...]) -> list[str]:
+    """Keyframes forced at these output frames (by frame number, exact: no seconds to round); none: no argument, so
+    a shot used whole is encoded exactly as before. With a closed GOP each is an IDR frame, so the picture can be
+    split there by stream copy (``split_cmd``)."""
+    if not frames:
+        return []
+    return ["-force_key_frames", "expr:" + "+".join(f"eq(n,{f})" for f in sorted(frames))]
+
+
+def split_cmd(src: Path, pattern: Path, cuts: tuple[int, ...], *, rate: Rate, muxer: str = "mov") -> list[str]:
+    """Split a picture by stream copy at frames ``cuts`` (each a forced keyframe: ``keyframe_args``) into pieces
+    ``pattern`` (``%d`` numbered from 0), each starting at time 0 with the source's time scales, so the pieces
+    join by stream copy like whole shots. The segment muxer cuts at the first keyframe at or after each frame."""
+    # the pieces' own muxer options go through the segment muxer: FFmpeg 5.1 does not pass -video_track_timescale on
+    # (its pieces came out at mov's default 12288 ticks a second at 24 fps and the cut had gaps at every frame).
+    # Timestamps as they are (B-frame delay: negative decode times, kept by the piece's edit list like the conform's):
+    # shifted to non-negative, the first piece started 2 frames late and 5.1's concat left a gap after it
+    scales = f"movie_timescale={rate.timescale}:video_track_timescale={rate.timescale}"
+    return [
+        *BASE, "-i", str(src), "-map", "0:v:0", "-c", "copy", "-map_metadata", "-1",
+        "-f", "segment", "-segment_frames", ",".join(map(str, cuts)), "-reset_timestamps", "1",
+        "-segment_format", muxer, *(["-segment_format_options", scales] if muxer == "mov" else []),
+        "-avoid_negative_ts", "disabled",
+        str(pattern),
+    ]  # fmt: skip
+
+
+def pcm_piece_cmd(src: Path, dst: Path, *, start_sample: int, samples: int) -> list[str]:
+    """Exactly ``samples`` samples of a shot's PCM from sample ``start_sample`` (one use of a repeated shot): cut
+    on the decoded samples (PCM in, PCM out: nothing is lost), padded with silence should rounding at 29.97 or
+    59.94 ask for one sample past the end."""
+    chain = [f"atrim=start_sample={start_sample}", "asetpts=PTS-STARTPTS", *_exact_length(samples)]
+    return [*BASE, "-i", str(src), "-map", "0:a:0", "-af", ",".join(chain), "-map_metadata", "-1", *_pcm_out(dst)]
 
 
 def audio_prep_filter() -> str:
@@ -220,6 +263,7 @@ class AudioSource:
 
     tracks: tuple[int, ...] = (0,)
     offset: Fraction = Fraction(0)
+    start: int = 0  # the first sample used, counted from the picture's first frame (a sequence entry's ``in``)
 
 
 FIRST_TRACK = AudioSource()
@@ -242,6 +286,8 @@ def audio_graph(source: AudioSource, chain: list[str], samples: int | None = Non
     """``-filter_complex`` and ``-map`` arguments: the source's tracks (aligned, and mixed when several), cut at
     ``samples`` when given, then ``chain``; the result is the output's only audio stream."""
     fit = [f"atrim=end_sample={samples}"] if samples is not None else []
+    if source.start and samples is not None:
+        fit = [f"atrim=start_sample={source.start}:end_sample={source.start + samples}", "asetpts=PTS-STARTPTS"]
     if samples is None and len(source.tracks) == 1 and not source.offset:
         head = [f"[0:a:{source.tracks[0]}]{audio_prep_filter()}"]
     elif len(source.tracks) == 1:

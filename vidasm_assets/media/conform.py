@@ -8,13 +8,14 @@ from pathlib import Path
 
 from . import commands as cmd
 from .colour import SourceColour, check_hdr_policy
-from .errors import InvalidMediaError
+from .errors import InvalidMediaError, UnsupportedMediaError
 from .ffmpeg_tool import FFmpeg
 from .hwaccel import CODEC_OF, Choice, choose_encoder, requested
 from .outputs import atomic_output
 from .presets import CUT_VIDEO, Preset, VideoSpec
 from .probe import MediaInfo, StreamKind, probe, require_video, verify_complete, video_frames
 from .project import Project, Take
+from .ranges import shot_span
 from .runner import Run
 from .shots import _source_kept, colour_of, shot_frames
 
@@ -26,6 +27,7 @@ class PictureResult:
     info: MediaInfo
     source: MediaInfo | None = None  # the render, probed with its first frame decoded
     colour: SourceColour | None = None
+    trimmed: bool = False  # the shot's uses take part of the render (sequence entries' in/out; ``ranges.py``)
 
 
 def conform_picture(run: Run, project: Project, take: Take, info: MediaInfo) -> PictureResult:
@@ -84,7 +86,16 @@ def encode_picture(
     ``UnsupportedMediaError`` for colour the project refuses, and the runner's typed errors."""
     rate = project.spec.rate
     width, height = project.spec.size
-    frames = shot_frames(info, rate)
+    whole = shot_frames(info, rate)
+    uses = shot_span(project, take.path.parent.name, take, info, whole)
+    if burn_in is not None and uses.cuts:
+        raise UnsupportedMediaError(
+            "used more than once with different ranges, and one segment with burn-ins cannot show two record "
+            "timecodes: use it once in the cut, or export this preset without burn-ins",
+            path=take.path,
+            shot=take.path.parent.name,
+        )
+    frames = uses.span.frames
     with _source_kept(take):
         full = probe(take.path, first_frame=True)
         verify_complete(full, StreamKind.VIDEO)
@@ -94,16 +105,23 @@ def encode_picture(
     source = cmd.PictureSource(colour=colour, interlaced=picture.interlaced)
     out_w, out_h = cmd.preset_size(width, height, video)
     with atomic_output(dest) as tmp:
-        argv = cmd.segment_cmd(take.path, tmp, cmd.Target(width, height, rate, frames, video), source=source,
+        target = cmd.Target(width, height, rate, frames, video, start=uses.span.start, keyframes=uses.cuts)
+        argv = cmd.segment_cmd(take.path, tmp, target, source=source,
                                burn_in=burn_in(out_w, out_h) if burn_in else None, muxer=muxer,
                                encoder=encoder)  # fmt: skip
         with _source_kept(take):
             run(argv, path=take.path, total_seconds=float(rate.frames_to_seconds(frames)))
         got = video_frames(tmp)
-        if got != frames:
+        if got != frames and uses.span.frames == whole:
             raise InvalidMediaError(
                 f"{take.path}: decodes to {got} frames, but its header says {frames} at {rate} fps: the render is "
                 "truncated or damaged",
                 path=take.path,
             )
-    return PictureResult(dest, frames, probe(dest), full, colour)
+        if got != frames:
+            raise InvalidMediaError(
+                f"{take.path}: frames {uses.span.start}-{uses.span.end} at {rate} fps decode to {got} frames, not "
+                f"{frames}: the render is truncated or damaged",
+                path=take.path,
+            )
+    return PictureResult(dest, frames, probe(dest), full, colour, frames != whole)

@@ -247,3 +247,8 @@ def _output_or_input(blame: Blame, line: str) -> Blame:
 def classify_ffmpeg_failure(stderr: str) -> type[VidasmError]:
     """The error class that matches FFmpeg's stderr (``classify_failure`` gives the blame and lines too)."""
     return classify_failure(stderr).cls
+
+
+class RangeError(InvalidMediaError):
+    """A sequence entry's ``in``/``out`` does not fit the render: after its end, out not after in, a timecode
+    before the render's start or at another frame rate."""

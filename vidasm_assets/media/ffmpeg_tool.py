@@ -48,7 +48,7 @@ FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "pad": (),
     "setsar": (),
     "tpad": ("stop_mode", "stop"),
-    "trim": ("end_frame",),
+    "trim": ("start_frame", "end_frame"),
     "setpts": (),
     "format": (),
     "setparams": ("field_mode", "range", "color_primaries", "color_trc", "colorspace"),
@@ -59,7 +59,7 @@ FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "aresample": ("async", "first_pts"),
     "aformat": ("sample_fmts", "sample_rates", "channel_layouts"),
     "asetpts": (),
-    "atrim": ("end_sample",),
+    "atrim": ("start_sample", "end_sample"),
     "apad": (),
     "aloop": ("loop", "size"),
     "amix": ("inputs", "duration", "normalize"),
@@ -82,6 +82,7 @@ MUXER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "mp4": ("movie_timescale", "video_track_timescale"),
     "wav": (),
     "null": (),
+    "segment": ("segment_frames", "reset_timestamps", "segment_format", "segment_format_options"),
 }
 DEMUXERS: tuple[str, ...] = ("concat", "lavfi")
 

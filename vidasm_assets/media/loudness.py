@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from .outputs import atomic_output
 from .parsers import parse_ebur128_summary, parse_loudness_measurement, parse_loudnorm_result
 from .probe import MediaInfo, StreamKind, require_video, verify_complete
 from .project import Project, Take
+from .ranges import shot_span
 from .runner import Run
 from .shots import _source_kept, colour_of
 
@@ -156,6 +158,9 @@ class _Job:
 def normalize_audio(run: Run, project: Project, take: Take, info: MediaInfo, frames: int) -> AudioResult:
     """Two-pass EBU R128 normalization to 48 kHz stereo PCM of exactly the picture's length, in sync with it.
 
+    ``frames``: the whole render in timeline frames; the audio covers the same span of it as the shot's picture
+    (its uses' ``in``/``out``: ``ranges.py``), from the sample of its first frame.
+
     Pass 1 measures (loudnorm) exactly the audio the shot uses. Then, by the numbers, one strategy: no audio
     stream gives exact silence (``_silence``); no measurable programme (below -70 LUFS, or -inf) is kept as is
     (``_keep_as_is``); a gain whose peaks stay under the ceiling is applied by loudnorm in linear mode
@@ -165,6 +170,11 @@ def normalize_audio(run: Run, project: Project, take: Take, info: MediaInfo, fra
     """
     rate = project.spec.rate
     source, tracks_used = audio_source(project, take, info)
+    # the span of the shot's uses (sequence entries' in/out; the whole render when untrimmed), sample-exact
+    span = shot_span(project, take.path.parent.name, take, info, frames).span
+    if span.start:
+        source = dataclasses.replace(source, start=rate.samples_for_frames(span.start))
+    frames = span.frames
     job = _Job(
         run, take, project.audio_path(take.path.parent.name), rate.samples_for_frames(frames),
         float(rate.frames_to_seconds(frames)), source, project.spec.audio.loudness_lufs,

@@ -108,9 +108,23 @@ class ColourSettings(_Strict):
     hdr: HdrPolicy = HdrPolicy.FAIL
 
 
+SourcePoint = int | str
+"""A point of a render for ``in``/``out``: a frame number of the render counted from its first frame (0) at the
+render's own frame rate, or a timecode label (``HH:MM:SS:FF``, ``;`` for drop frame) in the render's own source
+timecode, read at that timecode's rate (a render without a timecode counts from 00:00:00:00)."""
+
+
 class SequenceEntry(_Strict):
+    """One use of a shot in the cut. ``in``/``out``: the used range of the render, ``out`` exclusive (the first
+    frame *not* used, as a CMX3600 or OTIO source out); default the whole render. A shot may be used more than
+    once: the uses must agree on ``take`` and ``audio_tracks`` (they share the shot's conform)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     shot: str
     take: str | None = None
+    in_: SourcePoint | None = Field(None, alias="in")
+    out: SourcePoint | None = None
     scene: str | None = None
     beat: str | None = None
     notes: str | None = None
@@ -120,6 +134,37 @@ class SequenceEntry(_Strict):
     @classmethod
     def _shot_name(cls, v: str) -> str:
         return check_name(v, "shot id")
+
+    @field_validator("in_", "out", mode="before")
+    @classmethod
+    def _point(cls, v: object) -> object:
+        if v is None:
+            return v
+        if isinstance(v, str):
+            from .timecode import parse_label
+
+            parse_label(v)  # ValueError: "'1:00' is not a timecode of the form HH:MM:SS:FF"
+            return v
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+            return v
+        raise ValueError(f"{v!r} is neither a frame number (0 or more) nor a timecode like '01:00:00:00'")
+
+    @model_validator(mode="after")
+    def _out_after_in(self) -> SequenceEntry:
+        """Out after in, where the two can be compared without the render (both frames, or both timecodes); the
+        rest (a mix, the render's length) is checked against the render (``ranges.entry_range``)."""
+        a, b = self.in_, self.out
+        if a is None or b is None or type(a) is not type(b):
+            return self
+        if isinstance(a, str) and isinstance(b, str):
+            from .timecode import parse_label
+
+            later = parse_label(b)[:4] > parse_label(a)[:4]
+        else:
+            later = b > a  # type: ignore[operator]
+        if not later:
+            raise ValueError(f"out {b!r} must be after in {a!r} (out is exclusive: the first frame not used)")
+        return self
 
     @field_validator("audio_tracks")
     @classmethod
@@ -195,13 +240,19 @@ class ProjectSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _unique_shots(self) -> ProjectSpec:
+    def _repeats_agree(self) -> ProjectSpec:
+        """A shot used more than once shares one conform: its uses must select the same take and audio tracks."""
         if self.sequence is not None:
-            seen: set[str] = set()
-            for entry in self.sequence:
-                if entry.shot in seen:
-                    raise ValueError(f"shot {entry.shot!r} appears twice in sequence")
-                seen.add(entry.shot)
+            first: dict[str, SequenceEntry] = {}
+            for i, entry in enumerate(self.sequence):
+                was = first.setdefault(entry.shot, entry)
+                for name in ("take", "audio_tracks"):
+                    if getattr(was, name) != getattr(entry, name):
+                        raise ValueError(
+                            f"sequence[{i}]: shot {entry.shot!r} is used again with another {name} "
+                            f"({getattr(entry, name)!r}, first use: {getattr(was, name)!r}); the uses of a shot "
+                            "share its conform, so they must agree"
+                        )
         return self
 
     @property
@@ -372,6 +423,12 @@ class ShotRef:
     beat: str | None = None
     notes: str | None = None
     audio_tracks: str | tuple[int, ...] | None = None  # "all" | "first" | 1-based track numbers; None: project's
+    in_: int | str | None = None  # project.json "in": render frame or source timecode (None: the render's start)
+    out: int | str | None = None  # project.json "out", exclusive (None: the render's end)
+
+    @property
+    def trimmed(self) -> bool:
+        return self.in_ is not None or self.out is not None
 
 
 @dataclass
@@ -456,7 +513,7 @@ class Project:
         if self._sequence is None:
             if self.spec.sequence is not None:
                 self._sequence = [
-                    ShotRef(e.shot, e.take, e.scene, e.beat, e.notes, _tracks_key(e.audio_tracks))
+                    ShotRef(e.shot, e.take, e.scene, e.beat, e.notes, _tracks_key(e.audio_tracks), e.in_, e.out)
                     for e in self.spec.sequence
                 ]
             else:
@@ -465,9 +522,15 @@ class Project:
         return list(self._sequence)
 
     def shots(self) -> list[str]:
-        return [ref.shot for ref in self.sequence()]
+        """Every shot of the cut once, in the order of its first use (a shot may be used more than once)."""
+        return list(dict.fromkeys(ref.shot for ref in self.sequence()))
+
+    def uses(self, shot: str) -> list[ShotRef]:
+        """Every use of ``shot`` in the sequence, in story order."""
+        return [r for r in self.sequence() if r.shot == shot]
 
     def ref(self, shot: str) -> ShotRef:
+        """The shot's first use (its uses agree on take and audio tracks)."""
         for r in self.sequence():
             if r.shot == shot:
                 return r

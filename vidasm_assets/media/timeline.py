@@ -27,7 +27,8 @@ class TimelineClip:
     clip_name: str  # the render's file stem, e.g. "sh010_v003"
     source_path: str  # the selected render file
     frames: int  # duration in timeline frames
-    # source in, in timeline frames: the render's start timecode relabelled at the timeline rate (0 without one)
+    # source in, in timeline frames: the render's start timecode relabelled at the timeline rate (0 without one),
+    # plus ``source_in``
     source_start_frame: int = 0
     scene: str | None = None
     beat: str | None = None
@@ -36,6 +37,9 @@ class TimelineClip:
     audio_tracks: str | None = None  # which audio tracks are used, when the render has several or a choice was made
     source_timecode: SourceTimecode | None = None  # the render's start timecode at its own rate (None: it has none)
     source_timecode_error: str | None = None  # why the render's timecode tag is unreadable (the exports refuse it)
+    # the first frame of the render used (sequence entry's ``in``), in timeline frames from the render's first frame;
+    # the clip uses timeline frames [source_in, source_in + frames) of its render (``ranges.py``)
+    source_in: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class Timeline:
     def total_frames(self) -> int:
         return sum(c.frames for c in self.clips)
 
+    def uses(self, shot: str) -> list[TimelineClip]:
+        """Every clip of ``shot``, in story order (a shot may be used more than once)."""
+        return [c for c in self.clips if c.shot == shot]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["rate"] = [self.rate.num, self.rate.den]
@@ -61,6 +69,8 @@ class Timeline:
             for key in ("placeholder", "audio_tracks", "source_timecode", "source_timecode_error"):
                 if clip.get(key) is None:
                     clip.pop(key, None)
+            if not clip.get("source_in"):
+                clip.pop("source_in", None)
             if obj.source_timecode is not None:
                 clip["source_timecode"] = obj.source_timecode.to_dict()
         return d

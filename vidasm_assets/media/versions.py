@@ -104,7 +104,9 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
     """The project.json settings each step uses, by name (the observed ``*_spec`` sources)."""
     s = project.spec
     ed = s.editorial
-    refs = [[r.shot, r.take, r.scene, r.beat, r.notes] for r in project.sequence()]
+    # in/out only on trimmed entries, so a sequence without trims keeps its version
+    refs = [[r.shot, r.take, r.scene, r.beat, r.notes, *([r.in_, r.out] if r.trimmed else [])]
+            for r in project.sequence()]  # fmt: skip
     return {
         Asset.PICTURE_SPEC: {"resolution": s.resolution, "fps": _rate(project), "colour.hdr": s.colour.hdr},
         Asset.AUDIO_SPEC: {
@@ -136,13 +138,22 @@ def facet_versions(project: Project) -> dict[Asset, str]:
 # ---------------------------------------------------------------- shots
 
 
-def shot_inputs(render_fp: str, take: str, facets: Mapping[Asset, Mapping[str, Any]]) -> dict[Asset, Inputs]:
-    """Picture and audio of one shot: the selected take's content and the settings each step uses."""
+def _uses(uses: list[list[Any]] | None) -> dict[str, Any]:
+    return {} if uses is None else {"in/out": uses}
+
+
+def shot_inputs(
+    render_fp: str, take: str, facets: Mapping[Asset, Mapping[str, Any]], uses: list[list[Any]] | None = None
+) -> dict[Asset, Inputs]:
+    """Picture and audio of one shot: the selected take's content, the settings each step uses and, when a sequence
+    entry trims the shot, the ``in``/``out`` of its uses (``ranges.shot_uses``: only this shot's, so one entry's
+    trim rebuilds one shot)."""
     context = {"take": take}
     return {
-        Asset.PICTURE: Inputs(Asset.PICTURE, {"render": render_fp, **facets[Asset.PICTURE_SPEC]}, context),
-        Asset.AUDIO: Inputs(Asset.AUDIO, {"render": render_fp, **facets[Asset.AUDIO_SPEC]}, context),
-    }
+        Asset.PICTURE: Inputs(Asset.PICTURE, {"render": render_fp, **facets[Asset.PICTURE_SPEC], **_uses(uses)},
+                              context),
+        Asset.AUDIO: Inputs(Asset.AUDIO, {"render": render_fp, **facets[Asset.AUDIO_SPEC], **_uses(uses)}, context),
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------- project roll-ups
@@ -179,11 +190,13 @@ def segment_inputs(
     preset: Preset,
     burn_in: Mapping[str, Any] | None = None,
     encoder: str | None = None,
+    uses: list[list[Any]] | None = None,
 ) -> Inputs:
     """One shot's segment of one preset: the render, the picture settings, the preset's settings, for a preset
-    with burn-ins what they show (``assembly.burn_in_facts``), and the hardware encoder when one is used (None:
-    the preset's software encoder)."""
-    values: dict[str, Any] = {"render": render_fp, **facets[Asset.PICTURE_SPEC], "preset": preset.settings()}
+    with burn-ins what they show (``assembly.burn_in_facts``), the hardware encoder when one is used (None:
+    the preset's software encoder), and the shot's trimmed uses (``ranges.shot_uses``)."""
+    values: dict[str, Any] = {"render": render_fp, **facets[Asset.PICTURE_SPEC], "preset": preset.settings(),
+                              **_uses(uses)}  # fmt: skip
     if burn_in is not None:
         values["burn_in"] = dict(burn_in)
     if encoder is not None:

@@ -8,17 +8,25 @@ deliveries) follow by declarative automation, once per batch of shot runs, not o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import dagster as dg
 import requests
 
 from ..assets import names as n
-from ..assets.records import DATA_VERSION_TAG, latest_versions, recorded_observation
+from ..assets.records import (
+    DATA_VERSION_TAG,
+    latest_materialization,
+    latest_versions,
+    recorded_inputs,
+    recorded_observation,
+)
 from ..assets.restate import AssetEvent, reconcile_shots
 from ..backfill import GraphQLError
 from ..media import versions as v
 from ..media.errors import VidasmError
 from ..media.project import Project
+from ..media.ranges import shot_uses
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
 from ..reload import reload_code_location
 from ..resources import WorkspaceResource
@@ -77,8 +85,20 @@ def _preset_observations(instance: dg.DagsterInstance, project: Project) -> list
     return events
 
 
+def _was_trimmed(instance: dg.DagsterInstance, project: str, shot: str) -> bool:
+    """The shot's picture was last built for trimmed uses (its recorded inputs have their in/out)."""
+    inputs = recorded_inputs(latest_materialization(instance, n.key(project, n.PICTURE), shot)) or {}
+    return "in/out" in (inputs.get("values") or {})
+
+
 def _shot_runs(
-    instance: dg.DagsterInstance, ch: ProjectChanges, facets: dict, existing: set[str], *, removed: bool
+    instance: dg.DagsterInstance,
+    ch: ProjectChanges,
+    facets: dict,
+    existing: set[str],
+    *,
+    removed: bool,
+    uses: Callable[[str], list | None] = lambda shot: None,
 ) -> tuple[list[dg.RunRequest], list[str]]:
     """A run for each shot whose picture or audio is not at its expected version (a render already built by the
     CLI needs nothing), and the shots found fresh (for ``_reconcile``)."""
@@ -87,6 +107,10 @@ def _shot_runs(
     candidates = set(ch.changed)
     if n.PICTURE_SPEC in ch.specs or n.AUDIO_SPEC in ch.specs:
         candidates |= set(ch.fingerprints)
+    if n.EDIT_SPEC in ch.specs:  # sequence entries' in/out: the shots trimmed now or at their last build
+        candidates |= {
+            s for s in ch.fingerprints if s in existing and (uses(s) is not None or _was_trimmed(instance, P, s))
+        }
     # A removed shot may have left a failed check as the asset's newest: which remaining shots are fresh, too.
     looked_at = candidates | set(known) if removed else candidates
     built = {
@@ -96,7 +120,8 @@ def _shot_runs(
     fresh: list[str] = []
     for shot in sorted(looked_at):
         fp = ch.fingerprints.get(shot) or ch.changed[shot]
-        expected = {a.value: i.version for a, i in v.shot_inputs(fp, ch.takes.get(shot, ""), facets).items()}
+        inputs = v.shot_inputs(fp, ch.takes.get(shot, ""), facets, uses(shot))
+        expected = {a.value: i.version for a, i in inputs.items()}
         todo = sorted(a for a, ver in expected.items() if built[a].get(shot) != ver)
         if not todo and shot in existing:
             fresh.append(shot)
@@ -132,7 +157,9 @@ def _project_requests(
     if remove:
         partition_requests.append(dg.DeleteDynamicPartitionsRequest(pname, remove))
     events: list = _observations(instance, ch, existing) + _preset_observations(instance, workspace.project(P))
-    runs, fresh = _shot_runs(instance, ch, facets, existing, removed=bool(remove))
+    project = workspace.project(P)
+    runs, fresh = _shot_runs(instance, ch, facets, existing, removed=bool(remove),
+                             uses=lambda shot: shot_uses(project, shot))  # fmt: skip
     if fresh or remove:
         events += _reconcile(instance, workspace, ch, fresh)
     if remove and not runs:
