@@ -103,6 +103,7 @@ def sensor_ticks(defs: dg.Definitions, instance: dg.DagsterInstance, root: Path)
     for label in ("first tick: every render hashed, partitions added", "steady tick: nothing changed"):
         ctx = dg.build_sensor_context(
             instance=instance,
+            instance_ref=instance.get_ref(),  # what the daemon passes: partitions load from it
             cursor=cursor,
             definitions=defs,
             resources={"workspace": WorkspaceResource(root=str(root))},
