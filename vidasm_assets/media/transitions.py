@@ -274,7 +274,8 @@ def audio_cmd(timeline: Timeline, pcms: Sequence[Path], dst: Path) -> list[str]:
             s = s.filter("afade", type="in", start_sample=0, nb_samples=rate.samples_for_frames(clip.transition_in[1]))
         if clip.transition_out:
             ns = rate.samples_for_frames(clip.transition_out[1])
-            s = s.filter("afade", type="out", start_sample=length - ns, nb_samples=ns)
+            # from the sample before, as the picture's fade_out: its last sample silent (sample k of ns at (ns-1-k)/ns)
+            s = s.filter("afade", type="out", start_sample=length - ns - 1, nb_samples=ns)
         if cur is None:
             cur = s
         elif clip.overlap:
