@@ -82,9 +82,9 @@ def test_too_long_transitions_fail_naming_shot_take_and_frames() -> None:
     with pytest.raises(RangeError) as info:
         check_transitions([clip("a", 10), clip("b", transition_in=("dissolve", 12))])
     msg = info.value.message
-    assert msg.startswith("shot a: take v001 (a_v001.mov): the dissolve into b needs its last 12"), msg
+    assert msg.startswith("shot a: take v001 (a_v001.mov): the dissolve into b needs its last 12 frames"), msg
     assert "but the entry has 10 frames" in msg
-    with pytest.raises(RangeError, match=r"shot b: .*fade_in needs its first 30.*fade_out needs its last 21"):
+    with pytest.raises(RangeError, match=r"shot b: .*fade_in needs its first 30 frames.*fade_out needs its last 21"):
         check_transitions([clip("b", 50, transition_in=("fade_in", 30), transition_out=("fade_out", 20))])
     with pytest.raises(UnsupportedMediaError, match="shot a: fades out and the next entry"):
         check_transitions([clip("a", transition_out=("fade_out", 4)), clip("b", transition_in=("dissolve", 4))])

@@ -87,16 +87,16 @@ def check_transitions(clips: Sequence[TimelineClip]) -> None:
             what = []
             if clip.transition_in:
                 src = f" from {prev.shot}" if prev and clip.overlap else ""
-                what.append(f"the {clip.transition_in[0]}{src} needs its first {head}")
+                what.append(f"the {clip.transition_in[0]}{src} needs its first {head} frames")
             if nxt and nxt.overlap:
-                what.append(f"the {nxt.transition_in[0]} into {nxt.shot} needs its last {nxt.overlap} (its media "  # type: ignore[index]
-                            "beyond the cut point)")  # fmt: skip
+                what.append(f"the {nxt.transition_in[0]} into {nxt.shot} needs its last {nxt.overlap} frames (its "  # type: ignore[index]
+                            "media beyond the cut point)")  # fmt: skip
             if clip.transition_out:
-                what.append(f"the fade_out needs its last {clip.transition_out[1] + 1}")
+                what.append(f"the fade_out needs its last {clip.transition_out[1] + 1} frames")
             raise RangeError(
-                f"take {clip.take} ({Path(clip.source_path).name}): {' and '.join(what)} frames, {needed} in all, "
-                f"but the entry has {clip.frames} frames (frames {clip.source_in}-{clip.source_in + clip.frames} "
-                "of the render): lengthen the entry's in/out or shorten the transition",
+                f"take {clip.take} ({Path(clip.source_path).name}): {' and '.join(what)}, {needed} in all, but the "
+                f"entry has {clip.frames} frames (frames {clip.source_in}-{clip.source_in + clip.frames} of the "
+                "render): lengthen the entry's in/out or shorten the transition",
                 path=clip.source_path,
                 shot=clip.shot,
             )
