@@ -24,6 +24,7 @@ from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.editorial import timecode_to_frames
 from vidasm_assets.media.errors import RangeError
+from vidasm_assets.media.presets import CUT_VIDEO
 from vidasm_assets.media.project import discover_projects, load_project
 from vidasm_assets.media.rates import Rate
 from vidasm_assets.media.timeline import Timeline
@@ -153,6 +154,28 @@ def test_the_cut_and_deliveries_show_the_transitions(built) -> None:
     fade_in = dip + FRAMES
     assert abs(cut[fade_in] - 16) <= 2  # fade_in starts black
     assert abs(cut[-1] - 16) <= 2  # fade_out ends black
+
+
+def packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(video=0) if p.size]
+
+
+def test_only_the_transitions_are_encoded_the_bodies_are_copied(built) -> None:
+    """Smart rendering: every picture packet of the cut that is not in a rendered section is a packet of a shot's
+    conform, byte for byte; the sections are the transitions' frames plus less than a GOP on either side."""
+    _, folder, _ = built
+    project = load_project(folder.parent, "tr")
+    tl = Timeline.from_json(project.timeline_path().read_text())
+    conformed = {p for shot in RAMPS for p in packets(project.picture_path(shot))}
+    cut = packets(project.cut_path())
+    rendered = sum(1 for p in cut if p not in conformed)
+    transitions = [c.transition_in for c in tl.clips if c.transition_in] + [c.transition_out for c in tl.clips
+                                                                             if c.transition_out]  # fmt: skip
+    gop = round(FPS * CUT_VIDEO.gop_seconds)
+    assert len(cut) == tl.total_frames
+    assert sum(n for _, n in transitions) <= rendered <= sum(n + 1 + 2 * (gop - 1) for _, n in transitions)
+    assert rendered < tl.total_frames // 2, (rendered, tl.total_frames)
 
 
 def test_the_sound_crossfades_and_fades_sample_exact(built) -> None:

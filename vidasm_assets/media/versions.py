@@ -129,7 +129,7 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
 
 def _transitions(project: Project) -> dict[str, Any]:
     """Each entry's transitions (transitions.py), only when there are any: a sequence without keeps its version."""
-    t = [[r.transition_in, r.transition_out] for r in project.sequence()]
+    t = [[list(x) if x else None for x in (r.transition_in, r.transition_out)] for r in project.sequence()]
     return {"transitions": t} if any(a or b for a, b in t) else {}
 
 
