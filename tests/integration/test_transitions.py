@@ -276,6 +276,8 @@ def test_changing_one_transition_renders_that_transition_only(built) -> None:
     assert len(got) == len(want) == record_frames(sequence)
     assert max(abs(g - w) for g, w in zip(got, want, strict=True)) <= TOLERANCE
     assert build_workspace(instance, root) == []  # nothing changed: nothing to do
+    for where in ("cut", "proxy"):  # the 12-frame dissolve's sections are gone, the four in use are there
+        assert len([f for f in (project.cache_dir / "transitions" / where).iterdir() if f.is_file()]) == 4, where
 
 
 def test_a_new_render_of_one_shot_renders_its_own_transitions_only(built, ffmpeg: str) -> None:

@@ -4,6 +4,7 @@ to, and the EDL/OTIO they write (read back by pycmx and OTIO)."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import opentimelineio as otio
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from vidasm_assets.media import commands as cmd
 from vidasm_assets.media.editorial import timecode_to_frames, to_otio, write_cmx3600
 from vidasm_assets.media.errors import RangeError, UnsupportedMediaError
+from vidasm_assets.media.ffmpeg_tool import FILTER_OPTIONS
 from vidasm_assets.media.presets import CUT_VIDEO
 from vidasm_assets.media.project import ProjectSpec
 from vidasm_assets.media.rates import Rate
@@ -200,3 +202,27 @@ def test_a_fade_in_at_the_head_is_written_as_cmx_and_otio_write_it() -> None:
     assert track.duration().value == CUT.total_frames
     assert [type(i).__name__ for i in track] == ["Gap", "Transition", "Clip", "Transition", "Clip", "Transition",
                                                  "Gap", "Transition", "Clip", "Transition", "Gap"]  # fmt: skip
+
+
+def test_every_filter_and_option_the_transitions_use_is_probed() -> None:
+    """What the section and sound graphs use is in ``FILTER_OPTIONS``, so an FFmpeg lacking any of it is passed
+    over or refused up front (``ffmpeg_tool``), never discovered mid-build."""
+    target = cmd.Target(64, 36, RATE, 0, CUT_VIDEO)
+    a = Source(Path("/r/a.mov"), cmd.PictureSource(), 36, 12)
+    graphs = [
+        section_graph(Section("dissolve", 12, Part(0, 36, 48), Part(1, 0, 12)), [a, a], target),
+        section_graph(Section("dip", 8, Part(0, 28, 48), Part(1, 0, 12)), [a, a], target),
+        section_graph(Section("fade_in", 6, Part(0, 0, 12)), [a], target),
+        section_graph(Section("fade_out", 6, Part(0, 36, 48)), [a], target),
+    ]
+    sound = audio_cmd(CUT, [Path("a.wav"), Path("b.wav"), Path("c.wav")], Path("o.wav"))
+    graphs.append(sound[sound.index("-filter_complex") + 1])
+    used: dict[str, set[str]] = {}
+    for graph in graphs:
+        for node in re.split(r"[;,](?![^']*'[^']*$)", re.sub(r"\[[^\]]*\]", ";", graph)):
+            name, _, opts = node.strip().partition("=")
+            if name and name in ("xfade", "fade", "afade", "acrossfade", "concat", "trim", "atrim"):
+                used.setdefault(name, set()).update(o.split("=")[0] for o in opts.split(":") if "=" in o)
+    assert set(used) >= {"xfade", "fade", "afade", "acrossfade", "concat", "trim", "atrim"}
+    for name, options in used.items():
+        assert options <= set(FILTER_OPTIONS[name]), (name, options - set(FILTER_OPTIONS[name]))

@@ -22,8 +22,8 @@ a keyframe of its shot's picture: the section extends from the last keyframe at 
 frame to the first keyframe at or after its last (at most a GOP on either side; none for all-intra presets).
 Forcing keyframes at the transition's edges in the conform instead would make every shot's conform depend on its
 neighbours' transition lengths: changing one dissolve would re-encode two whole shots. Sections are cached by a
-key of everything they are made from (``05_Cache/transitions/<picture>/<key>``): changing one transition renders
-that section alone, a shot's new render renders its own sections alone.
+key of everything they are made from (``05_Cache/transitions/<cut|preset>/<key>``; those a build no longer uses
+are removed): changing one transition renders that section alone, a shot's new render its own sections alone.
 
 **Sound**: on the PCM (each entry's exact samples, ``assembly.clip_audios``), one graph (ffmpeg-python): a
 dissolve or dip is a linear crossfade over the overlap's samples (``acrossfade``, ``Rate.samples_for_frames``), a
@@ -366,7 +366,17 @@ def render_sections(
         report.rendered.append(label)
         out[index] = dest
     save_fingerprints(project, cache)
+    _prune(project.cache_dir / "transitions" / folder, set(out.values()))
     return out
+
+
+def _prune(folder: Path, used: set[Path]) -> None:
+    """Remove the sections this cut or delivery no longer uses (another transition length, an older render);
+    hidden partial files are left to ``outputs``' clean-up of dead writers."""
+    if folder.is_dir():
+        for f in folder.iterdir():
+            if f.is_file() and not f.name.startswith(".") and f not in used:
+                f.unlink(missing_ok=True)
 
 
 def _split(run: Run, timeline: Timeline, plan: Plan, shared: Sequence[Path], scratch: Path, muxer: str
