@@ -226,3 +226,22 @@ def test_every_filter_and_option_the_transitions_use_is_probed() -> None:
     assert set(used) >= {"xfade", "fade", "afade", "acrossfade", "concat", "trim", "atrim"}
     for name, options in used.items():
         assert options <= set(FILTER_OPTIONS[name]), (name, options - set(FILTER_OPTIONS[name]))
+
+
+def test_a_sequence_without_transitions_keeps_its_edit_spec_version(tmp_path: Path) -> None:
+    """Transitions enter the edit spec's data version only when there are any (so every existing project keeps its
+    versions: nothing rebuilds on upgrade); with them, the timeline and the roll-ups change, no shot's inputs."""
+    from vidasm_assets.media import versions as v
+    from vidasm_assets.media.demo import write_project
+    from vidasm_assets.media.project import load_project
+
+    write_project(tmp_path, "p", {"sequence": [{"shot": "sh010"}, {"shot": "sh020"}]})
+    plain = v.spec_facets(load_project(tmp_path, "p"))[v.Asset.EDIT_SPEC]
+    assert "transitions" not in plain
+    dissolve = {"type": "dissolve", "frames": 12}
+    write_project(tmp_path, "q", {"sequence": [{"shot": "sh010"}, {"shot": "sh020", "transition_in": dissolve}]})
+    project = load_project(tmp_path, "q")
+    facets = v.spec_facets(project)
+    assert facets[v.Asset.EDIT_SPEC]["transitions"] == [[None, None], [["dissolve", 12], None]]
+    assert {k: x for k, x in facets[v.Asset.EDIT_SPEC].items() if k != "transitions"} == plain
+    assert facets[v.Asset.PICTURE_SPEC] == v.spec_facets(load_project(tmp_path, "p"))[v.Asset.PICTURE_SPEC]
