@@ -12,6 +12,7 @@ from ..media.probe import probe
 from ..media.project import Project
 from ..media.thumbnails import make_contact_sheet
 from ..media.timeline import Timeline
+from ..media.transitions import Report
 from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
 from .metadata import image_markdown, media_metadata
@@ -58,8 +59,9 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
         tl, tv = read_timeline(context.instance, project)
         mine = v.cut_inputs(tv, shot_versions(context.instance, project, tl))
         run = ffmpeg.runner(context, f"{p.name} cut", meter)
+        sections = Report()
         with stamped(project.stamps(n.CUT, None, mine.version)):
-            path = assemble_cut(run, project, tl)
+            path = assemble_cut(run, project, tl, sections)
         posters = [(f"{c.shot} {c.take}", None if c.placeholder else project.poster_path(c.shot)) for c in tl.clips]
         sheet = make_contact_sheet(posters, project.contact_sheet_path())
         md = {
@@ -69,7 +71,9 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
             "shots": len(tl.clips),
             "expected_frames": tl.total_frames,
             "placeholders": ", ".join(c.shot for c in tl.clips if c.placeholder) or "none",
-        }
+            **({"transitions_rendered": "; ".join(sections.rendered) or "none",
+                "transitions_reused": "; ".join(sections.reused) or "none"} if tl.has_transitions else {}),
+        }  # fmt: skip
         return result(mine, md, cut_checks(run, project, tl, path), meter=meter)
 
     return cut

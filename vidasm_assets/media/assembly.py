@@ -4,6 +4,7 @@ and the deliveries encoded from it."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,18 @@ from .burnins import BurnIn, timeline_burn_ins
 from .checks import segment_mismatches
 from .colour import check_hdr_policy
 from .conform import segment_encoder
-from .errors import InvalidMediaError, MediaNotFoundError, RangeError, SourceTimecodeError, VidasmError
+from .errors import (
+    InvalidMediaError,
+    MediaNotFoundError,
+    RangeError,
+    SourceTimecodeError,
+    UnsupportedMediaError,
+    VidasmError,
+)
 from .fingerprints import FingerprintCache
 from .loudness import describe_tracks, selected_tracks
 from .outputs import atomic_output, temp_name
-from .presets import Preset, from_cut
+from .presets import CUT_VIDEO, Preset, from_cut
 from .probe import MediaInfo, probe, require_video, video_frames
 from .project import Project, ShotRef, list_takes
 from .ranges import FrameRange, ShotSpan, entry_range, shot_uses, span_of
@@ -28,6 +36,7 @@ from .shots import colour_of, shot_frames, usable_take
 from .slate import card_lines, draw_card
 from .timecode import read_source_timecode
 from .timeline import Timeline, TimelineClip
+from .transitions import Report, audio_cmd, check_transitions, transition_pictures
 from .versions import Asset, Inputs, segment_inputs, shot_inputs, spec_facets
 
 PLACEHOLDER_SECONDS = 2
@@ -106,7 +115,7 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
             raise  # project.json asks for frames the render does not have: said, never a slate
         except VidasmError as exc:
             if project.spec.placeholders:
-                clips.append(_placeholder_clip(project, ref, exc))
+                clips.append(dataclasses.replace(_placeholder_clip(project, ref, exc), **_transitions(ref)))
                 continue
             if exc.shot == ref.shot:
                 raise
@@ -123,12 +132,18 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
                 notes=ref.notes,
                 audio_tracks=_tracks_note(project, ref, info),
                 **source_timecode_fields(info, rate, used.start),
+                **_transitions(ref),
             )
         )
+    check_transitions(clips)
     if not clips:
         raise VidasmError(f"project {project.name}: no shots to assemble in {project.renders_dir}", path=project.root)
     record_start = project.spec.editorial.record_start
     return Timeline(project.name, rate, tuple(clips), record_start=record_start, width=width, height=height)
+
+
+def _transitions(ref: ShotRef) -> dict[str, Any]:
+    return {"transition_in": ref.transition_in, "transition_out": ref.transition_out}
 
 
 def _tracks_note(project: Project, ref: ShotRef, info: MediaInfo) -> str | None:
@@ -228,7 +243,7 @@ def clip_audios(run: Run, timeline: Timeline, shared: list[Path], scratch: Path)
     return out
 
 
-def assemble_cut(run: Run, project: Project, timeline: Timeline) -> Path:
+def assemble_cut(run: Run, project: Project, timeline: Timeline, report: Report | None = None) -> Path:
     """Join every shot's picture and audio by stream copy, checking each is there and the right length.
 
     Placeholder clips get their slate rendered here. A real shot whose outputs are missing or the wrong length
@@ -266,8 +281,15 @@ def assemble_cut(run: Run, project: Project, timeline: Timeline) -> Path:
     dest = project.cut_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dest) as tmp, scratch_folder(project) as scratch:
-        pictures = [p for ps in clip_pictures(run, timeline, pictures, scratch) for p in ps]
-        audios = clip_audios(run, timeline, audios, scratch)
+        if timeline.has_transitions:  # bodies by stream copy, sections rendered (transitions.py)
+            pictures = transition_pictures(run, project, timeline, pictures, scratch, video=CUT_VIDEO, muxer="mov",
+                                           folder="cut", report=report or Report())  # fmt: skip
+            mixed = scratch / "sound.wav"
+            run(audio_cmd(timeline, clip_audios(run, timeline, audios, scratch), mixed), path=dest)
+            audios = [mixed]
+        else:
+            pictures = [p for ps in clip_pictures(run, timeline, pictures, scratch) for p in ps]
+            audios = clip_audios(run, timeline, audios, scratch)
         # the lists sit in 05_Cache, so every entry is a short relative path (picture/sh010.mov) whatever the
         # workspace path holds (a newline would split an absolute entry: commands.concat_list)
         base = project.cache_dir
@@ -366,9 +388,9 @@ def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline) ->
             segments = delivery_segments(run, project, timeline, preset)
             listing = project.cache_dir / f".{tmp.stem.lstrip('.')}.segments.txt"
             with scratch_folder(project) as scratch:
-                pieces = clip_pictures(run, timeline, segments, scratch, muxer=preset.segment_muxer[0])
+                files = _delivery_pictures(run, project, timeline, preset, segments, scratch)
                 try:
-                    listing.write_text(cmd.concat_list([p for ps in pieces for p in ps], project.cache_dir))
+                    listing.write_text(cmd.concat_list(files, project.cache_dir))
                     argv = cmd.join_cmd(listing, cut, tmp, preset=preset, rate=rate, title=project.name)
                     run(argv, path=dest, total_seconds=seconds)
                 finally:
@@ -377,6 +399,25 @@ def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline) ->
         if got != timeline.total_frames:
             raise InvalidMediaError(f"{dest}: {got} frames, the timeline has {timeline.total_frames}", path=dest)
     return dest
+
+
+def _delivery_pictures(
+    run: Run, project: Project, timeline: Timeline, preset: Preset, segments: list[Path], scratch: Path
+) -> list[Path]:
+    """What a segment preset's delivery joins: the clips' segments (or their pieces), or with transitions the
+    bodies and the sections rendered at the preset's settings (``transitions.py``)."""
+    muxer = preset.segment_muxer[0]
+    if not timeline.has_transitions:
+        return [p for ps in clip_pictures(run, timeline, segments, scratch, muxer=muxer) for p in ps]
+    assert preset.spec.video is not None
+    if preset.spec.burn_ins or segment_encoder(project, preset) is not None:
+        raise UnsupportedMediaError(
+            f"{project.name} {preset.name}: transitions are not rendered with burn-ins or a hardware encoder yet; "
+            "export this preset without them",
+            path=project.root / "project.json",
+        )
+    return transition_pictures(run, project, timeline, segments, scratch, video=preset.spec.video, muxer=muxer,
+                               folder=preset.name, report=Report())  # fmt: skip
 
 
 def expected_shot_inputs(project: Project, clip: TimelineClip, cache: FingerprintCache) -> dict[Asset, Inputs]:

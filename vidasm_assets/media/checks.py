@@ -185,8 +185,8 @@ def cut_checks(run: Run, project: Project, timeline: Timeline, path: Path) -> li
     samples = info.audio[0].samples if info.audio else None
     # each shot is rounded to whole samples on its own (at 29.97 a frame is 1601.6 samples): within half a
     # sample per shot of the exact length, never drifting
-    want_samples = sum(rate.samples_for_frames(c.frames) for c in timeline.clips)
-    joins = [sum(c.frames for c in timeline.clips[: i + 1]) for i in range(len(timeline.clips) - 1)]
+    want_samples = timeline.total_samples()  # minus the overlaps of dissolves (transitions.py)
+    joins = timeline.record_starts()[1:]
     out = [
         CheckOutcome(
             "duration_is_sum",

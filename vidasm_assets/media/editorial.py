@@ -13,6 +13,7 @@ timecode and drop-frame flag, and the clip's source range is measured from them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path, PurePath
+from typing import Any
 from xml.dom import minidom
 from xml.etree import ElementTree
 
@@ -284,6 +286,11 @@ def write_cmx3600(timeline: Timeline, *, style: EdlStyle | str = EdlStyle.RESOLV
         f"TITLE: {_one_line(timeline.project)}",
         "FCM: DROP FRAME" if is_drop_frame(rate) else "FCM: NON-DROP FRAME",
     ]
+    if timeline.has_transitions:
+        for clip in timeline.clips:
+            if clip.source_start_frame + clip.frames >= day:
+                raise ValueError(f"clip {clip.clip_name!r}: its source runs past 23:59:59 of {rate} fps timecode")
+        return "\n".join(lines + _transition_events(timeline, reels, style, record)) + "\n"
     for number, clip in enumerate(timeline.clips, start=1):
         src_in = clip.source_start_frame
         if src_in + clip.frames >= day:
@@ -298,6 +305,76 @@ def write_cmx3600(timeline: Timeline, *, style: EdlStyle | str = EdlStyle.RESOLV
         lines += _event_comments(clip, style, rate)
         record += clip.frames
     return "\n".join(lines) + "\n"
+
+
+BLACK_REEL = "BL"
+"""The CMX3600 source of black: fades are dissolves from or to it."""
+
+
+@dataclass
+class _Events:
+    """CMX3600 events being written: numbered lines, and where the last source line ended (reel, source out, clip
+    name; ``None`` for black)."""
+
+    rate: Rate
+    lines: list[str]
+    number: int = 0
+    last: tuple[str, int, str | None] = (BLACK_REEL, 0, None)
+
+    def line(self, reel: str, how: str, src: int, src_out: int, rec: int, rec_out: int, name: str | None) -> None:
+        kind, dur = (how, "") if how == "C" else ("D", how)
+        self.lines.append(f"{self.number:03d}  {reel:<8} {EDL_TRACK:<4}  {kind:<4} {dur:>3} "
+                          f"{_tcs(self.rate, src, src_out, rec, rec_out)}")  # fmt: skip
+        self.last = (reel, src_out, name)
+
+    def start(self, rec: int, to: tuple[str, int, int, str | None], frames: int | None, rec_out: int) -> None:
+        """A new event at ``rec`` of ``to`` (reel, source in, source out, clip name): a cut, or (``frames``) a
+        dissolve from where the last source ended; a dissolve names its outgoing clip (``FROM CLIP NAME``, as
+        OTIO's writer does: pycmx drops an event's last edit line when nothing follows it)."""
+        self.number += 1
+        reel, src, src_out, name = to
+        if frames is None:
+            self.line(reel, "C", src, src_out, rec, rec_out, name)
+            return
+        outgoing, at, was = self.last
+        self.line(outgoing, "C", at, at, rec, rec, was)
+        self.line(reel, f"{frames:03d}", src, src_out, rec, rec_out, name)
+        self.lines += [f"* FROM CLIP NAME: {_one_line(was)}"] if was else []
+
+
+def _transition_events(timeline: Timeline, reels: dict[str, str], style: EdlStyle, record: int) -> list[str]:
+    """The events of a cut with transitions (``transitions.py``): a dissolve is a ``D`` event whose outgoing line
+    is the previous source at its cut point (the dissolve's start), a fade from or to black a dissolve from or to
+    ``BL``, a dip a dissolve to ``BL`` and one from it (the incoming source then starts where it comes up from
+    black). Record contiguous; each event's source and record durations agree. The incoming clip of a dissolve is
+    its ``TO CLIP NAME``."""
+    ev = _Events(timeline.rate, [])
+    starts = timeline.record_starts()
+    clips = timeline.clips
+    remarks = STYLE_RULES[style].remarks
+    for i, clip in enumerate(clips):
+        rec, src = record + starts[i], clip.source_start_frame
+        nxt = clips[i + 1] if i + 1 < len(clips) else None
+        fade_out = clip.transition_out[1] if clip.transition_out else 0
+        end = rec + clip.frames - (nxt.overlap if nxt else 0) - fade_out  # where the clip's own event ends
+        kind, frames = clip.transition_in or ("cut", 0)
+        if kind == "dip":
+            h = (frames + 1) // 2
+            ev.start(rec, (BLACK_REEL, 0, h, None), h, rec + h)
+            rec, src, kind, frames = rec + h, src + h, "dissolve", frames - h
+        if kind == "fade_in":
+            ev.last = (BLACK_REEL, 0, None)
+        ev.start(rec, (reels[clip.source_path], src, src + end - rec, clip.clip_name), frames or None, end)
+        comments = _event_comments(clip, style, timeline.rate)
+        if frames:
+            comments[0] = comments[0].replace("* FROM CLIP NAME:", "* TO CLIP NAME:", 1)
+        ev.lines += comments
+        if clip.transition_in and remarks:
+            ev.lines.append(f"* TRANSITION IN: {clip.transition_in[0].upper()} {clip.transition_in[1]} FRAMES")
+        if fade_out:
+            ev.start(end, (BLACK_REEL, 0, fade_out, None), fade_out, end + fade_out)
+            ev.lines += [f"* TRANSITION OUT: FADE_OUT {fade_out} FRAMES"] if remarks else []
+    return ev.lines
 
 
 # --------------------------------------------------------------------------- OTIO / FCP XML
@@ -403,13 +480,16 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
     )
     for name, kind in (("V1", otio.schema.TrackKind.Video), ("A1", otio.schema.TrackKind.Audio)):
         track = otio.schema.Track(name=name, kind=kind)
-        for clip in timeline.clips:
-            available, used = _media_ranges(clip, timeline.rate, spans[clip.source_path], own_rate=own_rate)
+        for i, clip in enumerate(timeline.clips):
+            before, shown, after = _otio_transitions(timeline, i) if timeline.has_transitions else ([], clip, [])
+            _, used = _media_ranges(shown, timeline.rate, spans[clip.source_path], own_rate=own_rate)
+            available, _ = _media_ranges(clip, timeline.rate, spans[clip.source_path], own_rate=own_rate)
             reference = otio.schema.ExternalReference(
                 target_url=_target_url(clip.source_path), available_range=available
             )
             if clip.source_timecode is not None:
                 reference.metadata["vidasm"] = {"source_timecode": clip.source_timecode.to_dict()}
+            track.extend(before)
             track.append(
                 otio.schema.Clip(
                     name=clip.clip_name,
@@ -418,8 +498,48 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
                     metadata=_clip_metadata(clip),
                 )
             )
+            track.extend(after)
         result.tracks.append(track)
     return result
+
+
+def _otio_transition(kind: str, frames: int, fps: float) -> otio.schema.Transition:
+    """A transition starting at its cut point (as a CMX3600 ``D`` event and OTIO's EDL reader): all of it after."""
+    return otio.schema.Transition(
+        name=kind,
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=opentime.RationalTime(0, fps),
+        out_offset=opentime.RationalTime(frames, fps),
+        metadata={"vidasm": {"type": kind, "frames": frames}},
+    )
+
+
+def _black(frames: int, fps: float) -> otio.schema.Gap:
+    return otio.schema.Gap(source_range=opentime.TimeRange(duration=opentime.RationalTime(frames, fps)))
+
+
+def _otio_transitions(timeline: Timeline, i: int) -> tuple[list[otio.core.Composable], TimelineClip, list[Any]]:
+    """What goes before clip ``i`` on an OTIO track, the clip as its range there, and what follows it: the same
+    items as the EDL's events (``_transition_events``): a clip runs to its cut point (a dissolve's start), a
+    ``Transition`` after it overlaps the next item by its frames (media beyond the cut point), black is a ``Gap``
+    (of 0 frames before a fade from black: a transition needs an item before it)."""
+    clip, clips, fps = timeline.clips[i], timeline.clips, timeline.rate.fps
+    nxt = clips[i + 1] if i + 1 < len(clips) else None
+    fade_out = clip.transition_out[1] if clip.transition_out else 0
+    kind, frames = clip.transition_in or ("cut", 0)
+    before: list[otio.core.Composable] = []
+    skip = 0
+    if kind == "dip":
+        skip = (frames + 1) // 2
+        before += [_otio_transition("dip", skip, fps), _black(skip, fps), _otio_transition("dip", frames - skip, fps)]
+    elif kind == "dissolve":
+        before.append(_otio_transition(kind, frames, fps))
+    elif kind == "fade_in":
+        before += [_black(0, fps), _otio_transition(kind, frames, fps)]
+    shown = dataclasses.replace(clip, source_start_frame=clip.source_start_frame + skip,
+                                frames=clip.frames - skip - (nxt.overlap if nxt else 0) - fade_out)  # fmt: skip
+    after = [_otio_transition("fade_out", fade_out, fps), _black(fade_out, fps)] if fade_out else []
+    return before, shown, after
 
 
 def _write_atomically(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:

@@ -68,6 +68,12 @@ FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "volume": (),
     "alimiter": ("limit", "attack", "release", "level", "latency"),
     "anullsrc": (),
+    # transitions (transitions.py)
+    "xfade": ("transition", "duration", "offset"),
+    "fade": ("type", "start_frame", "nb_frames"),
+    "afade": ("type", "start_sample", "nb_samples"),
+    "acrossfade": ("nb_samples", "curve1", "curve2"),
+    "concat": ("n", "v", "a"),
 }
 BURN_IN_FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "drawtext": ("fontfile", "text", "expansion", "timecode", "timecode_rate", "tc24hmax", "fontsize", "fontcolor",

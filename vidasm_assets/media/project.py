@@ -114,6 +114,21 @@ render's own frame rate, or a timecode label (``HH:MM:SS:FF``, ``;`` for drop fr
 timecode, read at that timecode's rate (a render without a timecode counts from 00:00:00:00)."""
 
 
+class TransitionSpec(_Strict):
+    """A transition of a sequence entry (``transitions.py`` has the model): ``type`` and its length in timeline
+    ``frames``. ``transition_in``: ``dissolve`` or ``dip`` from the previous entry (the two overlap by ``frames``),
+    ``fade_in`` from black; ``transition_out``: ``fade_out`` to black."""
+
+    type: Literal["dissolve", "dip", "fade_in", "fade_out"]
+    frames: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _dip_frames(self) -> TransitionSpec:
+        if self.type == "dip" and self.frames < 2:
+            raise ValueError("a dip needs at least 2 frames (down to black, up from black)")
+        return self
+
+
 class SequenceEntry(_Strict):
     """One use of a shot in the cut. ``in``/``out``: the used range of the render, ``out`` exclusive (the first
     frame *not* used, as a CMX3600 or OTIO source out); default the whole render. A shot may be used more than
@@ -129,6 +144,22 @@ class SequenceEntry(_Strict):
     beat: str | None = None
     notes: str | None = None
     audio_tracks: TrackSelection | None = None  # this shot's own choice; default: the project's audio.tracks
+    transition_in: TransitionSpec | None = None  # dissolve/dip from the previous entry, or fade_in from black
+    transition_out: TransitionSpec | None = None  # fade_out to black
+
+    @field_validator("transition_in")
+    @classmethod
+    def _in_kind(cls, v: TransitionSpec | None) -> TransitionSpec | None:
+        if v is not None and v.type == "fade_out":
+            raise ValueError("fade_out is a transition_out (to black at the entry's end)")
+        return v
+
+    @field_validator("transition_out")
+    @classmethod
+    def _out_kind(cls, v: TransitionSpec | None) -> TransitionSpec | None:
+        if v is not None and v.type != "fade_out":
+            raise ValueError(f"{v.type} is a transition_in (a transition_out can only be fade_out)")
+        return v
 
     @field_validator("shot")
     @classmethod
@@ -253,6 +284,11 @@ class ProjectSpec(_Strict):
                             f"({getattr(entry, name)!r}, first use: {getattr(was, name)!r}); the uses of a shot "
                             "share its conform, so they must agree"
                         )
+            if self.sequence and self.sequence[0].transition_in and self.sequence[0].transition_in.type in OVERLAPS:
+                raise ValueError(
+                    f"sequence[0]: a {self.sequence[0].transition_in.type} needs a previous entry; the first entry "
+                    "can only fade_in"
+                )
         return self
 
     @property
@@ -322,6 +358,14 @@ class Take:
     def label(self) -> str:
         """``v003`` or ``take02``, as written in the file name."""
         return self.name.rsplit("_", 1)[1]
+
+
+OVERLAPS = ("dissolve", "dip")
+"""Transitions between two entries: they overlap by the transition's frames (the record is shorter by that)."""
+
+
+def _transition(t: TransitionSpec | None) -> tuple[str, int] | None:
+    return None if t is None else (t.type, t.frames)
 
 
 def _tracks_key(v: TrackSelection | None) -> str | tuple[int, ...] | None:
@@ -425,6 +469,8 @@ class ShotRef:
     audio_tracks: str | tuple[int, ...] | None = None  # "all" | "first" | 1-based track numbers; None: project's
     in_: int | str | None = None  # project.json "in": render frame or source timecode (None: the render's start)
     out: int | str | None = None  # project.json "out", exclusive (None: the render's end)
+    transition_in: tuple[str, int] | None = None  # (type, frames): dissolve/dip from the previous entry, fade_in
+    transition_out: tuple[str, int] | None = None  # ("fade_out", frames)
 
     @property
     def trimmed(self) -> bool:
@@ -513,7 +559,17 @@ class Project:
         if self._sequence is None:
             if self.spec.sequence is not None:
                 self._sequence = [
-                    ShotRef(e.shot, e.take, e.scene, e.beat, e.notes, _tracks_key(e.audio_tracks), e.in_, e.out)
+                    ShotRef(
+                        e.shot,
+                        e.take,
+                        e.scene,
+                        e.beat,
+                        e.notes,
+                        _tracks_key(e.audio_tracks),
+                        e.in_,
+                        e.out,
+                        *map(_transition, (e.transition_in, e.transition_out)),
+                    )
                     for e in self.spec.sequence
                 ]
             else:

@@ -40,6 +40,16 @@ class TimelineClip:
     # the first frame of the render used (sequence entry's ``in``), in timeline frames from the render's first frame;
     # the clip uses timeline frames [source_in, source_in + frames) of its render (``ranges.py``)
     source_in: int = 0
+    # (type, frames) of the entry's transitions (``transitions.py``): ``transition_in`` a dissolve or dip from the
+    # previous clip (the two overlap by its frames) or a fade_in from black; ``transition_out`` a fade_out to black
+    transition_in: tuple[str, int] | None = None
+    transition_out: tuple[str, int] | None = None
+
+    @property
+    def overlap(self) -> int:
+        """Frames this clip overlaps the previous one by (a dissolve or dip into it), else 0."""
+        t = self.transition_in
+        return t[1] if t is not None and t[0] in ("dissolve", "dip") else 0
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,27 @@ class Timeline:
 
     @property
     def total_frames(self) -> int:
-        return sum(c.frames for c in self.clips)
+        """The record length: the clips' frames minus the overlaps of their dissolves and dips (NLE convention)."""
+        return sum(c.frames - c.overlap for c in self.clips)
+
+    @property
+    def has_transitions(self) -> bool:
+        return any(c.transition_in or c.transition_out for c in self.clips)
+
+    def record_starts(self) -> list[int]:
+        """Each clip's first record frame, counted from the cut's first frame (a dissolve starts the incoming clip
+        its frames before the outgoing one ends)."""
+        out, at = [], 0
+        for c in self.clips:
+            at -= c.overlap
+            out.append(at)
+            at += c.frames
+        return out
+
+    def total_samples(self, sample_rate: int = 48000) -> int:
+        """The cut's samples: each clip's own (``Rate.samples_for_frames``) minus each overlap's."""
+        return sum(self.rate.samples_for_frames(c.frames, sample_rate) - self.rate.samples_for_frames(c.overlap,
+                   sample_rate) for c in self.clips)  # fmt: skip
 
     def uses(self, shot: str) -> list[TimelineClip]:
         """Every clip of ``shot``, in story order (a shot may be used more than once)."""
@@ -66,7 +96,14 @@ class Timeline:
         d["rate"] = [self.rate.num, self.rate.den]
         for clip, obj in zip(d["clips"], self.clips, strict=True):
             # optional keys only when set, so timelines without them keep their versions
-            for key in ("placeholder", "audio_tracks", "source_timecode", "source_timecode_error"):
+            for key in (
+                "placeholder",
+                "audio_tracks",
+                "source_timecode",
+                "source_timecode_error",
+                "transition_in",
+                "transition_out",
+            ):
                 if clip.get(key) is None:
                     clip.pop(key, None)
             if not clip.get("source_in"):
@@ -96,4 +133,5 @@ class Timeline:
 
 def _clip_from_dict(d: dict[str, Any]) -> TimelineClip:
     tc = d.get("source_timecode")
-    return TimelineClip(**{**d, "source_timecode": SourceTimecode.from_dict(tc) if tc else None})
+    tr = {k: tuple(d[k]) for k in ("transition_in", "transition_out") if d.get(k)}
+    return TimelineClip(**{**d, "source_timecode": SourceTimecode.from_dict(tc) if tc else None, **tr})

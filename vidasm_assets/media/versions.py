@@ -122,8 +122,15 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
             "editorial.record_start": ed.record_start,
             "placeholders": s.placeholders,
             **_tracks(project),  # the EDL says which audio tracks each event uses
+            **_transitions(project),
         },
     }
+
+
+def _transitions(project: Project) -> dict[str, Any]:
+    """Each entry's transitions (transitions.py), only when there are any: a sequence without keeps its version."""
+    t = [[list(x) if x else None for x in (r.transition_in, r.transition_out)] for r in project.sequence()]
+    return {"transitions": t} if any(a or b for a, b in t) else {}
 
 
 def facet_version(facet: Asset, values: Mapping[str, Any]) -> str:

@@ -1,0 +1,319 @@
+"""Transitions built for real: dissolve, dip, fade in and out, their sound, their EDL and OTIO, what rebuilds.
+
+Each render is flat grey whose luma ramps with the frame index (a different ramp per shot) with its own tone, so
+a decoded frame's mean luma says what it shows. The expectations are computed from the renders as decoded and
+from project.json's entries and transitions, never written out by hand.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import av
+import dagster as dg
+import numpy as np
+import opentimelineio as otio
+import pycmx
+import pytest
+
+from tests.support.helpers import build_workspace, last_storage_id, materialized_since
+from vidasm_assets.media.assembly import build_timeline
+from vidasm_assets.media.demo import write_project
+from vidasm_assets.media.editorial import timecode_to_frames
+from vidasm_assets.media.errors import RangeError
+from vidasm_assets.media.presets import CUT_VIDEO
+from vidasm_assets.media.project import discover_projects, load_project
+from vidasm_assets.media.rates import Rate
+from vidasm_assets.media.timeline import Timeline
+
+FPS = 24
+FRAMES = 48
+RAMPS = {"sh010": "40+2*N", "sh020": "200-2*N", "sh030": "100+N", "sh040": "60+3*N"}
+TONES = {"sh010": 440, "sh020": 1000, "sh030": 660, "sh040": 880}
+SEQUENCE = [
+    {"shot": "sh010"},
+    {"shot": "sh020", "out": 40, "transition_in": {"type": "dissolve", "frames": 12}},
+    {"shot": "sh030", "transition_in": {"type": "dip", "frames": 8}},
+    {"shot": "sh040", "in": 4, "transition_in": {"type": "fade_in", "frames": 6},
+     "transition_out": {"type": "fade_out", "frames": 10}},
+]  # fmt: skip
+EXPORTS = ["web", "proxy"]
+"""web is the cut's picture; proxy joins its own segments and renders its own sections (H.264 in MOV)."""
+TOLERANCE = 3  # luma code values: x264 at CRF 20-26 on flat grey, and the fades' rounding
+
+
+def ramp_render(ffmpeg: str, dest: Path, shot: str, ramp: str | None = None) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    seconds = FRAMES / FPS
+    picture = f"nullsrc=s=64x36:r={FPS}:d={seconds},format=yuv420p,geq=lum='{ramp or RAMPS[shot]}':cb=128:cr=128"
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", picture,
+            "-f", "lavfi", "-i", f"sine=f={TONES[shot]}:r=48000:d={seconds}", "-map", "0:v", "-map", "1:a",
+            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
+            "-c:a", "pcm_s16le", str(dest)]  # fmt: skip
+    subprocess.run(argv, check=True)
+    return dest
+
+
+def lumas(path: Path) -> list[float]:
+    """Mean luma of every decoded picture."""
+    with av.open(str(path)) as c:
+        return [float(f.to_ndarray(format="yuv420p")[: f.height].mean()) for f in c.decode(video=0)]
+
+
+def pcm(path: Path) -> np.ndarray:
+    """Decoded samples as float (channels, samples)."""
+    with av.open(str(path)) as c:
+        frames = []
+        for f in c.decode(audio=0):
+            a = f.to_ndarray() if f.format.is_planar else f.to_ndarray().reshape(-1, len(f.layout.channels)).T
+            frames.append(a.astype(np.float64) / (2**31 if a.dtype == np.int32 else 1))
+        return np.concatenate(frames, axis=1)
+
+
+def level(y: float, k: float) -> float:
+    """Luma ``y`` faded to ``k`` (1: untouched, 0: black) in limited range."""
+    return 16 + (y - 16) * k
+
+
+def expected_pictures(sequence: list[dict], source: dict[str, list[float]]) -> list[float]:
+    """The luma of every record frame, from the entries, their transitions (transitions.py's curves) and the
+    renders' own decoded luma."""
+    out: list[float] = []
+    for e in sequence:
+        frames = source[e["shot"]][e.get("in", 0) : e.get("out", FRAMES)]
+        kind, n = (e["transition_in"]["type"], e["transition_in"]["frames"]) if "transition_in" in e else ("", 0)
+        if kind == "fade_in":
+            frames = [level(y, min(1, k / n)) for k, y in enumerate(frames)]
+        if "transition_out" in e:
+            m, length = e["transition_out"]["frames"], len(frames)
+            frames = [y if k < length - m else level(y, (length - 1 - k) / m) for k, y in enumerate(frames)]
+        if kind == "dissolve":
+            tail = out[-n:]
+            out[-n:] = [((n - k) * a + k * b) / n for k, (a, b) in enumerate(zip(tail, frames[:n], strict=True))]
+            frames = frames[n:]
+        elif kind == "dip":
+            h = (n + 1) // 2
+            tail = out[-n:]
+            out[-n:] = [level(tail[k], (h - 1 - k) / (h - 1)) if k < h else level(frames[k], (k - h) / (n - h))
+                        for k in range(n)]  # fmt: skip
+            frames = frames[n:]
+        out += frames
+    return out
+
+
+def record_frames(sequence: list[dict]) -> int:
+    overlaps = sum(e["transition_in"]["frames"] for e in sequence
+                   if e.get("transition_in", {}).get("type") in ("dissolve", "dip"))  # fmt: skip
+    return sum(e.get("out", FRAMES) - e.get("in", 0) for e in sequence) - overlaps
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
+    root = tmp_path_factory.mktemp("transitions")
+    folder = write_project(root, "tr", {"fps": FPS, "resolution": "64x36", "sequence": SEQUENCE,
+                                        "exports": EXPORTS})  # fmt: skip
+    for shot in RAMPS:
+        ramp_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", shot)
+    home = tmp_path_factory.mktemp("home")
+    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        outcomes = build_workspace(instance, root)
+        assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+        yield root, folder, instance
+
+
+def sources(folder: Path) -> dict[str, list[float]]:
+    """Each shot's newest render, decoded."""
+    return {shot: lumas(max((folder / "03_Renders" / shot).glob("*.mov"))) for shot in RAMPS}
+
+
+def test_the_cut_and_deliveries_show_the_transitions(built) -> None:
+    """Every record frame of the cut and of each delivery is what the transitions make of the renders' frames;
+    spelled out: a dissolve's middle frame is the average of its sources, its first frame the outgoing picture and
+    the frame after it the incoming body; fades and dips reach black; the length is the sum minus the overlaps."""
+    _, folder, _ = built
+    project = load_project(folder.parent, "tr")
+    src = sources(folder)
+    want = expected_pictures(SEQUENCE, src)
+    assert len(want) == record_frames(SEQUENCE) == Timeline.from_json(project.timeline_path().read_text()).total_frames
+    for path in (project.cut_path(), *(project.delivery_path(p) for p in EXPORTS)):
+        got = lumas(path)
+        assert len(got) == len(want), path
+        bad = [(i, round(g, 1), round(w, 1)) for i, (g, w) in enumerate(zip(got, want, strict=True))
+               if abs(g - w) > TOLERANCE]  # fmt: skip
+        assert not bad, (path.name, bad)
+    cut = lumas(project.cut_path())
+    start = FRAMES - 12  # the dissolve from sh010 into sh020 starts 12 frames before sh010's end
+    assert abs(cut[start + 6] - (src["sh010"][start + 6] + src["sh020"][6]) / 2) <= TOLERANCE
+    assert abs(cut[start] - src["sh010"][start]) <= TOLERANCE
+    assert abs(cut[start + 12] - src["sh020"][12]) <= TOLERANCE
+    dip = start + 40 - 8  # sh020 shows 40 frames from the dissolve's start; the dip overlaps its last 8
+    assert abs(cut[dip + 3] - 16) <= 2 and abs(cut[dip + 4] - 16) <= 2  # the dip's black frames
+    fade_in = dip + FRAMES
+    assert abs(cut[fade_in] - 16) <= 2  # fade_in starts black
+    assert abs(cut[-1] - 16) <= 2  # fade_out ends black
+
+
+def packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(video=0) if p.size]
+
+
+def test_only_the_transitions_are_encoded_the_bodies_are_copied(built) -> None:
+    """Smart rendering: every picture packet of the cut that is not in a rendered section is a packet of a shot's
+    conform, byte for byte; the sections are the transitions' frames plus less than a GOP on either side."""
+    _, folder, _ = built
+    project = load_project(folder.parent, "tr")
+    tl = Timeline.from_json(project.timeline_path().read_text())
+    conformed = {p for shot in RAMPS for p in packets(project.picture_path(shot))}
+    cut = packets(project.cut_path())
+    rendered = sum(1 for p in cut if p not in conformed)
+    transitions = [c.transition_in for c in tl.clips if c.transition_in] + [c.transition_out for c in tl.clips
+                                                                             if c.transition_out]  # fmt: skip
+    gop = round(FPS * CUT_VIDEO.gop_seconds)
+    assert len(cut) == tl.total_frames
+    assert sum(n for _, n in transitions) <= rendered <= sum(n + 1 + 2 * (gop - 1) for _, n in transitions)
+    assert rendered < tl.total_frames // 2, (rendered, tl.total_frames)
+
+
+def test_the_sound_crossfades_and_fades_sample_exact(built) -> None:
+    """The cut's PCM is the shots' own PCM with linear crossfades over each overlap's samples and linear fades,
+    computed here from the shots' normalized sound: within 24-bit rounding, and exactly as long."""
+    _, folder, _ = built
+    project = load_project(folder.parent, "tr")
+    rate = Rate(FPS)
+    tl = Timeline.from_json(project.timeline_path().read_text())
+    want = np.zeros((2, 0))
+    for clip in tl.clips:
+        shot = pcm(project.audio_path(clip.shot))  # each shot is used once, whole span = its entry
+        assert shot.shape[1] == rate.samples_for_frames(clip.frames)
+        kind, n = clip.transition_in or ("", 0)
+        s = rate.samples_for_frames(n)
+        i = np.arange(s)
+        if kind == "fade_in":
+            shot[:, :s] *= i / s
+        if clip.transition_out:
+            m = rate.samples_for_frames(clip.transition_out[1])
+            shot[:, -m:] *= (m - 1 - np.arange(m)) / m
+        if kind in ("dissolve", "dip"):
+            mixed = want[:, -s:] * (s - 1 - i) / s + shot[:, :s] * i / s
+            want = np.concatenate([want[:, :-s], mixed, shot[:, s:]], axis=1)
+        else:
+            want = np.concatenate([want, shot], axis=1)
+    got = pcm(project.cut_path())
+    assert got.shape == want.shape == (2, tl.total_samples())
+    assert np.abs(got - want).max() <= 4 / 2**23
+
+
+def test_edl_and_otio_carry_the_transitions(built) -> None:
+    """pycmx and OTIO's cmx_3600 reader read the EDL: a ``D`` event per dissolve and fade (from/to ``BL``), two
+    per dip, contiguous record timecode adding up to the cut; the .otio holds OTIO Transitions."""
+    _, folder, _ = built
+    project = load_project(folder.parent, "tr")
+    rate = Rate(FPS)
+    tl = Timeline.from_json(project.timeline_path().read_text())
+    text = project.edl_path().read_text()
+    edl = pycmx.parse_cmx3600(io.StringIO(text))
+    assert list(edl.unrecognized_statements) == []
+    record, total, dissolves = timecode_to_frames(tl.record_start, rate), 0, []
+    for event in edl.events:
+        for edit in event.edits:
+            src = timecode_to_frames(edit.source_out, rate) - timecode_to_frames(edit.source_in, rate)
+            rec = timecode_to_frames(edit.record_out, rate) - timecode_to_frames(edit.record_in, rate)
+            assert src == rec, edit
+            assert timecode_to_frames(edit.record_in, rate) == record  # contiguous
+            record += rec
+            total += rec
+            if edit.transition.kind == "D":
+                dissolves.append((edit.source, rec))
+    assert total == tl.total_frames
+    assert [d for d in dissolves if d[0] == "BL"] and len(dissolves) == 5  # dissolve, dip (2), fade_in, fade_out
+    lengths = [int(line.split()[4]) for line in text.splitlines() if line[:3].isdigit() and " D " in line]
+    assert lengths == [12, 4, 4, 6, 10]
+    read = otio.adapters.read_from_string(text, "cmx_3600", rate=FPS)
+    assert read.tracks[0].duration().value == tl.total_frames
+    assert len([t for t in read.tracks[0] if isinstance(t, otio.schema.Transition)]) == 5
+    timeline = otio.adapters.read_from_file(str(project.otio_path()))
+    track = timeline.tracks[0]
+    assert track.duration().value == tl.total_frames
+    kinds = [(t.metadata["vidasm"]["type"], t.out_offset.value) for t in track if isinstance(t, otio.schema.Transition)]
+    assert kinds == [("dissolve", 12), ("dip", 4), ("dip", 4), ("fade_in", 6), ("fade_out", 10)]
+
+
+def cut_metadata(instance: dg.DagsterInstance, key: str) -> str:
+    records = instance.fetch_materializations(dg.AssetKey(["tr", "cut"]), limit=1, ascending=False).records
+    mat = records[0].asset_materialization
+    assert mat is not None
+    return str(mat.metadata[key].value)
+
+
+def rebuild(root: Path, instance: dg.DagsterInstance) -> set[str]:
+    mark = last_storage_id(instance)
+    outcomes = build_workspace(instance, root)
+    assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+    return materialized_since(instance, mark)
+
+
+ROLL_UPS = {"tr/timeline", "tr/cut", "tr/edl", "tr/otio", *(f"tr/delivery_{p}" for p in EXPORTS)}
+
+
+def test_changing_one_transition_renders_that_transition_only(built) -> None:
+    """Make-like: a shorter dissolve re-joins the roll-ups and renders that one section; no shot's picture, sound or
+    segment is rebuilt (read from the event log), the other sections are reused."""
+    root, folder, instance = built
+    sequence = [dict(e) for e in SEQUENCE]
+    sequence[1]["transition_in"] = {"type": "dissolve", "frames": 8}
+    data = json.loads((folder / "project.json").read_text())
+    (folder / "project.json").write_text(json.dumps({**data, "sequence": sequence}))
+    assert rebuild(root, instance) == ROLL_UPS
+    assert cut_metadata(instance, "transitions_rendered") == "sh010>sh020 dissolve 8"
+    assert set(cut_metadata(instance, "transitions_reused").split("; ")) == {
+        "sh020>sh030 dip 8", "sh040 fade_in 6", "sh040 fade_out 10"}  # fmt: skip
+    project = load_project(root, "tr")
+    got, want = lumas(project.cut_path()), expected_pictures(sequence, sources(folder))
+    assert len(got) == len(want) == record_frames(sequence)
+    assert max(abs(g - w) for g, w in zip(got, want, strict=True)) <= TOLERANCE
+    assert build_workspace(instance, root) == []  # nothing changed: nothing to do
+    for where in ("cut", "proxy"):  # the 12-frame dissolve's sections are gone, the four in use are there
+        assert len([f for f in (project.cache_dir / "transitions" / where).iterdir() if f.is_file()]) == 4, where
+
+
+def test_a_new_render_of_one_shot_renders_its_own_transitions_only(built, ffmpeg: str) -> None:
+    """sh020's new version rebuilds sh020's picture, sound and segment, its two transitions (from sh010, to sh030),
+    and the roll-ups; sh040's fades are reused."""
+    root, folder, instance = built
+    ramp_render(ffmpeg, folder / "03_Renders" / "sh020" / "sh020_v002.mov", "sh020", ramp="120+N")
+    per_shot = {"tr/picture[sh020]", "tr/audio[sh020]", "tr/segments_proxy[sh020]"}
+    assert rebuild(root, instance) == per_shot | ROLL_UPS
+    assert set(cut_metadata(instance, "transitions_rendered").split("; ")) == {
+        "sh010>sh020 dissolve 8", "sh020>sh030 dip 8"}  # fmt: skip
+    assert set(cut_metadata(instance, "transitions_reused").split("; ")) == {"sh040 fade_in 6", "sh040 fade_out 10"}
+    project = load_project(root, "tr")
+    sequence = json.loads((folder / "project.json").read_text())["sequence"]
+    got, want = lumas(project.delivery_path("proxy")), expected_pictures(sequence, sources(folder))
+    assert max(abs(g - w) for g, w in zip(got, want, strict=True)) <= TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("index", "transition", "named", "needed"),
+    [
+        (1, {"type": "dissolve", "frames": 50}, "sh010", 50),  # the outgoing shot has too few frames past the cut
+        (3, {"type": "fade_in", "frames": 45}, "sh040", 45),  # sh040 uses frames 4-48: 44
+    ],
+    ids=["dissolve-longer-than-the-outgoing-entry", "fade-longer-than-its-entry"],
+)
+def test_a_transition_longer_than_its_entries_fails_naming_shot_take_and_frames(
+    tmp_path: Path, ffmpeg: str, index: int, transition: dict, named: str, needed: int
+) -> None:
+    sequence = [dict(e) for e in SEQUENCE]
+    sequence[index]["transition_in"] = transition
+    folder = write_project(tmp_path, "p", {"fps": FPS, "resolution": "64x36", "sequence": sequence})
+    for shot in RAMPS:
+        ramp_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", shot)
+    with pytest.raises(RangeError) as info:
+        build_timeline(discover_projects(tmp_path).projects["p"])
+    msg = str(info.value).splitlines()[0]
+    assert msg.startswith(f"shot {named}: take v001 ({named}_v001.mov):"), msg
+    assert f"{needed}" in msg and "but the entry has" in msg, msg
