@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 
 import av
@@ -20,6 +19,7 @@ import pycmx
 import pytest
 
 from tests.support.helpers import build_workspace, last_storage_id, materialized_since
+from tests.support.media_sources import luma_render
 from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.editorial import timecode_to_frames
@@ -46,15 +46,7 @@ TOLERANCE = 3  # luma code values: x264 at CRF 20-26 on flat grey, and the fades
 
 
 def ramp_render(ffmpeg: str, dest: Path, shot: str, ramp: str | None = None) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    seconds = FRAMES / FPS
-    picture = f"nullsrc=s=64x36:r={FPS}:d={seconds},format=yuv420p,geq=lum='{ramp or RAMPS[shot]}':cb=128:cr=128"
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", picture,
-            "-f", "lavfi", "-i", f"sine=f={TONES[shot]}:r=48000:d={seconds}", "-map", "0:v", "-map", "1:a",
-            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
-            "-c:a", "pcm_s16le", str(dest)]  # fmt: skip
-    subprocess.run(argv, check=True)
-    return dest
+    return luma_render(ffmpeg, dest, ramp or RAMPS[shot], frames=FRAMES, fps=FPS, tone_hz=TONES[shot])
 
 
 def lumas(path: Path) -> list[float]:

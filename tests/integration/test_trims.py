@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 
 import av
@@ -20,6 +19,7 @@ import pycmx
 import pytest
 
 from tests.support.helpers import build_workspace, decoded_audio_samples, last_storage_id, materialized_since
+from tests.support.media_sources import luma_render
 from tests.unit.test_editorial import check_edl
 from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
@@ -40,15 +40,7 @@ STEP = 4  # luma code values per frame index
 
 def coded_render(ffmpeg: str, dest: Path, *, frames: int = FRAMES, timecode: str | None = None) -> Path:
     """A tiny render whose frame n is flat grey of luma 16 + 4n (exactly, lossless), with a tone."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    seconds = frames / FPS
-    picture = f"nullsrc=s=64x36:r={FPS}:d={seconds},format=yuv420p,geq=lum='16+{STEP}*N':cb=128:cr=128"
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", picture,
-            "-f", "lavfi", "-i", f"sine=f=440:r=48000:d={seconds}", "-map", "0:v", "-map", "1:a",
-            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
-            "-c:a", "pcm_s16le", *(["-timecode", timecode] if timecode else []), str(dest)]  # fmt: skip
-    subprocess.run(argv, check=True)
-    return dest
+    return luma_render(ffmpeg, dest, f"16+{STEP}*N", frames=frames, fps=FPS, timecode=timecode)
 
 
 def frame_indices(path: Path) -> list[int]:

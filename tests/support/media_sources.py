@@ -121,3 +121,19 @@ def truncated(src: Path, dest: Path, keep: float | int) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data[:n])
     return dest
+
+
+def luma_render(
+    ffmpeg: str, dest: Path, luma: str, *, frames: int, fps: int = 24, tone_hz: int = 440, timecode: str | None = None
+) -> Path:
+    """A tiny render (64x36) whose frame N is flat grey of luma ``luma`` (a geq expression of N), lossless H.264,
+    with a sine tone as 16-bit PCM and, when given, a source timecode: frames identified by their decoded luma."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    seconds = frames / fps
+    picture = f"nullsrc=s=64x36:r={fps}:d={seconds},format=yuv420p,geq=lum='{luma}':cb=128:cr=128"
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", picture,
+            "-f", "lavfi", "-i", f"sine=f={tone_hz}:r=48000:d={seconds}", "-map", "0:v", "-map", "1:a",
+            "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
+            "-c:a", "pcm_s16le", *(["-timecode", timecode] if timecode else []), str(dest)]  # fmt: skip
+    subprocess.run(argv, check=True)
+    return dest

@@ -46,16 +46,24 @@ from .rates import Rate
 from .timecode import SourceTimecode, label_of, read_source_timecode
 
 
-@dataclass(frozen=True, order=True)
-class FrameRange:
-    """Timeline frames ``[start, end)`` of a render (0: the render's first frame), ``end`` exclusive."""
+class Frames:
+    """Frames ``[start, end)``, ``end`` exclusive: what ``FrameRange`` and ``transitions.Part`` share."""
 
     start: int
     end: int
 
     @property
     def frames(self) -> int:
+        """How many frames: ``end - start``."""
         return self.end - self.start
+
+
+@dataclass(frozen=True, order=True)
+class FrameRange(Frames):
+    """Timeline frames ``[start, end)`` of a render (0: the render's first frame), ``end`` exclusive."""
+
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)

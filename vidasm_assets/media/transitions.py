@@ -54,6 +54,7 @@ from .outputs import atomic_output
 from .presets import VideoSpec, video_args
 from .probe import probe, require_video, video_frames
 from .project import Project
+from .ranges import Frames
 from .rates import AUDIO_RATE, Rate
 from .runner import Run
 from .shots import colour_of
@@ -115,16 +116,12 @@ def keyframes(path: Path, rate: Rate) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Part:
+class Part(Frames):
     """Frames ``[start, end)`` of a clip's shared picture (its conform or segment, counted from its first frame)."""
 
     clip: int
     start: int
     end: int
-
-    @property
-    def frames(self) -> int:
-        return self.end - self.start
 
 
 @dataclass(frozen=True)
