@@ -25,7 +25,7 @@ def shot_versions(instance: dg.DagsterInstance, project: Project, timeline: Time
     shots: dict[str, tuple[str, str]] = {}
     cache = load_fingerprints(project)
     for clip in timeline.clips:
-        if clip.placeholder:  # a slate, rendered by assemble_cut; the timeline's version covers it
+        if clip.generated:  # a slate or a card, rendered by assemble_cut; the timeline's version covers it
             continue
         pv = current_input(instance, project, n.key(project.name, n.PICTURE), clip.shot)
         av = current_input(instance, project, n.key(project.name, n.AUDIO), clip.shot)
@@ -60,7 +60,7 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
         run = ffmpeg.runner(context, f"{p.name} cut", meter)
         with stamped(project.stamps(n.CUT, None, mine.version)):
             path = assemble_cut(run, project, tl)
-        posters = [(f"{c.shot} {c.take}", None if c.placeholder else project.poster_path(c.shot)) for c in tl.clips]
+        posters = [(f"{c.shot} {c.take}", None if c.generated else project.poster_path(c.shot)) for c in tl.clips]
         sheet = make_contact_sheet(posters, project.contact_sheet_path())
         md = {
             **media_metadata(probe(path)),

@@ -40,6 +40,14 @@ class TimelineClip:
     # the first frame of the render used (sequence entry's ``in``), in timeline frames from the render's first frame;
     # the clip uses timeline frames [source_in, source_in + frames) of its render (``ranges.py``)
     source_in: int = 0
+    # a card (``cards.py``): what it shows (text, colours, background and its image's fingerprint); ``shot`` is then
+    # the card's id and ``source_path`` its picture in 05_Cache (None: a shot)
+    card: dict[str, Any] | None = None
+
+    @property
+    def generated(self) -> bool:
+        """A card or a placeholder slate: drawn by vidasm, no shot's work (no partition, no segment)."""
+        return self.placeholder is not None or self.card is not None
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ class Timeline:
         d["rate"] = [self.rate.num, self.rate.den]
         for clip, obj in zip(d["clips"], self.clips, strict=True):
             # optional keys only when set, so timelines without them keep their versions
-            for key in ("placeholder", "audio_tracks", "source_timecode", "source_timecode_error"):
+            for key in ("placeholder", "audio_tracks", "source_timecode", "source_timecode_error", "card"):
                 if clip.get(key) is None:
                     clip.pop(key, None)
             if not clip.get("source_in"):
