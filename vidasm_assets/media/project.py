@@ -761,6 +761,7 @@ class Project:
                 for sub in ("picture", "audio", "cut", "placeholder", "stamps", "segments", "posters", "contact")
             ),
             *(cache / "segments" / p for p in self.spec.exports),
+            *([cache / "cards", *(cache / "cards" / p for p in self.spec.exports)] if self.spec.cards() else []),
             self.assemblies_dir,
             self.exports_dir,
         ]
