@@ -38,7 +38,7 @@ SEQUENCE: list[dict] = [
     {"shot": "sh020"},
     {"card": "The end", "seconds": 0.5, "id": "end", "background": "art/end.png", "colour": "#FFFFFF"},
 ]
-EXPORTS = ["web", "proxy"]  # web: the cut's picture; proxy: per-shot segments and card segments joined
+EXPORTS = ["web", "proxy", "review"]  # web: the cut's picture; proxy, review (burn-ins): segments joined
 ROLLUPS = {"timeline", "cut", "edl", "otio", *(f"delivery_{p}" for p in EXPORTS)}
 
 
@@ -50,6 +50,16 @@ def card_entries(sequence: list[dict]) -> list[tuple[int, int, dict]]:
         if "card" in entry:
             out.append((record, frames, entry))
         record += frames
+    return out
+
+
+def shot_starts(sequence: list[dict]) -> dict[str, int]:
+    """Each shot's first record frame, from project.json alone."""
+    record, out = 0, {}
+    for entry in sequence:
+        if "shot" in entry:
+            out[entry["shot"]] = record
+        record += round(entry["seconds"] * FPS) if "card" in entry else SHOT_SECONDS * FPS
     return out
 
 
@@ -159,13 +169,18 @@ def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(buil
     retitled = [{**SEQUENCE[0], "card": "A new title"}, *SEQUENCE[1:]]
     interlude = {"card": "Interlude", "seconds": 0.5, "background": "#305020"}
     edits = [retitled, [*retitled[:2], interlude, *retitled[2:]]]
+    before = SEQUENCE
     for sequence in edits:
         write_sequence(folder, sequence)
         mark = last_storage_id(instance)
         outcomes = build_workspace(instance, root)
         assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
         rebuilt = materialized_since(instance, mark)
-        assert {label.split("/", 1)[1] for label in rebuilt} == ROLLUPS, rebuilt  # no "[shot]" partition
+        # no shot's picture, audio or plain segment; review segments burn in the record timecode: those of the
+        # shots a new card moved are re-encoded, as for any edit before them
+        moved = {s for s, at in shot_starts(sequence).items() if shot_starts(before)[s] != at}
+        assert {label.split("/", 1)[1] for label in rebuilt} == ROLLUPS | {f"segments_review[{s}]" for s in moved}
+        before = sequence
         for record, frames, entry in card_entries(sequence):
             want = list(range(record, record + frames))
             assert card_frames(project.cut_path(), background_of(entry)) == want, entry

@@ -192,3 +192,17 @@ def test_a_card_change_touches_the_edit_facet_only(tmp_path: Path) -> None:
     assert before[v.Asset.AUDIO_SPEC] == after[v.Asset.AUDIO_SPEC]
     assert before[v.Asset.EDIT_SPEC] != after[v.Asset.EDIT_SPEC]
     assert folder.is_dir()
+
+
+def test_a_missing_or_broken_background_image_names_the_file(tmp_path: Path) -> None:
+    from vidasm_assets.media.errors import InvalidMediaError, MediaNotFoundError
+
+    folder = project_with(tmp_path, [{"card": "x", "seconds": 1, "background": "art/bg.png"}, {"shot": "sh010"}])
+    project = load_project(tmp_path, "p")
+    card = next(e for e in project.entries() if isinstance(e, CardRef))
+    with pytest.raises(MediaNotFoundError, match=r"art/bg\.png: card card1's background image is missing"):
+        card_clip(project, card)
+    (folder / "art").mkdir()
+    (folder / "art" / "bg.png").write_text("not a picture")
+    with pytest.raises(InvalidMediaError, match=r"art/bg\.png: card card1's background is not an image"):
+        card_clip(project, card)
