@@ -165,7 +165,8 @@ def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(buil
     root, folder, instance = built
     project = load_project(root, "cards")
     shot_files = {p: p.stat().st_mtime_ns for p in (project.picture_path("sh010"), project.audio_path("sh020"))}
-    old_cards = set((project.cache_dir / CARDS_DIR).glob("card1-*"))
+    old_cards = {*(project.cache_dir / CARDS_DIR).glob("card1-*"), *(project.cache_dir / CARDS_DIR).glob("*/card1-*")}
+    assert old_cards
     retitled = [{**SEQUENCE[0], "card": "A new title"}, *SEQUENCE[1:]]
     interlude = {"card": "Interlude", "seconds": 0.5, "background": "#305020"}
     edits = [retitled, [*retitled[:2], interlude, *retitled[2:]]]
@@ -186,7 +187,11 @@ def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(buil
             assert card_frames(project.cut_path(), background_of(entry)) == want, entry
             assert card_frames(project.delivery_path("proxy"), background_of(entry)) == want, entry
     assert {p: p.stat().st_mtime_ns for p in shot_files} == shot_files
-    assert not any(p.exists() for p in old_cards)  # the old text's card outputs are gone
+    assert not any(p.exists() for p in old_cards)  # the old text's card outputs are gone, segments too
+    for preset in ("proxy", "review"):
+        names = sorted(p.name.split("-")[0] for p in (project.cache_dir / CARDS_DIR / preset).iterdir())
+        assert names == sorted(e.get("id") or f"card{i}" for i, e in enumerate(
+            (e for e in edits[-1] if "card" in e), start=1))  # fmt: skip
     mark = last_storage_id(instance)
     assert build_workspace(instance, root) == []  # nothing changed: nothing built
     assert materialized_since(instance, mark) == set()

@@ -346,6 +346,9 @@ def delivery_segments(run: Run, project: Project, timeline: Timeline, preset: Pr
                 shot=clip.shot,
             )
         paths.append(seg)
+    cards = {p for c, p in zip(timeline.clips, paths, strict=True) if c.card is not None}
+    if cards:  # an edited card's old segments go
+        prune_cards(project.cache_dir / CARDS_DIR / preset.name, cards)
     problem = segment_mismatches(list(dict.fromkeys(paths)))
     if problem:
         raise InvalidMediaError(f"{project.name} {preset.name}: segments cannot be joined: {problem}",

@@ -150,7 +150,7 @@ def check_image(path: Path, what: str) -> None:
     try:
         with Image.open(path) as img:
             w, h = img.size
-    except OSError as exc:
+    except (OSError, Image.DecompressionBombError) as exc:
         raise InvalidMediaError(f"{path}: {what}'s background is not an image Pillow can read ({exc})",
                                 path=path) from exc  # fmt: skip
     if limit and w * h > limit:

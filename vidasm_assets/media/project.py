@@ -227,6 +227,8 @@ class CardEntry(_Strict):
             if not _COLOUR_RE.fullmatch(v):
                 raise ValueError(f"background {v!r} must be a colour '#RRGGBB' or an image of the project folder")
             return v
+        if any(ord(c) < 32 for c in v):
+            raise ValueError(f"background {v!r} holds a control character")
         if not v.lower().endswith(CARD_IMAGE_EXTENSIONS):
             raise ValueError(f"background {v!r} must be a colour '#RRGGBB' or a .png/.jpg image")
         return v
