@@ -195,3 +195,19 @@ def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(buil
     mark = last_storage_id(instance)
     assert build_workspace(instance, root) == []  # nothing changed: nothing built
     assert materialized_since(instance, mark) == set()
+
+
+def test_a_new_background_image_under_the_same_name_redraws_the_card(built) -> None:
+    """The image's content, not its name, is what the card shows: replacing the file rebuilds the roll-ups (no
+    shot), and the card shows the new picture."""
+    root, folder, instance = built
+    project = load_project(root, "cards")
+    sequence = json.loads((folder / "project.json").read_text())["sequence"]
+    new_colour = (40, 160, 60)
+    Image.new("RGB", (32, 18), new_colour).save(folder / "art" / "end.png")
+    mark = last_storage_id(instance)
+    outcomes = build_workspace(instance, root)
+    assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+    assert {label.split("/", 1)[1] for label in materialized_since(instance, mark)} == ROLLUPS
+    ((record, frames, _),) = [c for c in card_entries(sequence) if c[2].get("id") == "end"]
+    assert card_frames(project.cut_path(), new_colour) == list(range(record, record + frames))
