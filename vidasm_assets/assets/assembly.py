@@ -60,7 +60,7 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
         run = ffmpeg.runner(context, f"{p.name} cut", meter)
         with stamped(project.stamps(n.CUT, None, mine.version)):
             path = assemble_cut(run, project, tl)
-        posters = [(f"{c.shot} {c.take}", None if c.generated else project.poster_path(c.shot)) for c in tl.clips]
+        posters = [(f"{c.shot} {c.take}", None if c.placeholder else project.poster_path(c.shot)) for c in tl.clips]
         sheet = make_contact_sheet(posters, project.contact_sheet_path())
         md = {
             **media_metadata(probe(path)),

@@ -380,13 +380,15 @@ def _media_ranges(
     return available, opentime.TimeRange(start_time=used, duration=opentime.RationalTime(clip.frames, fps))
 
 
-def _reference(clip: TimelineClip, available: opentime.TimeRange) -> otio.core.MediaReference:
-    """The clip's media: its file, or for a card a ``Slug`` generator (what FCP 7 XML and Premiere call a
-    generated placeholder clip) carrying what the card shows in its parameters."""
-    if clip.card is None:
-        return otio.schema.ExternalReference(target_url=_target_url(clip.source_path), available_range=available)
-    return otio.schema.GeneratorReference(name=clip.clip_name, generator_kind="Slug", available_range=available,
-                                          parameters=dict(clip.card))  # fmt: skip
+def _card_references(result: otio.schema.Timeline) -> None:
+    """Each card's media is a ``Slug`` generator (what FCP 7 XML and Premiere call a generated clip), carrying what
+    the card shows in its parameters, instead of its picture in 05_Cache."""
+    for clip in result.find_clips():
+        card = clip.metadata["vidasm"].get("card")
+        if card is not None:
+            clip.media_reference = otio.schema.GeneratorReference(
+                name=clip.name, generator_kind="Slug", available_range=clip.media_reference.available_range,
+                parameters=dict(card))  # fmt: skip
 
 
 def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timeline:
@@ -423,7 +425,9 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
         track = otio.schema.Track(name=name, kind=kind)
         for clip in timeline.clips:
             available, used = _media_ranges(clip, timeline.rate, spans[clip.source_path], own_rate=own_rate)
-            reference = _reference(clip, available)
+            reference = otio.schema.ExternalReference(
+                target_url=_target_url(clip.source_path), available_range=available
+            )
             if clip.source_timecode is not None:
                 reference.metadata["vidasm"] = {"source_timecode": clip.source_timecode.to_dict()}
             track.append(
@@ -435,6 +439,7 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
                 )
             )
         result.tracks.append(track)
+    _card_references(result)
     return result
 
 

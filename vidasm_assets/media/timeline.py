@@ -34,12 +34,6 @@ class TimelineClip:
     beat: str | None = None
     notes: str | None = None
     placeholder: str | None = None  # why the shot is a slate instead of its render (None: a real shot)
-    audio_tracks: str | None = None  # which audio tracks are used, when the render has several or a choice was made
-    source_timecode: SourceTimecode | None = None  # the render's start timecode at its own rate (None: it has none)
-    source_timecode_error: str | None = None  # why the render's timecode tag is unreadable (the exports refuse it)
-    # the first frame of the render used (sequence entry's ``in``), in timeline frames from the render's first frame;
-    # the clip uses timeline frames [source_in, source_in + frames) of its render (``ranges.py``)
-    source_in: int = 0
     # a card (``cards.py``): what it shows (text, colours, background and its image's fingerprint); ``shot`` is then
     # the card's id and ``source_path`` its picture in 05_Cache (None: a shot)
     card: dict[str, Any] | None = None
@@ -48,6 +42,13 @@ class TimelineClip:
     def generated(self) -> bool:
         """A card or a placeholder slate: drawn by vidasm, no shot's work (no partition, no segment)."""
         return self.placeholder is not None or self.card is not None
+
+    audio_tracks: str | None = None  # which audio tracks are used, when the render has several or a choice was made
+    source_timecode: SourceTimecode | None = None  # the render's start timecode at its own rate (None: it has none)
+    source_timecode_error: str | None = None  # why the render's timecode tag is unreadable (the exports refuse it)
+    # the first frame of the render used (sequence entry's ``in``), in timeline frames from the render's first frame;
+    # the clip uses timeline frames [source_in, source_in + frames) of its render (``ranges.py``)
+    source_in: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,13 @@ class Timeline:
         d["rate"] = [self.rate.num, self.rate.den]
         for clip, obj in zip(d["clips"], self.clips, strict=True):
             # optional keys only when set, so timelines without them keep their versions
-            for key in ("placeholder", "audio_tracks", "source_timecode", "source_timecode_error", "card"):
+            for key in ("placeholder", "audio_tracks", "source_timecode", "source_timecode_error"):
                 if clip.get(key) is None:
                     clip.pop(key, None)
             if not clip.get("source_in"):
                 clip.pop("source_in", None)
+            if clip.get("card") is None:  # a shot
+                clip.pop("card", None)
             if obj.source_timecode is not None:
                 clip["source_timecode"] = obj.source_timecode.to_dict()
         return d
