@@ -249,7 +249,8 @@ class ProjectSpec(_Strict):
     fps: float = 24
     resolution: str = "1920x1080"
     audio: AudioSettings = AudioSettings()
-    sequence: list[Entry] | None = None
+    # project.json "sequence": uses of shots and cards in story order (``sequence``: the shots only, ``cards``)
+    entries: list[Entry] | None = Field(None, alias="sequence")
     exports: list[str] = ["web"]
     # the project's own delivery presets (and overrides of the workspace's presets.json or the built-ins)
     presets: dict[str, PresetSpec] = {}
@@ -313,9 +314,9 @@ class ProjectSpec(_Strict):
     @model_validator(mode="after")
     def _repeats_agree(self) -> ProjectSpec:
         """A shot used more than once shares one conform: its uses must select the same take and audio tracks."""
-        if self.sequence is not None:
+        if self.entries is not None:
             first: dict[str, SequenceEntry] = {}
-            for i, entry in enumerate(self.sequence):
+            for i, entry in enumerate(self.entries):
                 if isinstance(entry, CardEntry):
                     continue
                 was = first.setdefault(entry.shot, entry)
@@ -331,7 +332,7 @@ class ProjectSpec(_Strict):
     @model_validator(mode="after")
     def _card_ids(self) -> ProjectSpec:
         """Card ids are unique and no shot's: they name the card's event in the EDL and OTIO."""
-        shots = {e.shot for e in self.shot_entries()}
+        shots = {e.shot for e in self.sequence or []}
         seen: set[str] = set()
         for i, (card_id, _) in enumerate(self.cards()):
             if card_id in shots or card_id in seen:
@@ -341,13 +342,15 @@ class ProjectSpec(_Strict):
             seen.add(card_id)
         return self
 
-    def shot_entries(self) -> list[SequenceEntry]:
-        """The sequence's uses of shots (no cards), in story order."""
-        return [e for e in self.sequence or [] if isinstance(e, SequenceEntry)]
+    @property
+    def sequence(self) -> list[SequenceEntry] | None:
+        """project.json's uses of shots in story order (None: no sequence, every shot folder); its cards are
+        ``cards``, both in their places ``entries``."""
+        return None if self.entries is None else [e for e in self.entries if isinstance(e, SequenceEntry)]
 
     def cards(self) -> list[tuple[str, CardEntry]]:
         """The sequence's cards with their ids (``id``, else ``card<N>``), in story order."""
-        cards = [e for e in self.sequence or [] if isinstance(e, CardEntry)]
+        cards = [e for e in self.entries or [] if isinstance(e, CardEntry)]
         return [(c.id or f"card{i}", c) for i, c in enumerate(cards, start=1)]
 
     @property
@@ -606,7 +609,7 @@ class Project:
     def ignored_folders(self) -> dict[str, str]:
         """Folders in 03_Renders that are no shot of the cut, and why: an invalid shot id, or (with an explicit
         ``sequence``) not listed in it. The planner says them once per build and status."""
-        listed = {e.shot for e in self.spec.shot_entries()} if self.spec.sequence is not None else None
+        listed = {e.shot for e in self.spec.sequence} if self.spec.sequence is not None else None
         out: dict[str, str] = {}
         for entry in self._folders():
             if not NAME_RE.fullmatch(entry.name):
@@ -625,7 +628,7 @@ class Project:
             if self.spec.sequence is not None:
                 self._sequence = [
                     ShotRef(e.shot, e.take, e.scene, e.beat, e.notes, _tracks_key(e.audio_tracks), e.in_, e.out)
-                    for e in self.spec.shot_entries()
+                    for e in self.spec.sequence
                 ]
             else:
                 # every shot folder, with or without a usable render: only removing the folder removes the shot
@@ -635,11 +638,11 @@ class Project:
     def entries(self) -> list[ShotRef | CardRef]:
         """The cut in story order: every use of a shot (``sequence``) and every card of project.json's sequence."""
         shots = iter(self.sequence())
-        if self.spec.sequence is None:
+        if self.spec.entries is None:
             return list(shots)
         cards = iter(self.spec.cards())
         out: list[ShotRef | CardRef] = []
-        for entry in self.spec.sequence:
+        for entry in self.spec.entries:
             if isinstance(entry, CardEntry):
                 card_id, card = next(cards)
                 frames = max(1, round(Fraction(str(card.seconds)) * self.spec.rate.fraction))

@@ -104,7 +104,7 @@ def _cards(project: Project) -> dict[str, Any]:
     """The sequence's cards with their place in it (none: no key, so a sequence without cards keeps its
     version). A card is no shot's input: it reaches the timeline and what is made from it only."""
     cards = [[i, e.id, e.card, e.seconds, e.background, e.colour, e.notes]
-             for i, e in enumerate(project.spec.sequence or []) if isinstance(e, CardEntry)]  # fmt: skip
+             for i, e in enumerate(project.spec.entries or []) if isinstance(e, CardEntry)]  # fmt: skip
     return {"cards": cards} if cards else {}
 
 
@@ -125,12 +125,12 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
         },
         Asset.EDIT_SPEC: {
             "sequence": refs,
+            **_cards(project),
             "fps": _rate(project),
             "editorial.edl_style": ed.edl_style,
             "editorial.record_start": ed.record_start,
             "placeholders": s.placeholders,
             **_tracks(project),  # the EDL says which audio tracks each event uses
-            **_cards(project),
         },
     }
 
