@@ -159,7 +159,7 @@ def plan_project(
     tl = assembly.build_timeline(project, probes)
     shots, segments = {}, {}
     for clip in tl.clips:
-        if clip.placeholder:
+        if clip.generated:
             continue
         wanted = assembly.expected_shot_inputs(project, clip, cache)
         shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)

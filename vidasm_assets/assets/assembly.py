@@ -26,7 +26,7 @@ def shot_versions(instance: dg.DagsterInstance, project: Project, timeline: Time
     shots: dict[str, tuple[str, str]] = {}
     cache = load_fingerprints(project)
     for clip in timeline.clips:
-        if clip.placeholder:  # a slate, rendered by assemble_cut; the timeline's version covers it
+        if clip.generated:  # a slate or a card, rendered by assemble_cut; the timeline's version covers it
             continue
         pv = current_input(instance, project, n.key(project.name, n.PICTURE), clip.shot)
         av = current_input(instance, project, n.key(project.name, n.AUDIO), clip.shot)

@@ -34,7 +34,7 @@ def segment_versions(
     cache = load_fingerprints(project)
     out: dict[str, str] = {}
     for clip in timeline.clips:
-        if clip.placeholder:
+        if clip.generated:
             continue
         got = current_input(instance, project, key, clip.shot)
         if got != expected_segment_inputs(project, timeline, clip, cache, preset).version:

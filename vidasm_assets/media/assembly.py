@@ -12,6 +12,7 @@ from typing import Any
 
 from . import commands as cmd
 from .burnins import BurnIn, timeline_burn_ins
+from .cards import CARDS_DIR, card_clip, card_segment, prune_cards, render_card
 from .checks import segment_mismatches
 from .colour import check_hdr_policy
 from .conform import segment_encoder
@@ -28,7 +29,7 @@ from .loudness import describe_tracks, selected_tracks
 from .outputs import atomic_output, temp_name
 from .presets import CUT_VIDEO, Preset, from_cut
 from .probe import MediaInfo, probe, require_video, video_frames
-from .project import Project, ShotRef, list_takes
+from .project import CardRef, Project, ShotRef, list_takes
 from .ranges import FrameRange, ShotSpan, entry_range, shot_uses, span_of
 from .rates import Rate
 from .runner import Run
@@ -105,7 +106,10 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
     rate = project.spec.rate
     width, height = project.spec.size
     clips = []
-    for ref in project.sequence():
+    for ref in project.entries():
+        if isinstance(ref, CardRef):
+            clips.append(card_clip(project, ref))
+            continue
         try:
             take, info = usable_take(project, ref, probes)
             used = entry_range(ref, take, info, rate, shot_frames(info, rate))
@@ -200,7 +204,7 @@ def clip_pictures(
     split: dict[str, list[Path]] = {}
     out: list[list[Path]] = []
     for clip, path in zip(timeline.clips, shared, strict=True):
-        span = None if clip.placeholder else clip_span(timeline, clip.shot)
+        span = None if clip.generated else clip_span(timeline, clip.shot)
         if span is None or not span.cuts:
             out.append([path])
             continue
@@ -231,7 +235,7 @@ def clip_audios(run: Run, timeline: Timeline, shared: list[Path], scratch: Path)
     rate = timeline.rate
     out: list[Path] = []
     for i, (clip, path) in enumerate(zip(timeline.clips, shared, strict=True)):
-        span = None if clip.placeholder else clip_span(timeline, clip.shot)
+        span = None if clip.generated else clip_span(timeline, clip.shot)
         if span is None or not span.cuts:
             out.append(path)
             continue
@@ -246,15 +250,20 @@ def clip_audios(run: Run, timeline: Timeline, shared: list[Path], scratch: Path)
 def assemble_cut(run: Run, project: Project, timeline: Timeline, report: Report | None = None) -> Path:
     """Join every shot's picture and audio by stream copy, checking each is there and the right length.
 
-    Placeholder clips get their slate rendered here. A real shot whose outputs are missing or the wrong length
-    fails the cut, naming the shot: a shot is never dropped silently. A shot used more than once with different
-    ranges is split into the pieces each use takes (``clip_pictures``, ``clip_audios``).
+    Placeholder clips get their slate rendered here, cards their picture (``cards.render_card``). A real shot
+    whose outputs are missing or the wrong length fails the cut, naming the shot: a shot is never dropped silently.
+    A shot used more than once with different ranges is split into the pieces each use takes (``clip_pictures``,
+    ``clip_audios``).
     """
-    pictures, audios = [], []
+    pictures, audios, card_files = [], [], []
     for clip in timeline.clips:
         if clip.placeholder:
             pic, aud = render_placeholder(run, project, clip)
             frames = clip.frames
+        elif clip.card is not None:
+            pic, aud = render_card(run, project, clip)
+            frames = clip.frames
+            card_files += [pic, aud]
         else:
             pic, aud = project.picture_path(clip.shot), project.audio_path(clip.shot)
             frames = clip_span(timeline, clip.shot).span.frames
@@ -310,6 +319,7 @@ def assemble_cut(run: Run, project: Project, timeline: Timeline, report: Report 
         if not out.video or out.video.frames != timeline.total_frames:
             got = out.video.frames if out.video else 0
             raise InvalidMediaError(f"{dest}: cut has {got} frames, expected {timeline.total_frames}", path=dest)
+    prune_cards(project.cache_dir / CARDS_DIR, set(card_files))  # an edited card's old outputs
     return dest
 
 
@@ -343,6 +353,9 @@ def delivery_segments(run: Run, project: Project, timeline: Timeline, preset: Pr
         if clip.placeholder:
             paths.append(placeholder_segment(run, project, clip, preset))
             continue
+        if clip.card is not None:
+            paths.append(card_segment(run, project, clip, preset))
+            continue
         seg = project.segment_path(preset.name, clip.shot)
         if not seg.is_file():
             raise MediaNotFoundError(shot=clip.shot, message=f"{seg} is missing; build the shot's segment", path=seg)
@@ -355,6 +368,9 @@ def delivery_segments(run: Run, project: Project, timeline: Timeline, preset: Pr
                 shot=clip.shot,
             )
         paths.append(seg)
+    cards = {p for c, p in zip(timeline.clips, paths, strict=True) if c.card is not None}
+    if cards:  # an edited card's old segments go
+        prune_cards(project.cache_dir / CARDS_DIR / preset.name, cards)
     problem = segment_mismatches(list(dict.fromkeys(paths)))
     if problem:
         raise InvalidMediaError(f"{project.name} {preset.name}: segments cannot be joined: {problem}",

@@ -70,6 +70,8 @@ EDL_TRACK = "AA/V"
 
 REEL_MAX = 8
 # Source names the readers treat as black, bars or an auxiliary source rather than a tape.
+CARD_REEL = "AX"
+"""The reel of a card's event: CMX3600's auxiliary source (no tape), read as a clip by pycmx and OTIO."""
 _RESERVED_REELS = frozenset({"AX", "BL", "BLACK", "BARS"})
 _TIMECODE_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})([:;])(\d{2})")
 _TAKE_RE = re.compile(r"(v|take)0*(\d+)", re.IGNORECASE)
@@ -198,6 +200,9 @@ def reel_names(timeline: Timeline, style: EdlStyle | str = EdlStyle.RESOLVE) -> 
     for clip in timeline.clips:
         if clip.source_path in reels:
             continue
+        if clip.card is not None:  # a card is no source reel: an auxiliary (AX) event
+            reels[clip.source_path] = CARD_REEL
+            continue
         base = name = _base_reel(clip, style)
         n = 1
         while name in used:
@@ -234,11 +239,14 @@ def _event_comments(clip: TimelineClip, style: EdlStyle, rate: Rate) -> list[str
         return lines
     if clip.placeholder:
         lines.append(f"* PLACEHOLDER: {_one_line(clip.placeholder)}")
+    if clip.card is not None:
+        lines.append(f"* CARD: {_one_line(clip.card.get('text', ''))}")
     own = _relabelled(clip, rate)
     if own is not None:
         mode = "DROP FRAME" if own.drop_frame else "NON-DROP FRAME"
         lines.append(f"* SOURCE TIMECODE: {own.label} AT {own.rate} FPS {mode}")
-    extra = [("TAKE", clip.take), ("SCENE", clip.scene), ("BEAT", clip.beat), ("NOTES", clip.notes)]
+    take = None if clip.card is not None else clip.take
+    extra = [("TAKE", take), ("SCENE", clip.scene), ("BEAT", clip.beat), ("NOTES", clip.notes)]
     extra.append(("AUDIO TRACKS", clip.audio_tracks))
     lines += [f"* {key}: {_one_line(value)}" for key, value in extra if value and _one_line(value)]
     return lines
@@ -395,6 +403,7 @@ def _clip_metadata(clip: TimelineClip) -> dict[str, object]:
             "beat": clip.beat,
             "notes": clip.notes,
             **({"placeholder": clip.placeholder} if clip.placeholder else {}),
+            **({"card": dict(clip.card)} if clip.card is not None else {}),
             **({"audio_tracks": clip.audio_tracks} if clip.audio_tracks else {}),
         }
     }
@@ -446,6 +455,17 @@ def _media_ranges(
         offset: Fraction = tc.media_frames(clip.source_start_frame - span[0], rate)
         used = opentime.RationalTime(float(tc.frame + offset), own)
     return available, opentime.TimeRange(start_time=used, duration=opentime.RationalTime(clip.frames, fps))
+
+
+def _card_references(result: otio.schema.Timeline) -> None:
+    """Each card's media is a ``Slug`` generator (what FCP 7 XML and Premiere call a generated clip), carrying what
+    the card shows in its parameters, instead of its picture in 05_Cache."""
+    for clip in result.find_clips():
+        card = clip.metadata["vidasm"].get("card")
+        if card is not None:
+            clip.media_reference = otio.schema.GeneratorReference(
+                name=clip.name, generator_kind="Slug", available_range=clip.media_reference.available_range,
+                parameters=dict(card))  # fmt: skip
 
 
 def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timeline:
@@ -500,6 +520,7 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
             )
             track.extend(after)
         result.tracks.append(track)
+    _card_references(result)
     return result
 
 
@@ -586,6 +607,20 @@ def _own_file_timecodes(text: str, files: dict[str, tuple[SourceTimecode, int]])
     return minidom.parseString(ElementTree.tostring(root, encoding="UTF-8")).toprettyxml(indent="    ")
 
 
+def _cards_for_fcp(track: otio.schema.Track) -> None:
+    """Cards as FCP 7 XML has them: a ``generatoritem`` of a Text generator on the video track (the adapter writes
+    a generator reference without its effect as a broken file), silence (a gap) on the audio track."""
+    for i, item in enumerate(list(track)):
+        card = isinstance(item, otio.schema.Clip) and isinstance(item.media_reference, otio.schema.GeneratorReference)
+        if not card:
+            continue
+        if track.kind == otio.schema.TrackKind.Audio:
+            track[i] = otio.schema.Gap(source_range=item.source_range)
+        else:
+            item.media_reference.metadata["fcp_xml"] = {"effecttype": "generator", "mediatype": "video",
+                                                        "effectcategory": "Text"}  # fmt: skip
+
+
 def write_fcp_xml(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
     """Write the cut as FCP 7 XML (xmeml) with OTIO's ``fcp_xml`` adapter, atomically.
 
@@ -611,7 +646,10 @@ def write_fcp_xml(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
     if drop:
         result.metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
     for track in result.tracks:
+        _cards_for_fcp(track)
         for clip in track.find_clips():
+            if isinstance(clip.media_reference, otio.schema.GeneratorReference):
+                continue
             if drop:
                 clip.media_reference.metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
             if track.kind == otio.schema.TrackKind.Audio:

@@ -13,13 +13,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -203,13 +206,82 @@ class SequenceEntry(_Strict):
         return None if v is None else _check_tracks(v)
 
 
+CARD_TEXT_MAX = 400
+"""Characters a card's text may hold (its lines are wrapped to the frame; more would not be readable)."""
+CARD_LINES_MAX = 12
+CARD_SECONDS_MAX = 3600
+CARD_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+_COLOUR_RE = re.compile(r"#[0-9A-Fa-f]{6}")
+
+
+class CardEntry(_Strict):
+    """A title card, end card or text slate in the cut: ``text`` drawn over a colour or an image of the project
+    folder for ``seconds`` (rounded to the nearest frame at the project rate, at least one), with silence under it.
+    ``id`` names it in the EDL and OTIO (default ``card<N>``, N counting the sequence's cards from 1)."""
+
+    card: str
+    seconds: float = Field(gt=0, le=CARD_SECONDS_MAX)
+    background: str = "#000000"  # "#RRGGBB" or an image (png/jpg) inside the project folder, relative to it
+    colour: str = "#FFFFFF"  # the text's colour
+    id: str | None = None
+    notes: str | None = None
+
+    @field_validator("card")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a card's text is empty")
+        if len(v) > CARD_TEXT_MAX:
+            raise ValueError(f"a card's text holds {len(v)} characters; at most {CARD_TEXT_MAX}")
+        if v.count("\n") >= CARD_LINES_MAX:
+            raise ValueError(f"a card's text holds {v.count(chr(10)) + 1} lines; at most {CARD_LINES_MAX}")
+        if any(ord(c) < 32 and c != "\n" for c in v):
+            raise ValueError("a card's text holds a control character (only line breaks are allowed)")
+        return v
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str | None) -> str | None:
+        return None if v is None else check_name(v, "card id")
+
+    @field_validator("colour")
+    @classmethod
+    def _colour(cls, v: str) -> str:
+        if not _COLOUR_RE.fullmatch(v):
+            raise ValueError(f"colour {v!r} must be '#RRGGBB'")
+        return v
+
+    @field_validator("background")
+    @classmethod
+    def _background(cls, v: str) -> str:
+        if v.startswith("#"):
+            if not _COLOUR_RE.fullmatch(v):
+                raise ValueError(f"background {v!r} must be a colour '#RRGGBB' or an image of the project folder")
+            return v
+        if any(ord(c) < 32 for c in v):
+            raise ValueError(f"background {v!r} holds a control character")
+        if not v.lower().endswith(CARD_IMAGE_EXTENSIONS):
+            raise ValueError(f"background {v!r} must be a colour '#RRGGBB' or a .png/.jpg image")
+        return v
+
+
+def _entry_kind(v: Any) -> str:
+    return "card" if (isinstance(v, dict) and "card" in v) or isinstance(v, CardEntry) else "shot"
+
+
+ShotEntry = Annotated[SequenceEntry, Tag("shot")]
+Entry = Annotated[ShotEntry | Annotated[CardEntry, Tag("card")], Discriminator(_entry_kind)]
+"""A sequence entry: a use of a shot, or a card (an object with ``card``)."""
+
+
 class ProjectSpec(_Strict):
     """project.json, validated; unknown keys are rejected so typos never pass silently."""
 
     fps: float = 24
     resolution: str = "1920x1080"
     audio: AudioSettings = AudioSettings()
-    sequence: list[SequenceEntry] | None = None
+    # project.json "sequence": uses of shots and cards in story order (``sequence``: the shots only, ``cards``)
+    entries: list[Entry] | None = Field(None, alias="sequence")
     exports: list[str] = ["web"]
     # the project's own delivery presets (and overrides of the workspace's presets.json or the built-ins)
     presets: dict[str, PresetSpec] = {}
@@ -273,9 +345,11 @@ class ProjectSpec(_Strict):
     @model_validator(mode="after")
     def _repeats_agree(self) -> ProjectSpec:
         """A shot used more than once shares one conform: its uses must select the same take and audio tracks."""
-        if self.sequence is not None:
+        if self.entries is not None:
             first: dict[str, SequenceEntry] = {}
-            for i, entry in enumerate(self.sequence):
+            for i, entry in enumerate(self.entries):
+                if isinstance(entry, CardEntry):
+                    continue
                 was = first.setdefault(entry.shot, entry)
                 for name in ("take", "audio_tracks"):
                     if getattr(was, name) != getattr(entry, name):
@@ -290,6 +364,30 @@ class ProjectSpec(_Strict):
                     "can only fade_in"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _card_ids(self) -> ProjectSpec:
+        """Card ids are unique and no shot's: they name the card's event in the EDL and OTIO."""
+        shots = {e.shot for e in self.sequence or []}
+        seen: set[str] = set()
+        for i, (card_id, _) in enumerate(self.cards()):
+            if card_id in shots or card_id in seen:
+                what = "a shot of the sequence" if card_id in shots else "another card"
+                raise ValueError(f"sequence: card {i + 1}'s id {card_id!r} is already used by {what}; give it its "
+                                 'own "id"')  # fmt: skip
+            seen.add(card_id)
+        return self
+
+    @property
+    def sequence(self) -> list[SequenceEntry] | None:
+        """project.json's uses of shots in story order (None: no sequence, every shot folder); its cards are
+        ``cards``, both in their places ``entries``."""
+        return None if self.entries is None else [e for e in self.entries if isinstance(e, SequenceEntry)]
+
+    def cards(self) -> list[tuple[str, CardEntry]]:
+        """The sequence's cards with their ids (``id``, else ``card<N>``), in story order."""
+        cards = [e for e in self.entries or [] if isinstance(e, CardEntry)]
+        return [(c.id or f"card{i}", c) for i, c in enumerate(cards, start=1)]
 
     @property
     def rate(self) -> Rate:
@@ -325,6 +423,9 @@ def _problems(exc: ValidationError) -> list[str]:
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(root)"
         reason = err["msg"].removeprefix("Value error, ")
+        loc = err["loc"]
+        if len(loc) > 2 and loc[0] == "sequence" and loc[2] in ("shot", "card"):  # the entry kind's union tag
+            where = ".".join(str(p) for p in (*loc[:2], *loc[3:]))
         if err["type"] == "extra_forbidden":
             reason = "unknown field"
         problems.append(f"field '{where}': {reason}")
@@ -477,6 +578,19 @@ class ShotRef:
         return self.in_ is not None or self.out is not None
 
 
+@dataclass(frozen=True)
+class CardRef:
+    """A card of the cut: its id, text, length in timeline frames (``seconds`` rounded to the nearest frame, at
+    least one), background (``#RRGGBB`` or an image path relative to the project folder), text colour, notes."""
+
+    id: str
+    text: str
+    frames: int
+    background: str = "#000000"
+    colour: str = "#FFFFFF"
+    notes: str | None = None
+
+
 @dataclass
 class Project:
     """A project folder with its validated spec."""
@@ -576,6 +690,37 @@ class Project:
                 # every shot folder, with or without a usable render: only removing the folder removes the shot
                 self._sequence = [ShotRef(s) for s in self.shot_folders() if not self.pending_folder(s)]
         return list(self._sequence)
+
+    def entries(self) -> list[ShotRef | CardRef]:
+        """The cut in story order: every use of a shot (``sequence``) and every card of project.json's sequence."""
+        shots = iter(self.sequence())
+        if self.spec.entries is None:
+            return list(shots)
+        cards = iter(self.spec.cards())
+        out: list[ShotRef | CardRef] = []
+        for entry in self.spec.entries:
+            if isinstance(entry, CardEntry):
+                card_id, card = next(cards)
+                frames = max(1, round(Fraction(str(card.seconds)) * self.spec.rate.fraction))
+                out.append(CardRef(card_id, card.card, frames, card.background, card.colour, card.notes))
+            else:
+                out.append(next(shots))
+        return out
+
+    def card_image(self, card: CardRef) -> Path | None:
+        """A card's background image (None for a colour), checked to lie inside the project folder:
+        ``UnsafePathError`` naming the path, where it leads and project.json otherwise."""
+        if card.background.startswith("#"):
+            return None
+        path = self.root / card.background
+        target, root = path.resolve(), self.root.resolve()
+        if not target.is_relative_to(root):
+            raise UnsafePathError(
+                f"{self.root / PROJECT_FILE}: card {card.id}'s background {card.background!r} resolves to {target}, "
+                f"outside the project folder {root}: a card's image must be a file of the project",
+                path=self.root / PROJECT_FILE,
+            )
+        return path
 
     def shots(self) -> list[str]:
         """Every shot of the cut once, in the order of its first use (a shot may be used more than once)."""
@@ -677,6 +822,7 @@ class Project:
                 for sub in ("picture", "audio", "cut", "placeholder", "stamps", "segments", "posters", "contact")
             ),
             *(cache / "segments" / p for p in self.spec.exports),
+            *([cache / "cards", *(cache / "cards" / p for p in self.spec.exports)] if self.spec.cards() else []),
             self.assemblies_dir,
             self.exports_dir,
         ]
@@ -757,6 +903,9 @@ def _load(root: Path, name: str) -> Project:
     folder = root / name
     project = Project(name, folder, load_spec(folder / PROJECT_FILE), workspace_presets=load_workspace_presets(root))
     project.exports()  # an unknown preset is an error of this project.json, said now
+    for card in project.entries():  # a card's image outside the project folder: refused by name, now
+        if isinstance(card, CardRef):
+            project.card_image(card)
     check_confined(project, root)
     return project
 

@@ -34,6 +34,15 @@ class TimelineClip:
     beat: str | None = None
     notes: str | None = None
     placeholder: str | None = None  # why the shot is a slate instead of its render (None: a real shot)
+    # a card (``cards.py``): what it shows (text, colours, background and its image's fingerprint); ``shot`` is then
+    # the card's id and ``source_path`` its picture in 05_Cache (None: a shot)
+    card: dict[str, Any] | None = None
+
+    @property
+    def generated(self) -> bool:
+        """A card or a placeholder slate: drawn by vidasm, no shot's work (no partition, no segment)."""
+        return self.placeholder is not None or self.card is not None
+
     audio_tracks: str | None = None  # which audio tracks are used, when the render has several or a choice was made
     source_timecode: SourceTimecode | None = None  # the render's start timecode at its own rate (None: it has none)
     source_timecode_error: str | None = None  # why the render's timecode tag is unreadable (the exports refuse it)
@@ -108,6 +117,8 @@ class Timeline:
                     clip.pop(key, None)
             if not clip.get("source_in"):
                 clip.pop("source_in", None)
+            if clip.get("card") is None:  # a shot
+                clip.pop("card", None)
             if obj.source_timecode is not None:
                 clip["source_timecode"] = obj.source_timecode.to_dict()
         return d

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from .presets import Preset
-from .project import Project, stable_hash
+from .project import CardEntry, Project, stable_hash
 from .timeline import Timeline
 
 
@@ -100,6 +100,14 @@ def _tracks(project: Project) -> dict[str, Any]:
     return out
 
 
+def _cards(project: Project) -> dict[str, Any]:
+    """The sequence's cards with their place in it (none: no key, so a sequence without cards keeps its
+    version). A card is no shot's input: it reaches the timeline and what is made from it only."""
+    cards = [[i, e.id, e.card, e.seconds, e.background, e.colour, e.notes]
+             for i, e in enumerate(project.spec.entries or []) if isinstance(e, CardEntry)]  # fmt: skip
+    return {"cards": cards} if cards else {}
+
+
 def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
     """The project.json settings each step uses, by name (the observed ``*_spec`` sources)."""
     s = project.spec
@@ -117,6 +125,7 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
         },
         Asset.EDIT_SPEC: {
             "sequence": refs,
+            **_cards(project),
             "fps": _rate(project),
             "editorial.edl_style": ed.edl_style,
             "editorial.record_start": ed.record_start,
