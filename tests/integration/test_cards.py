@@ -13,14 +13,13 @@ import json
 from pathlib import Path
 
 import av
-import dagster as dg
 import numpy as np
 import opentimelineio as otio
 import pycmx
 import pytest
 from PIL import Image
 
-from tests.support.helpers import build_workspace, last_storage_id, materialized_since
+from tests.support.helpers import build_workspace, built_instance, last_storage_id, materialized_since, rebuild
 from tests.unit.test_editorial import check_edl
 from vidasm_assets.media.cards import CARDS_DIR, hex_colour
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
@@ -108,9 +107,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
         make_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mp4",
                     RenderSpec(width=SIZE[0], height=SIZE[1], seconds=SHOT_SECONDS, tone_hz=hz))  # fmt: skip
     home = tmp_path_factory.mktemp("home")
-    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
-        outcomes = build_workspace(instance, root)
-        assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+    with built_instance(root, home) as instance:
         yield root, folder, instance
 
 
@@ -173,10 +170,7 @@ def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(buil
     before = SEQUENCE
     for sequence in edits:
         write_sequence(folder, sequence)
-        mark = last_storage_id(instance)
-        outcomes = build_workspace(instance, root)
-        assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
-        rebuilt = materialized_since(instance, mark)
+        rebuilt = rebuild(root, instance)
         # no shot's picture, audio or plain segment; review segments burn in the record timecode: those of the
         # shots a new card moved are re-encoded, as for any edit before them
         moved = {s for s, at in shot_starts(sequence).items() if shot_starts(before)[s] != at}
@@ -205,9 +199,6 @@ def test_a_new_background_image_under_the_same_name_redraws_the_card(built) -> N
     sequence = json.loads((folder / "project.json").read_text())["sequence"]
     new_colour = (40, 160, 60)
     Image.new("RGB", (32, 18), new_colour).save(folder / "art" / "end.png")
-    mark = last_storage_id(instance)
-    outcomes = build_workspace(instance, root)
-    assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
-    assert {label.split("/", 1)[1] for label in materialized_since(instance, mark)} == ROLLUPS
+    assert {label.split("/", 1)[1] for label in rebuild(root, instance)} == ROLLUPS
     ((record, frames, _),) = [c for c in card_entries(sequence) if c[2].get("id") == "end"]
     assert card_frames(project.cut_path(), new_colour) == list(range(record, record + frames))

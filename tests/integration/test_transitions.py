@@ -18,7 +18,7 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from tests.support.helpers import build_workspace, last_storage_id, materialized_since
+from tests.support.helpers import build_workspace, built_instance, rebuild
 from tests.support.media_sources import luma_render
 from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
@@ -110,9 +110,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     for shot in RAMPS:
         ramp_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", shot)
     home = tmp_path_factory.mktemp("home")
-    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
-        outcomes = build_workspace(instance, root)
-        assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+    with built_instance(root, home) as instance:
         yield root, folder, instance
 
 
@@ -241,13 +239,6 @@ def cut_metadata(instance: dg.DagsterInstance, key: str) -> str:
     return str(mat.metadata[key].value)
 
 
-def rebuild(root: Path, instance: dg.DagsterInstance) -> set[str]:
-    mark = last_storage_id(instance)
-    outcomes = build_workspace(instance, root)
-    assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
-    return materialized_since(instance, mark)
-
-
 ROLL_UPS = {"tr/timeline", "tr/cut", "tr/edl", "tr/otio", *(f"tr/delivery_{p}" for p in EXPORTS)}
 
 
@@ -309,3 +300,37 @@ def test_a_transition_longer_than_its_entries_fails_naming_shot_take_and_frames(
     msg = str(info.value).splitlines()[0]
     assert msg.startswith(f"shot {named}: take v001 ({named}_v001.mov):"), msg
     assert f"{needed}" in msg and "but the entry has" in msg, msg
+
+
+def test_cards_beside_transitions_keep_every_record_frame(tmp_path: Path, ffmpeg: str) -> None:
+    """A title card, a shot fading in after it, a dissolve between two shots, an end card after a fade out: the
+    cut's pictures are the card's, then what the transitions make of the renders, the length the sum minus the
+    overlaps; a dissolve from a card is refused in project.json by name."""
+    card = {"card": "TITLE", "seconds": 0.5, "background": "#808080", "colour": "#808080"}  # flat: no text edges
+    shots = [
+        {"shot": "sh010", "transition_in": {"type": "fade_in", "frames": 6}},
+        {"shot": "sh020", "out": 40, "transition_in": {"type": "dissolve", "frames": 12},
+         "transition_out": {"type": "fade_out", "frames": 8}},
+    ]  # fmt: skip
+    end = {**card, "card": "END", "id": "end"}
+    root, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    folder = write_project(root, "p", {"fps": FPS, "resolution": "64x36", "exports": ["web"],
+                                       "sequence": [card, *shots, end]})  # fmt: skip
+    for shot in ("sh010", "sh020"):
+        ramp_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", shot)
+    card_frames = FPS // 2
+    with built_instance(root, home):
+        got = lumas(load_project(root, "p").cut_path())
+    want_shots = expected_pictures(shots, {s: lumas(folder / "03_Renders" / s / f"{s}_v001.mov") for s in RAMPS
+                                           if (folder / "03_Renders" / s).exists()})  # fmt: skip
+    assert len(got) == 2 * card_frames + record_frames(shots)
+    card_luma = got[0]
+    assert all(abs(y - card_luma) <= 1 for y in got[:card_frames] + got[-card_frames:]), "cards are flat"
+    body = got[card_frames:-card_frames]
+    assert max(abs(g - w) for g, w in zip(body, want_shots, strict=True)) <= TOLERANCE
+
+    bad = [card, {"shot": "sh010", "transition_in": {"type": "dissolve", "frames": 6}}]
+    (folder / "project.json").write_text(json.dumps({"fps": FPS, "resolution": "64x36", "sequence": bad}))
+    ws = discover_projects(root)
+    assert "p" in ws.errors and "from card 'TITLE' is not supported" in str(ws.errors["p"]), ws.errors

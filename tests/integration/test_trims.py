@@ -12,13 +12,19 @@ import json
 from pathlib import Path
 
 import av
-import dagster as dg
 import numpy as np
 import opentimelineio as otio
 import pycmx
 import pytest
 
-from tests.support.helpers import build_workspace, decoded_audio_samples, last_storage_id, materialized_since
+from tests.support.helpers import (
+    build_workspace,
+    built_instance,
+    decoded_audio_samples,
+    last_storage_id,
+    materialized_since,
+    rebuild,
+)
 from tests.support.media_sources import luma_render
 from tests.unit.test_editorial import check_edl
 from vidasm_assets.media.assembly import build_timeline
@@ -90,9 +96,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     for shot, tc in TIMECODES.items():
         coded_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", timecode=tc)
     home = tmp_path_factory.mktemp("home")
-    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
-        outcomes = build_workspace(instance, root)
-        assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+    with built_instance(root, home) as instance:
         yield root, folder, instance
 
 
@@ -168,10 +172,7 @@ def test_changing_one_entry_rebuilds_that_shot_and_the_roll_ups_only(built) -> N
     sequence[2]["out"] = "01:00:01:16"
     data = json.loads((folder / "project.json").read_text())
     (folder / "project.json").write_text(json.dumps({**data, "sequence": sequence}))
-    mark = last_storage_id(instance)
-    outcomes = build_workspace(instance, root)
-    assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
-    assert materialized_since(instance, mark) == {
+    assert rebuild(root, instance) == {
         "trim/picture[sh010]",
         "trim/audio[sh010]",
         *(f"trim/segments_{p}[sh010]" for p in EXPORTS if p != "web"),

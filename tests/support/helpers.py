@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -98,3 +100,19 @@ def video_frames_and_duration(path: Path) -> tuple[int, Fraction]:
 
 def loudness(ffmpeg: str, path: Path) -> tuple[float, float | None]:
     return measure_loudness(bind(ffmpeg), path)
+
+
+def rebuild(root: Path, instance: dg.DagsterInstance) -> set[str]:
+    """Build ``root`` again (every run must succeed) and return what it materialized, from the event log."""
+    mark = last_storage_id(instance)
+    outcomes = build_workspace(instance, root)
+    assert outcomes and all(o.success for o in outcomes), [o.message for o in outcomes if not o.success]
+    return materialized_since(instance, mark)
+
+
+@contextlib.contextmanager
+def built_instance(root: Path, home: Path) -> Iterator[dg.DagsterInstance]:
+    """A temporary instance in ``home`` on which ``root`` was built from scratch, every run a success."""
+    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        rebuild(root, instance)
+        yield instance

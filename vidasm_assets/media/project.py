@@ -358,12 +358,25 @@ class ProjectSpec(_Strict):
                             f"({getattr(entry, name)!r}, first use: {getattr(was, name)!r}); the uses of a shot "
                             "share its conform, so they must agree"
                         )
-            if self.sequence and self.sequence[0].transition_in and self.sequence[0].transition_in.type in OVERLAPS:
-                raise ValueError(
-                    f"sequence[0]: a {self.sequence[0].transition_in.type} needs a previous entry; the first entry "
-                    "can only fade_in"
-                )
+            self._check_overlaps()
         return self
+
+    def _check_overlaps(self) -> None:
+        """A dissolve or dip overlaps its entry with the previous one: the first entry has none, and a card is
+        drawn, not rendered, so it has no frames beyond its cut point to overlap with (fades to or from black
+        beside a card are fine: they use the shot's own frames)."""
+        for i, entry in enumerate(self.entries or []):
+            t = None if isinstance(entry, CardEntry) else entry.transition_in
+            if t is None or t.type not in OVERLAPS:
+                continue
+            if i == 0:
+                raise ValueError(f"sequence[0]: a {t.type} needs a previous entry; the first entry can only fade_in")
+            before = (self.entries or [])[i - 1]
+            if isinstance(before, CardEntry):
+                raise ValueError(
+                    f"sequence[{i}]: a {t.type} from card {before.card[:30]!r} is not supported (a card has no media "
+                    "beyond its cut point); fade_in this shot instead"
+                )
 
     @model_validator(mode="after")
     def _card_ids(self) -> ProjectSpec:
