@@ -8,12 +8,15 @@ instance's database before it starts. Two races in that bookkeeping (Dagster 1.1
    farm) all try to insert it; the losers' insert fails, PostgreSQL aborts their transaction, and the step fails
    with ``UniqueViolation ... concurrency_limits_concurrency_key_key``. ``ensure_pool`` creates the row once before
    runs start side by side (``vidasm build``, ``vidasm worker``).
-2. **Every claim, SQLite.** A claim reads a free slot, then writes its run id into it: ``SELECT ... FOR UPDATE``,
-   which SQLite ignores, and pysqlite starts no transaction for a SELECT. Two processes that claim at the same
-   instant both get the last slot: with a pool of 1, two FFmpeg steps of ``vidasm build -j 4`` ran at once in 2
-   builds of 10 (2 cores, one busy). ``HostSlots`` backs the pool on SQLite instances with ``flock`` slots on
-   this host (an SQLite instance is on one host): at most the pool's limit of FFmpeg commands at once, whatever
-   Dagster's claim table says. PostgreSQL's claim (``FOR UPDATE SKIP LOCKED``) holds, so nothing is added there.
+2. **Every claim.** A claim reads a free slot, then writes its run id into it. On SQLite ``SELECT ... FOR
+   UPDATE`` is ignored and pysqlite starts no transaction for a SELECT; on PostgreSQL the claim's connection does
+   not hold the row lock until its write either. Two processes that claim at the same instant both get the last
+   slot: with a pool of 1, two FFmpeg steps of ``vidasm build -j 4`` ran at once in 2 builds of 10 (SQLite, 2
+   cores, one busy), and two steps of four Celery runs at once on PostgreSQL overlapped in one CI run.
+   ``HostSlots`` backs the pool with ``flock`` slots in the instance's folder: at most the pool's limit of FFmpeg
+   commands at once on this host (on every host sharing the folder, where it is on shared storage that honours
+   flock, e.g. NFSv4), whatever Dagster's claim table says. Nodes with their own DAGSTER_HOME folder are bounded
+   each at the limit, not together.
 """
 
 from __future__ import annotations
@@ -93,9 +96,9 @@ class HostSlots:
 
 
 def host_slots(instance: dg.DagsterInstance, pool: str) -> HostSlots | None:
-    """The host slots backing ``pool`` on an SQLite instance (see the module's note), sized to the pool's limit;
-    None on other storage or when the pool has no limit."""
-    if _storage_kind(instance) not in ("sqlite_event_log", "consolidated_sqlite_event_log"):
+    """The host slots backing ``pool`` (see the module's note), sized to the pool's limit, in the instance's
+    folder; None on an in-memory instance or when the pool has no limit."""
+    if _storage_kind(instance) == "in_memory":
         return None
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:

@@ -1,5 +1,5 @@
 """``pools``: the ``ffmpeg`` pool's row created once before runs claim it side by side (PostgreSQL's first-claim
-race), and this host's flock slots that hold the pool's limit on SQLite instances (SQLite's claim race)."""
+race), and the flock slots that hold the pool's limit on this host (every claim races)."""
 
 from __future__ import annotations
 

@@ -59,8 +59,8 @@ class FFmpegResource(dg.ConfigurableResource):
     def runner(self, context: dg.AssetExecutionContext | None = None, label: str = "", meter: StepMeter | None = None):
         """A ``Run`` callable: each command at debug level in the run log, percent done every 10% at info level,
         every progress update to the process's listeners (``media.progress``: the CLI's bars), and each command's
-        wall time added to ``meter`` (the step's FFmpeg seconds). In a step of a pool on an SQLite instance, each
-        command also holds one of this host's slots of that pool (``pools.HostSlots``: SQLite's claims race)."""
+        wall time added to ``meter`` (the step's FFmpeg seconds). In a step of a pool, each
+        command also holds one of this host's slots of that pool (``pools.HostSlots``: Dagster's claims race)."""
         log = context.log if context is not None else None
         name = label or "ffmpeg"
         slots = _step_slots(context)
