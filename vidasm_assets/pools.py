@@ -35,11 +35,6 @@ SLOTS_DIR = "vidasm-pool-slots"
 POLL_S = 0.1
 
 
-def _storage_kind(instance: dg.DagsterInstance) -> str:
-    """``sqlite``, ``postgres``, ``in_memory``... from the event log storage's module (no private import)."""
-    return type(instance.event_log_storage).__module__.rsplit(".", 1)[-1]
-
-
 def ensure_pool(instance: dg.DagsterInstance, pool: str) -> None:
     """Create ``pool``'s limit row at the instance's ``concurrency.pools.default_limit`` unless it exists (or was
     set with ``dagster instance concurrency set``): what Dagster does on a step's first claim, done once here so
@@ -98,10 +93,8 @@ class HostSlots:
 def host_slots(instance: dg.DagsterInstance, pool: str) -> HostSlots | None:
     """The host slots backing ``pool`` (see the module's note), sized to the pool's limit, in the instance's
     folder; None on an in-memory instance or when the pool has no limit."""
-    if _storage_kind(instance) == "in_memory":
-        return None
     storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
+    if not storage.supports_global_concurrency_limits:  # an in-memory instance
         return None
     ensure_pool(instance, pool)
     limit = storage.get_concurrency_info(pool).slot_count
