@@ -403,9 +403,11 @@ def hand_command(
 
 FFMPEG_KINDS = (  # the first needle a logged command holds names its kind
     ("sidechaincompress", "music: ducked mix"),
+    ("/05_Cache/music/", "music: track decode, bed, loudness"),
     ("xfade=", "transition section: dissolve"),
-    ("fade=type=", "transition section: fade or dip"),
-    ("acrossfade", "cut sound: crossfades"),
+    ("bt709[s0]", "transition section: fade or dip"),
+    ("acrossfade", "cut sound: transitions"),
+    ("afade=", "cut sound: transitions"),
     ("-f segment", "split bodies at keyframes (copy)"),
     ("libx265", "segment: x265"),
     ("prores_ks", "segment: ProRes"),

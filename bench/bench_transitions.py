@@ -19,6 +19,11 @@ Results replace this script's section of BENCHMARKS.md (between its markers). Mi
 FAIL with exit status 0; a failed build stops the run; a broken correctness check exits 1 after writing.
 
     .venv/bin/python bench/bench_transitions.py [--shots 10 --seconds 10 --size 1920x1080 --fps 24] [--music]
+
+Smoke run: ``--shots 3 --seconds 2 --dissolve 0.25 --size 640x360 --out /tmp/bench.md``. Keep dissolves short next
+to the shots: with 2 s shots and 1 s dissolves half the programme is crossfaded, the cut's sound (linear
+crossfades of shots each normalized alone, not normalized again) measured -18 LUFS and vidasm's blocking
+``loudness_on_target`` check (1 LU) failed the cut.
 """
 
 from __future__ import annotations
@@ -87,12 +92,6 @@ LOUDNESS, TRUE_PEAK = -16.0, -1.0
 CHANGED_ENTRY = 4  # entry 5 (from 0; the last with fewer shots): its dissolve is shortened
 MUSIC = "music/bed.wav"
 MIN_PSNR_DB = 30.0  # per frame, vidasm's delivery against the hand-written one: a dissolve a frame off drops far below
-
-# The music mix of the hand-written command. vidasm's own (branch music-bed) is read back from its logged commands
-# and printed beside these in the section: they must be the same filters for the comparison to be fair.
-MUSIC_GAIN_DB = -12.0
-DUCK = "sidechaincompress=threshold=0.05:ratio=8:attack=20:release=400:makeup=1"
-
 
 # ---------------------------------------------------------------- the project
 
@@ -189,26 +188,40 @@ def transitions_graph(frames: list[int], entries: list[dict], rate: Rate, sound:
     return parts
 
 
-def music_graph(music_input: int, samples: int) -> list[str]:
-    """The music bed under the dialogue: 48 kHz stereo, padded and trimmed to the record's ``samples``, at
-    ``MUSIC_GAIN_DB``, ducked by the dialogue (``DUCK``), mixed with it and normalized to the target; ``[a]``."""
+def music_graph(music_input: int, samples: int, spec: dict) -> list[str]:
+    """The music bed under the dialogue ``[dlg]``, to ``[a]``, with vidasm's own settings (``media.music``, the
+    project's ``music`` settings): the track 48 kHz stereo, padded and trimmed to the record's ``samples``, faded out
+    over ``fade_out_seconds`` (its last sample silent); brought to ``level_db`` LU under the target (single-pass
+    loudnorm: one command cannot measure first, vidasm does and applies a plain gain); ducked by the dialogue with
+    vidasm's ``sidechaincompress`` settings and dry/wet mix for ``duck_db``; summed with it (``amix``, no
+    normalization) and the mix normalized to the target (single-pass loudnorm)."""
+    from vidasm_assets.media import music  # only where vidasm has the music bed (branch music-bed, issue 12)
+
+    settings = ProjectSpec.model_validate(spec).music_settings()
+    assert settings is not None
+    fade = min(round(Fraction(str(settings.fade_out_seconds)) * AUDIO_RATE), samples - 1)
+    fade_out = f",afade=type=out:start_sample={samples - fade - 1}:nb_samples={fade}" if fade > 0 else ""
+    mix = music.duck_mix(settings.duck_db)
+    duck = (f"sidechaincompress=threshold={music.DUCK_THRESHOLD:g}:ratio={music.DUCK_RATIO:g}:attack="
+            f"{music.DUCK_ATTACK_MS:g}:release={music.DUCK_RELEASE_MS:g}:mix={mix:.6f}")  # fmt: skip
+    ducked = ["[dlg]asplit=2[dlg0][key]", f"[lvl][key]{duck}[bed]"] if settings.duck_db > 0 else ["[dlg]anull[dlg0]",
+              "[lvl]anull[bed]"]  # fmt: skip
     return [
-        f"[{music_input}:a:0]{audio_prep_filter()},apad,atrim=end_sample={samples},asetpts=PTS-STARTPTS,"
-        f"volume={MUSIC_GAIN_DB:g}dB[bed]",
-        "[dlg]asplit=2[dlg0][key]",
-        f"[bed][key]{DUCK}[ducked]",
-        f"[dlg0][ducked]amix=inputs=2:duration=first:normalize=0,loudnorm=I={LOUDNESS:g}:TP={TRUE_PEAK:g},"
+        f"[{music_input}:a:0]{audio_prep_filter()},apad,atrim=end_sample={samples},asetpts=PTS-STARTPTS{fade_out},"
+        f"loudnorm=I={LOUDNESS + settings.level_db:g}:TP={TRUE_PEAK:g},aresample={AUDIO_RATE}[lvl]",
+        *ducked,
+        f"[dlg0][bed]amix=inputs=2:duration=first:normalize=0,loudnorm=I={LOUDNESS:g}:TP={TRUE_PEAK:g},"
         f"aresample={AUDIO_RATE},apad,atrim=end_sample={samples},asetpts=PTS-STARTPTS[a]",
     ]
 
 
 def hand_command(
-    ffmpeg: str, gen: Renders, entries: list[dict], dest: Path, *, width: int, height: int, rate: Rate,
-    music: Path | None,
+    ffmpeg: str, gen: Renders, spec: dict, dest: Path, *, width: int, height: int, rate: Rate, music: Path | None,
 ) -> list[str]:  # fmt: skip
     """The web delivery in one command: per input the conform's picture filter and normalized sound
     (``bench_build.hand_inputs``), the dissolves' xfade/acrossfade chains, the music bed when given, the web preset's
-    encoder settings, sound and container options."""
+    encoder settings, sound and container options. ``spec``: the project.json."""
+    entries = spec["sequence"]
     preset = BUILTIN_PRESETS["web"]
     assert preset.spec.video is not None
     inputs, parts = hand_inputs(gen.paths, gen.frames, gen.sources, width=width, height=height, rate=rate,
@@ -217,7 +230,7 @@ def hand_command(
     if music is not None:
         inputs += ["-i", str(music)]
         samples = rate.samples_for_frames(record_frames(gen.frames, entries))
-        parts += music_graph(len(gen.paths), samples)
+        parts += music_graph(len(gen.paths), samples, spec)
     return [
         ffmpeg, *HAND_BASE, *inputs, "-filter_complex", ";".join(parts),
         *hand_output(preset, width=width, height=height, rate=rate, dest=dest),
@@ -274,7 +287,7 @@ class Rebuild:
     res: BuildResult
     commands: list[str]
     expected: set[str] | None = None  # the assets it must materialize exactly (None: listed, not checked)
-    rendered: str = ""  # the cut's transitions_rendered metadata
+    rendered: str = ""  # the cut's transitions_rendered metadata (when it rebuilt the cut)
     frames: int = 0  # the delivery's frames afterwards
     want_frames: int = 0
     encodes: list[str] = field(default_factory=list)  # picture encoders it ran
@@ -337,6 +350,7 @@ class Results:
     quality: tuple[float, float, int]
     ok_equiv: bool
     vidasm_music: list[str]
+    hand_music: list[str]  # the hand-written command's music filters
     tries: dict[str, list[Phase]]
 
     @property
@@ -390,7 +404,7 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
     # 1. the hand-written command; 2. vidasm from scratch
     hand_out = work / "hand" / f"{PROJECT}_web_hand.mp4"
     hand_out.parent.mkdir(parents=True, exist_ok=True)
-    argv = hand_command(ffmpeg, gen, entries, hand_out, width=width, height=height, rate=rate, music=music)
+    argv = hand_command(ffmpeg, gen, spec, hand_out, width=width, height=height, rate=rate, music=music)
     hand_tries = quietest("hand-written FFmpeg command", lambda _: run_hand([argv]), lambda p: p, args.attempts,
                           args.quiet_wait)  # fmt: skip
     scratch_tries = quietest(
@@ -416,7 +430,8 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
         if not res.ok:
             raise SystemExit(f"the rebuild after {change} failed: " + "; ".join(o.message for o in res.outcomes))
         commands = logged_commands([o.run_id for o in res.outcomes if o.run_id])
-        return Rebuild(change, res, commands, expected, cut_metadata("transitions_rendered"),
+        rendered = cut_metadata("transitions_rendered") if f"{PROJECT}/cut" in res.built else ""
+        return Rebuild(change, res, commands, expected, rendered,
                        video_frames(project.delivery_path("web")), want, picture_encodes(commands))  # fmt: skip
 
     def transition_once(attempt: int) -> Rebuild:
@@ -449,8 +464,9 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
     mine, theirs = inspect(ffmpeg, mine_copy), inspect(ffmpeg, hand_out)
     quality = psnr(ffmpeg, mine_copy, hand_out, work / "psnr.log")
     ok_equiv = equivalent(mine, theirs, record, rate) and timeline_frames == record and quality[1] >= MIN_PSNR_DB
-    res = Results(args, rate, ffmpeg, gen, entries, args.music, hand_tries[0], scratch, rebuilds, mine, theirs,
-                  record, timeline_frames, section_frames, quality, ok_equiv, vidasm_music, tries)  # fmt: skip
+    hand_music = music_filters([shlex.join(argv)])
+    res = Results(args, rate, ffmpeg, gen, entries, args.music, hand_tries[0], scratch, rebuilds, mine, theirs, record,
+                  timeline_frames, section_frames, quality, ok_equiv, vidasm_music, hand_music, tries)  # fmt: skip
     write_section(args.out, report(res), SECTION)
     return summarize(res)
 
@@ -533,7 +549,7 @@ def report(res: Results) -> str:
             f"{rb.res.prof.ffmpeg_total:.1f} s ({kinds(rb.res) or 'none'}). Materialized: "
             f"{', '.join(sorted(rb.res.built))}."
             + (f" Sections rendered: {rb.rendered}." if rb.rendered else "")
-            + (f" Picture encoders run: {len(rb.encodes)}." if res.music else ""),
+            + f" Picture-encoding commands: {len(rb.encodes)}.",
             "",
         ]
     out += [
@@ -549,9 +565,11 @@ def report(res: Results) -> str:
         "cut point: the curve vidasm's sections use), the sound an `acrossfade` chain (`nb_samples` the overlap's "
         "exact samples, `curve1=tri:curve2=tri`, as `transitions.audio_cmd`) trimmed to the record's samples"
         + (
-            f"; the music 48 kHz stereo, padded/trimmed to the record, `volume={MUSIC_GAIN_DB:g}dB`, ducked by the "
-            f"dialogue (`asplit` as the key, `{DUCK}`), `amix=normalize=0` with it and the mix `loudnorm`ed to -16 "
-            "LUFS / -1 dBTP (single pass)"
+            "; the music as vidasm's bed (`music_graph`: 48 kHz stereo, padded/trimmed to the record, faded out, "
+            "at `level_db` under the target by a single-pass loudnorm where vidasm measures and applies a gain, "
+            "ducked by the dialogue with vidasm's own `sidechaincompress` settings, `amix=normalize=0`) and the mix "
+            "loudnormed to -16 LUFS / -1 dBTP in a single pass (vidasm: measured, then linear loudnorm or gain and "
+            "limiter) — its graph: `" + "; ".join(res.hand_music) + "`"
             if res.music
             else ""
         )
