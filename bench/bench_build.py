@@ -62,7 +62,14 @@ from vidasm_assets.media.commands import (
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.loudness import measure_loudness
 from vidasm_assets.media.outputs import atomic_output
-from vidasm_assets.media.presets import BUILTIN_PRESETS, Preset, audio_args, needs_segments, video_args
+from vidasm_assets.media.presets import (
+    BUILTIN_PRESETS,
+    Preset,
+    VideoSpec,
+    audio_args,
+    needs_segments,
+    video_args,
+)
 from vidasm_assets.media.probe import probe, require_video
 from vidasm_assets.media.project import discover_projects
 from vidasm_assets.media.rates import AUDIO_RATE, Rate
@@ -288,6 +295,31 @@ def shot_name(i: int) -> str:
     return f"sh{(i + 1) * 10:03d}"
 
 
+@dataclass
+class Renders:
+    """The generated renders (``03_Renders/<shot>/<shot>_v001.mp4``), their frames at the timeline rate, the colour
+    the conform derives for each, and their size in MB."""
+
+    paths: list[Path]
+    frames: list[int]
+    sources: list[PictureSource]
+    megabytes: float
+
+
+def generate_renders(ffmpeg: str, folder: Path, count: int, *, size: str, rate: Rate, seconds: float) -> Renders:
+    """One render per shot in the project ``folder`` (setup, not measured)."""
+    t = time.monotonic()
+    paths = []
+    for i in range(count):
+        shot = shot_name(i)
+        dest = folder / "03_Renders" / shot / f"{shot}_v001.mp4"
+        paths.append(make_shot_render(ffmpeg, dest, i, count, size=size, rate=rate, seconds=seconds))
+    frames = [shots.shot_frames(probe(r), rate) for r in paths]
+    mb = sum(r.stat().st_size for r in paths) / 1e6
+    log(f"generated {len(paths)} renders ({mb:.0f} MB) in {time.monotonic() - t:.1f} s")
+    return Renders(paths, frames, [picture_source(r) for r in paths], mb)
+
+
 # ---------------------------------------------------------------- the hand-written command
 
 
@@ -295,6 +327,50 @@ def picture_source(render: Path) -> PictureSource:
     """The colour and interlacing the conform assumes for a render (as ``conform.conform_picture`` does)."""
     video = require_video(probe(render, first_frame=True))
     return PictureSource(colour=shots.colour_of(video), interlaced=video.interlaced)
+
+
+def hand_inputs(
+    renders: list[Path],
+    frames: list[int],
+    sources: list[PictureSource],
+    *,
+    width: int,
+    height: int,
+    rate: Rate,
+    target_i: float,
+    target_tp: float,
+    video: VideoSpec,
+) -> tuple[list[str], list[str]]:
+    """The ``-i`` arguments and, per input ``i``, its ``-filter_complex`` chains labelled ``[v<i>]``/``[a<i>]``: the
+    conform's picture filter (for the source colour vidasm derives) at the preset's size and pixel format, and
+    48 kHz stereo, single-pass loudnorm to ``target_i`` LUFS / ``target_tp`` dBTP, padded and trimmed to exactly
+    the samples of its ``frames[i]`` frames (``Rate.samples_for_frames``)."""
+    out_w, out_h = preset_size(width, height, video)
+    post = [f"scale=w={out_w}:h={out_h}:flags={SCALE_FLAGS}"] if (out_w, out_h) != (width, height) else []
+    inputs = [a for r in renders for a in ("-i", str(r))]
+    parts = []
+    for i, (n, source) in enumerate(zip(frames, sources, strict=True)):
+        chain = picture_filter(Target(width, height, rate, n, video), source, post=post)
+        parts.append(f"[{i}:v:0]{chain}[v{i}]")
+        parts.append(
+            f"[{i}:a:0]{audio_prep_filter()},loudnorm=I={target_i:g}:TP={target_tp:g},aresample={AUDIO_RATE},"
+            f"apad,atrim=end_sample={rate.samples_for_frames(n)},asetpts=PTS-STARTPTS[a{i}]"
+        )
+    return inputs, parts
+
+
+def hand_output(preset: Preset, *, width: int, height: int, rate: Rate, dest: Path) -> list[str]:
+    """After the graph (labelled ``[v]``, ``[a]``): the preset's encoder settings and sound, its container options."""
+    video = preset.spec.video
+    assert video is not None
+    out_w, out_h = preset_size(width, height, video)
+    return [
+        "-map", "[v]", "-map", "[a]", *video_args(video, rate, out_w, out_h).args, *BT709_TAGS,
+        *audio_args(preset.spec.audio), *container_args(preset, rate, PROJECT), str(dest),
+    ]  # fmt: skip
+
+
+HAND_BASE = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y")
 
 
 def hand_command(
@@ -311,35 +387,28 @@ def hand_command(
     target_tp: float,
     preset: Preset = BUILTIN_PRESETS["web"],
 ) -> list[str]:
-    """One FFmpeg command for one whole delivery: per input the conform's picture filter (for the source colour
-    vidasm derives) at the preset's size and pixel format, and 48 kHz stereo, single-pass loudnorm and pad/trim
-    to the video length; concat filter; the preset's encoder settings and sound; its container options."""
-    video = preset.spec.video
-    assert video is not None
-    out_w, out_h = preset_size(width, height, video)
-    post = [f"scale=w={out_w}:h={out_h}:flags={SCALE_FLAGS}"] if (out_w, out_h) != (width, height) else []
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
-    for r in renders:
-        argv += ["-i", str(r)]
-    parts = []
-    for i, (n, source) in enumerate(zip(frames, sources, strict=True)):
-        chain = picture_filter(Target(width, height, rate, n, video), source, post=post)
-        parts.append(f"[{i}:v:0]{chain}[v{i}]")
-        parts.append(
-            f"[{i}:a:0]{audio_prep_filter()},loudnorm=I={target_i:g}:TP={target_tp:g},aresample={AUDIO_RATE},"
-            f"apad,atrim=end_sample={rate.samples_for_frames(n)},asetpts=PTS-STARTPTS[a{i}]"
-        )
+    """One FFmpeg command for one whole delivery: per input the conform's picture filter and normalized sound
+    (``hand_inputs``); concat filter; the preset's encoder settings and sound; its container options."""
+    assert preset.spec.video is not None
+    inputs, parts = hand_inputs(renders, frames, sources, width=width, height=height, rate=rate, target_i=target_i,
+                                target_tp=target_tp, video=preset.spec.video)  # fmt: skip
     parts.append("".join(f"[v{i}][a{i}]" for i in range(len(frames))) + f"concat=n={len(frames)}:v=1:a=1[v][a]")
     return [
-        *argv, "-filter_complex", ";".join(parts), "-map", "[v]", "-map", "[a]",
-        *video_args(video, rate, out_w, out_h).args, *BT709_TAGS, *audio_args(preset.spec.audio),
-        *container_args(preset, rate, PROJECT), str(dest),
+        ffmpeg, *HAND_BASE, *inputs, "-filter_complex", ";".join(parts),
+        *hand_output(preset, width=width, height=height, rate=rate, dest=dest),
     ]  # fmt: skip
 
 
 # ---------------------------------------------------------------- vidasm builds
 
-FFMPEG_KINDS = (
+FFMPEG_KINDS = (  # the first needle a logged command holds names its kind
+    ("sidechaincompress", "music: ducked mix"),
+    ("/05_Cache/music/", "music: track decode, bed, loudness"),
+    ("xfade=", "transition section: dissolve"),
+    ("bt709[s0]", "transition section: fade or dip"),
+    ("acrossfade", "cut sound: transitions"),
+    ("afade=", "cut sound: transitions"),
+    ("-f segment", "split bodies at keyframes (copy)"),
     ("libx265", "segment: x265"),
     ("prores_ks", "segment: ProRes"),
     ("dnxhd", "segment: DNxHR"),
@@ -352,6 +421,7 @@ FFMPEG_KINDS = (
     ("-f concat", "cut: concat copy"),
     ("libx264", "conform: x264"),
     ("anullsrc", "silence"),
+    ("-frames:v 1", "poster (JPEG)"),
 )
 FINISHED = re.compile(r"ffmpeg finished in ([\d.]+) s")
 
@@ -491,6 +561,31 @@ def quietest(label: str, once: Callable[[int], T], phase: Callable[[T], Phase], 
     return sorted(results, key=lambda r: phase(r).other_cores)
 
 
+def scratch_build(root: Path, folder: Path, work: Path, attempt: int) -> BuildResult:
+    """A from-scratch build of the project ``folder``; a repeat (``attempt`` > 0) starts over with a new
+    DAGSTER_HOME and no outputs. A failed build stops the benchmark."""
+    if attempt:
+        for sub in ("05_Cache", "06_Exports", "04_Project_Files/assemblies"):
+            shutil.rmtree(folder / sub, ignore_errors=True)
+            (folder / sub).mkdir(parents=True)
+        os.environ["DAGSTER_HOME"] = str(work / f"dagster_home_{attempt + 1}")
+        dagster_home()
+    res = vidasm_build(root)
+    if not res.ok:
+        raise SystemExit("the from-scratch build failed: " + "; ".join(o.message for o in res.outcomes))
+    return res
+
+
+def run_hand(argvs: list[list[str]]) -> Phase:
+    """Run the hand-written commands one after the other, measured; a failure stops the benchmark."""
+    with measured() as phase:
+        for argv in argvs:
+            proc = subprocess.run(argv, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SystemExit(f"hand-written command failed:\n{proc.stderr[-4000:]}")
+    return phase
+
+
 def rollup_labels(root: Path, project: str) -> set[str]:
     """The project's unpartitioned materializable assets (timeline, cut, EDL, deliveries...), from the graph."""
     graph = build_definitions(root).resolve_asset_graph()
@@ -546,6 +641,18 @@ def inspect(ffmpeg: str, path: Path) -> Delivery:
         tp,
         info.size / 1e6,
         info.size * 8 / float(info.duration) / 1e6,
+    )
+
+
+def equivalent(mine: Delivery, theirs: Delivery, frames: int, rate: Rate) -> bool:
+    """Both have ``frames`` frames, video lengths within a frame of each other and their own sound, and the same
+    codec, profile, size and pixel format."""
+    frame_s = float(rate.frames_to_seconds(1))
+    return (
+        mine.frames == theirs.frames == frames
+        and abs(mine.video_s - theirs.video_s) <= frame_s
+        and all(abs(d.audio_s - d.video_s) <= frame_s for d in (mine, theirs))
+        and (mine.video, mine.audio.split()[0], mine.size) == (theirs.video, theirs.audio.split()[0], theirs.size)
     )
 
 
@@ -670,15 +777,14 @@ def write_section(out: Path, body: str, name: str = "bench_build") -> None:
 # ---------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_args(description: str) -> argparse.ArgumentParser:
+    """The options every build benchmark takes: the generated project's shape, where to work, how to measure."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--shots", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--size", default="1920x1080")
     ap.add_argument("--fps", default="24")
     ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
-    ap.add_argument("--presets", default="web", help="comma-separated delivery presets to export (issue 11: "
-                    "web,master,hevc); with more than web the results go to the deliveries section")  # fmt: skip
     ap.add_argument("--workdir", type=Path, default=None, help="where to generate (default: temp dir in bench/out)")
     ap.add_argument("--keep", action="store_true", help="keep the generated media and Dagster instance")
     ap.add_argument("--attempts", type=int, default=3, help="measure a phase again while others disturbed it")
@@ -686,20 +792,34 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet-wait", type=float, default=600.0, help="before each timed phase, wait up to this many seconds "
         f"for other processes to use under {QUIET_CORES} cores (0: don't wait)",
     )  # fmt: skip
-    args = ap.parse_args(argv)
+    return ap
 
+
+Runner = Callable[[argparse.Namespace, str, Rate, int, int, Path], int]
+
+
+def in_workdir(args: argparse.Namespace, prefix: str, body: Runner) -> int:
+    """``body(args, ffmpeg, rate, width, height, work)`` in ``--workdir`` or a new temp folder under bench/out,
+    removed afterwards unless ``--keep``."""
     ffmpeg = find_ffmpeg()
     rate = Rate.from_fps(args.fps)
     width, height = (int(v) for v in args.size.split("x"))
     (REPO / "bench" / "out").mkdir(parents=True, exist_ok=True)
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_build-", dir=REPO / "bench" / "out"))
+    work = args.workdir or Path(tempfile.mkdtemp(prefix=prefix, dir=REPO / "bench" / "out"))
     work.mkdir(parents=True, exist_ok=True)
     log(f"working in {work}; ffmpeg {ffmpeg}")
     try:
-        return run(args, ffmpeg, rate, width, height, work.resolve())
+        return body(args, ffmpeg, rate, width, height, work.resolve())
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = common_args(__doc__.splitlines()[0])
+    ap.add_argument("--presets", default="web", help="comma-separated delivery presets to export (issue 11: "
+                    "web,master,hevc); with more than web the results go to the deliveries section")  # fmt: skip
+    return in_workdir(ap.parse_args(argv), "bench_build-", run)
 
 
 def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: int, work: Path) -> int:
@@ -716,16 +836,8 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
     dagster_home()  # creates it with vidasm's dagster.yaml, as `vidasm build` does
 
     # setup (not measured): the renders
-    t = time.monotonic()
-    renders = []
-    for i in range(args.shots):
-        shot = shot_name(i)
-        dest = folder / "03_Renders" / shot / f"{shot}_v001.mp4"
-        renders.append(make_shot_render(ffmpeg, dest, i, args.shots, size=args.size, rate=rate, seconds=args.seconds))
-    frames = [shots.shot_frames(probe(r), rate) for r in renders]
-    sources = [picture_source(r) for r in renders]
-    mb = sum(r.stat().st_size for r in renders) / 1e6
-    log(f"generated {len(renders)} renders ({mb:.0f} MB) in {time.monotonic() - t:.1f} s")
+    gen = generate_renders(ffmpeg, folder, args.shots, size=args.size, rate=rate, seconds=args.seconds)
+    renders, frames, sources, mb = gen.paths, gen.frames, gen.sources, gen.megabytes
 
     # 1a. the hand-written commands, one per preset, one after the other
     hand_outs = {p.name: work / "hand" / f"{PROJECT}_{p.name}_hand.{p.extension}" for p in presets}
@@ -736,32 +848,14 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
         for p in presets
     ]  # fmt: skip
 
-    def hand_once(_attempt: int) -> Phase:
-        with measured() as phase:
-            for argv in argvs:
-                proc = subprocess.run(argv, capture_output=True, text=True)
-                if proc.returncode != 0:
-                    raise SystemExit(f"hand-written command failed:\n{proc.stderr[-4000:]}")
-        return phase
-
-    hand_tries = quietest("hand-written FFmpeg command", hand_once, lambda p: p, args.attempts, args.quiet_wait)
+    hand_tries = quietest("hand-written FFmpeg command", lambda _: run_hand(argvs), lambda p: p, args.attempts,
+                          args.quiet_wait)  # fmt: skip
 
     # 1b. vidasm from scratch; a repeat starts over with a new DAGSTER_HOME and no outputs
-    def scratch_once(attempt: int) -> BuildResult:
-        if attempt:
-            for sub in ("05_Cache", "06_Exports", "04_Project_Files/assemblies"):
-                shutil.rmtree(folder / sub, ignore_errors=True)
-                (folder / sub).mkdir(parents=True)
-            os.environ["DAGSTER_HOME"] = str(work / f"dagster_home_{attempt + 1}")
-            dagster_home()
-        res = vidasm_build(root)
-        if not res.ok:
-            raise SystemExit("the from-scratch build failed: " + "; ".join(o.message for o in res.outcomes))
-        return res
-
     scratch_tries = quietest(
-        "vidasm from-scratch build", scratch_once, lambda r: r.phase, args.attempts, args.quiet_wait
-    )
+        "vidasm from-scratch build", lambda a: scratch_build(root, folder, work, a), lambda r: r.phase, args.attempts,
+        args.quiet_wait,
+    )  # fmt: skip
     scratch_copies = {p.name: work / "scratch" / f"{PROJECT}_{p.name}.{p.extension}" for p in presets}
     for p in presets:  # kept for the comparison; the rebuild replaces them
         scratch_copies[p.name].parent.mkdir(parents=True, exist_ok=True)
@@ -791,14 +885,7 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
     # 5. each from-scratch delivery against its hand-written one
     log("decoding and measuring the deliveries ...")
     pairs = {p.name: (inspect(ffmpeg, scratch_copies[p.name]), inspect(ffmpeg, hand_outs[p.name])) for p in presets}
-    frame_s = float(rate.frames_to_seconds(1))
-    ok_equiv = all(
-        mine.frames == theirs.frames == sum(frames)
-        and abs(mine.video_s - theirs.video_s) <= frame_s
-        and all(abs(d.audio_s - d.video_s) <= frame_s for d in (mine, theirs))
-        and (mine.video, mine.audio.split()[0], mine.size) == (theirs.video, theirs.audio.split()[0], theirs.size)
-        for mine, theirs in pairs.values()
-    )
+    ok_equiv = all(equivalent(mine, theirs, sum(frames), rate) for mine, theirs in pairs.values())
     mine, theirs = pairs[presets[0].name]
 
     res = Results(
@@ -837,13 +924,88 @@ def run(args: argparse.Namespace, ffmpeg: str, rate: Rate, width: int, height: i
     return 0 if ok_only and ok_equiv else 1
 
 
+def breakdown(scratch: BuildResult) -> list[str]:
+    """Markdown: where a from-scratch build's wall time went (planning, FFmpeg by kind, Python in steps, Dagster's
+    run machinery, between runs) and its steps' durations, from the event log."""
+    prof, wall = scratch.prof, scratch.phase.wall
+    runs_wall = sum(w for _, w in scratch.run_walls)
+    out: list[str] = []
+    steps_total = prof.steps_total
+    rows = [("instance + discovery + definitions + plan", f"{scratch.planning:.1f}", f"{scratch.planning / wall:.1%}")]
+    for kind, times in sorted(prof.ffmpeg.items(), key=lambda kv: -sum(kv[1])):
+        rows.append((f"FFmpeg {kind} (x{len(times)})", f"{sum(times):.1f}", f"{sum(times) / wall:.1%}"))
+    inside = steps_total - prof.ffmpeg_total
+    machinery = runs_wall - steps_total
+    rest = wall - scratch.planning - runs_wall
+    rows += [
+        ("Python inside steps (PyAV probes, hashing, checks, event writes)", f"{inside:.1f}", f"{inside / wall:.1%}"),
+        (
+            f"Dagster run machinery outside steps ({prof.runs} runs, {machinery / max(1, prof.runs):.2f} s each)",
+            f"{machinery:.1f}",
+            f"{machinery / wall:.1%}",
+        ),
+        ("between runs", f"{rest:.1f}", f"{rest / wall:.1%}"),
+        ("**total**", f"**{wall:.1f}**", "100%"),
+    ]
+    if scratch.jobs > 1:
+        out += [
+            f"Shot runs overlap ({scratch.jobs} workers): the parts below are summed over the runs, so they add up "
+            "to more than the wall time and 'between runs' is what overlap saved (negative).",
+            "",
+        ]
+    out += [md_table(("part", "seconds", "share"), rows), ""]
+    step_rows = [
+        (name, str(len(v)), f"{sum(v):.1f}", f"{sum(v) / len(v):.2f}", f"{min(v):.2f}", f"{max(v):.2f}")
+        for name, v in sorted(prof.steps.items(), key=lambda kv: -sum(kv[1]))
+    ]
+    return [
+        *out,
+        "Steps of the from-scratch build (from the event log):",
+        "",
+        md_table(("step", "count", "total s", "mean s", "min s", "max s"), step_rows),
+        "",
+    ]
+
+
+def deliveries_table(pairs: dict[str, tuple[Delivery, Delivery]]) -> list[str]:
+    """Markdown: each delivery as decoded and measured, vidasm's and the hand-written one's, with a note."""
+    rows = [
+        (
+            f"{kind} {p}", str(d.frames), f"{d.video_s:.3f}", f"{d.audio_s:.3f}", f"{d.video} {d.size}", d.audio,
+            f"{d.lufs:.1f} LUFS", f"{d.true_peak:.1f} dBTP" if d.true_peak is not None else "n/a",
+            f"{d.megabytes:.0f} MB, {d.mbps:.1f} Mb/s",
+        )
+        for p, pair in pairs.items()
+        for kind, d in zip(("vidasm", "hand-written"), pair, strict=True)
+    ]  # fmt: skip
+    return [
+        md_table(("delivery", "frames", "video s", "audio s", "video", "audio", "loudness", "true peak", "file"), rows),
+        "",
+        "Audio seconds are decoded samples / 48000: AAC decoders output the last frame's padding, so they "
+        "read up to 1024 samples (21 ms) long.",
+        "",
+    ]
+
+
+def footer(ffmpeg: str) -> list[str]:
+    """Markdown: how memory and FFmpeg times were measured, and the machine."""
+    return [
+        "Peak memory is the RSS summed over the benchmark process and all its descendants, sampled every "
+        "50 ms from /proc (shared pages of concurrent processes count twice, so it errs high). FFmpeg times "
+        "are the runner's own `ffmpeg finished in` log lines, read back from the runs' event logs.",
+        "",
+        "Machine:",
+        "",
+        md_table(("fact", "value"), [(k, v.replace("|", "/")) for k, v in machine_facts(ffmpeg)]),
+    ]
+
+
 def report(res: Results) -> str:
     """The Markdown section."""
     args, rate, hand, scratch, rebuild = res.args, res.rate, res.hand, res.scratch, res.rebuild
     prof, reprof, built, left = scratch.prof, rebuild.prof, rebuild.built, rebuild.left
     expected = res.expected
     wall = scratch.phase.wall
-    runs_wall = sum(w for _, w in scratch.run_walls)
     shot_s = scratch.shot_walls.get(res.changed, 0.0)
     deliveries = args.presets != "web"
     target = TARGET_DELIVERIES_RATIO if deliveries else TARGET_SCRATCH_RATIO
@@ -959,39 +1121,8 @@ def report(res: Results) -> str:
         "### Where the from-scratch time goes",
         "",
     ]
-    steps_total = prof.steps_total
-    rows = [("instance + discovery + definitions + plan", f"{scratch.planning:.1f}", f"{scratch.planning / wall:.1%}")]
-    for kind, times in sorted(prof.ffmpeg.items(), key=lambda kv: -sum(kv[1])):
-        rows.append((f"FFmpeg {kind} (x{len(times)})", f"{sum(times):.1f}", f"{sum(times) / wall:.1%}"))
-    inside = steps_total - prof.ffmpeg_total
-    machinery = runs_wall - steps_total
-    rest = wall - scratch.planning - runs_wall
-    rows += [
-        ("Python inside steps (PyAV probes, hashing, checks, event writes)", f"{inside:.1f}", f"{inside / wall:.1%}"),
-        (
-            f"Dagster run machinery outside steps ({prof.runs} runs, {machinery / max(1, prof.runs):.2f} s each)",
-            f"{machinery:.1f}",
-            f"{machinery / wall:.1%}",
-        ),
-        ("between runs", f"{rest:.1f}", f"{rest / wall:.1%}"),
-        ("**total**", f"**{wall:.1f}**", "100%"),
-    ]
-    if res.jobs > 1:
-        out += [
-            f"Shot runs overlap ({res.jobs} workers): the parts below are summed over the runs, so they add up to "
-            "more than the wall time and 'between runs' is what overlap saved (negative).",
-            "",
-        ]
-    out += [md_table(("part", "seconds", "share"), rows), ""]
-    step_rows = [
-        (name, str(len(v)), f"{sum(v):.1f}", f"{sum(v) / len(v):.2f}", f"{min(v):.2f}", f"{max(v):.2f}")
-        for name, v in sorted(prof.steps.items(), key=lambda kv: -sum(kv[1]))
-    ]
+    out += breakdown(scratch)
     out += [
-        "Steps of the from-scratch build (from the event log):",
-        "",
-        md_table(("step", "count", "total s", "mean s", "min s", "max s"), step_rows),
-        "",
         f"Rebuild: {rebuild.planning:.1f} s planning, {sum(w for _, w in rebuild.run_walls):.1f} s in "
         f"{len(rebuild.run_walls)} runs, {reprof.ffmpeg_total:.1f} s of it FFmpeg ("
         + ", ".join(f"{k} {sum(v):.1f} s" for k, v in sorted(reprof.ffmpeg.items(), key=lambda kv: -sum(kv[1])))
@@ -1010,38 +1141,8 @@ def report(res: Results) -> str:
         "crf 20 capped by VBV, closed GOP of half a second), BT.709 tags, the preset's sound and container options. "
         "It does less than vidasm: no measuring pass, no ebur128 check, no probes, no intermediates, no cut.",
         "",
-        md_table(
-            ("delivery", "frames", "video s", "audio s", "video", "audio", "loudness", "true peak", "file"),
-            [
-                (
-                    name,
-                    str(d.frames),
-                    f"{d.video_s:.3f}",
-                    f"{d.audio_s:.3f}",
-                    f"{d.video} {d.size}",
-                    d.audio,
-                    f"{d.lufs:.1f} LUFS",
-                    f"{d.true_peak:.1f} dBTP" if d.true_peak is not None else "n/a",
-                    f"{d.megabytes:.0f} MB, {d.mbps:.1f} Mb/s",
-                )
-                for name, d in [
-                    (f"{kind} {p}", d)
-                    for p, pair in res.pairs.items()
-                    for kind, d in zip(("vidasm", "hand-written"), pair, strict=True)
-                ]
-            ],
-        ),
-        "",
-        "Audio seconds are decoded samples / 48000: AAC decoders output the last frame's padding, so they "
-        "read up to 1024 samples (21 ms) long.",
-        "",
-        "Peak memory is the RSS summed over the benchmark process and all its descendants, sampled every "
-        "50 ms from /proc (shared pages of concurrent processes count twice, so it errs high). FFmpeg times "
-        "are the runner's own `ffmpeg finished in` log lines, read back from the runs' event logs.",
-        "",
-        "Machine:",
-        "",
-        md_table(("fact", "value"), [(k, v.replace("|", "/")) for k, v in machine_facts(res.ffmpeg)]),
+        *deliveries_table(res.pairs),
+        *footer(res.ffmpeg),
     ]
     return "\n".join(out)
 
