@@ -25,6 +25,7 @@ from .assets.records import (
 from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
+from .media.checks import CHECK_TEXTS
 from .media.conform import segment_encoder
 from .media.errors import MediaNotFoundError, RangeError, VidasmError
 from .media.presets import needs_segments
@@ -149,7 +150,7 @@ def plan_project(
     presets = project.exports()
     burn_ins = [p for p in presets if needs_segments(p) and p.spec.burn_ins]
     rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p.name) for p in presets]]
-    if (shot_errors and not project.spec.placeholders) or not project.shots():
+    if (shot_errors and not project.spec.placeholders) or not project.entries():
         why = f"blocked by shot(s) {', '.join(shot_errors)}" if shot_errors else "no shots"
         plan.items += [Item(a, None, "blocked", why) for a in rollups]
         plan.items += [Item(n.segments(p.name), s, "blocked", why) for p in burn_ins for s in project.shots()
@@ -157,7 +158,8 @@ def plan_project(
         fingerprints.save_fingerprints(project, cache)
         return plan
     tl = assembly.build_timeline(project, probes)
-    shots, segments = {}, {}
+    shots: dict[str, tuple[str, str]] = {}
+    segments: dict[str, dict[str, str]] = {p.name: {} for p in presets if needs_segments(p)}  # none: no shot
     for clip in tl.clips:
         if clip.generated:
             continue
@@ -165,7 +167,7 @@ def plan_project(
         shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)
         for preset in filter(needs_segments, presets):
             seg = assembly.expected_segment_inputs(project, tl, clip, cache, preset)
-            segments.setdefault(preset.name, {})[clip.shot] = seg.version
+            segments[preset.name][clip.shot] = seg.version
             if preset.spec.burn_ins and clip is tl.uses(clip.shot)[0]:  # a shot's partition once
                 plan.items.append(_item(instance, project, n.segments(preset.name), clip.shot, seg, force))
     fingerprints.save_fingerprints(project, cache)
@@ -386,9 +388,29 @@ def _unlaunchable(plan: ProjectPlan) -> dict[str, str]:
     return out
 
 
+def failed_check_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per blocking check that failed in the run: the asset (and partition), the check, what it checks
+    (``media/checks.py``) and what it measured (the evaluation's description)."""
+    out = []
+    for event in result.all_events:
+        if event.event_type_value != dg.DagsterEventType.ASSET_CHECK_EVALUATION.value:
+            continue
+        ev = event.asset_check_evaluation_data
+        if ev.passed or not ev.blocking or ev.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        asset = ev.asset_key.to_user_string() + (f"[{ev.partition}]" if ev.partition else "")
+        what = CHECK_TEXTS.get(ev.asset_key.path[-1], {}).get(ev.check_name, "")
+        out.append(f"{asset}: blocking check {ev.check_name} failed: {ev.description or 'no measurement'}"
+                   + (f" (the check: {what})" if what else ""))  # fmt: skip
+    return out
+
+
 def _failure_text(result: dg.ExecuteInProcessResult) -> str:
     if result.success:
         return ""
+    checks = failed_check_lines(result)
+    if checks:  # Dagster's own message names neither the check nor what it measured
+        return "; ".join(checks)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error

@@ -18,8 +18,9 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from tests.support.helpers import build_workspace, built_instance, rebuild
+from tests.support.helpers import build_workspace, built_instance, loudness, rebuild
 from tests.support.media_sources import luma_render
+from vidasm_assets.media import transitions
 from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.editorial import timecode_to_frames
@@ -169,8 +170,9 @@ def test_only_the_transitions_are_encoded_the_bodies_are_copied(built) -> None:
 
 
 def test_the_sound_crossfades_and_fades_sample_exact(built) -> None:
-    """The cut's PCM is the shots' own PCM with linear crossfades over each overlap's samples and linear fades,
-    computed here from the shots' normalized sound: within 24-bit rounding, and exactly as long."""
+    """The cut's PCM is the shots' own PCM with constant-power crossfades over each overlap's samples (FFmpeg's
+    ``qsin``: the incoming at sin(pi/2 k/n), the outgoing at sin(pi/2 (n-1-k)/n)) and linear fades, computed here
+    from the shots' normalized sound: within 24-bit rounding, and exactly as long."""
     _, folder, _ = built
     project = load_project(folder.parent, "tr")
     rate = Rate(FPS)
@@ -188,13 +190,46 @@ def test_the_sound_crossfades_and_fades_sample_exact(built) -> None:
             m = rate.samples_for_frames(clip.transition_out[1])
             shot[:, -m:] *= (m - 1 - np.arange(m)) / m
         if kind in ("dissolve", "dip"):
-            mixed = want[:, -s:] * (s - 1 - i) / s + shot[:, :s] * i / s
+            mixed = want[:, -s:] * np.sin(np.pi / 2 * (s - 1 - i) / s) + shot[:, :s] * np.sin(np.pi / 2 * i / s)
             want = np.concatenate([want[:, :-s], mixed, shot[:, s:]], axis=1)
         else:
             want = np.concatenate([want, shot], axis=1)
     got = pcm(project.cut_path())
     assert got.shape == want.shape == (2, tl.total_samples())
     assert np.abs(got - want).max() <= 4 / 2**23
+
+
+def test_long_dissolves_keep_the_cut_on_its_loudness_target(tmp_path: Path, ffmpeg: str, monkeypatch) -> None:
+    """Issue 12's trial: 48-frame dissolves between 3-4 s shots of uncorrelated programme sound (pink noise, one
+    seed per shot). Each shot is normalized to the target; the cut's measured loudness stays on it because the
+    crossfades keep the power (constant power). With a linear crossfade (the old curve) the same cut measures about
+    1 LU low and fails its blocking ``loudness_on_target`` check: the build's failure line names the asset, the
+    check and the measured value."""
+    sequence = [{"shot": "sh010"}, {"shot": "sh020", "transition_in": {"type": "dissolve", "frames": 48}},
+                {"shot": "sh030", "transition_in": {"type": "dissolve", "frames": 48}}]  # fmt: skip
+    root, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    folder = write_project(root, "p", {"fps": FPS, "resolution": "64x36", "exports": [], "sequence": sequence})
+    for seed, (shot, frames) in enumerate((("sh010", 72), ("sh020", 96), ("sh030", 72)), start=1):
+        luma_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", "100", frames=frames, fps=FPS,
+                    noise_seed=seed)  # fmt: skip
+    target = -16.0
+    with built_instance(root, home) as instance:
+        cut = load_project(root, "p").cut_path()
+        measured, _ = loudness(ffmpeg, cut)
+        assert abs(measured - target) <= 0.5, measured
+        assert len(lumas(cut)) == 72 + 96 + 72 - 2 * 48
+
+        monkeypatch.setattr(transitions, "CROSSFADE_CURVE", "tri")  # the linear crossfade: a new cut version
+        outcomes = build_workspace(instance, root)
+        failed = [o for o in outcomes if not o.success]
+        assert len(failed) == 1, [o.message for o in outcomes]
+        line = failed[0].message
+        assert "\n" not in line
+        assert line.startswith("p/cut: blocking check loudness_on_target failed: measured -1"), line
+        low = float(line.split("measured ")[1].split(" LUFS")[0])
+        assert low < target - 1, line  # the old curve's loss, said with its value
+        assert f"target {target:g} LUFS within 1 LU" in line and "The cut's integrated loudness" in line, line
 
 
 def test_edl_and_otio_carry_the_transitions(built) -> None:

@@ -128,7 +128,7 @@ def test_the_sound_graph_compiles_to_crossfades_fades_and_joins() -> None:
         "-hide_banner", "-nostdin", "-y", "-i", "a.wav", "-i", "b.wav", "-i", "c.wav",
         "-filter_complex",
         "[0:a]afade=nb_samples=12000:start_sample=0:type=in[s0];"
-        "[s0][1:a]acrossfade=curve1=tri:curve2=tri:nb_samples=24000[s1];"
+        "[s0][1:a]acrossfade=curve1=qsin:curve2=qsin:nb_samples=24000[s1];"  # constant power
         "[2:a]afade=nb_samples=20000:start_sample=75999:type=out[s2];"
         "[s1][s2]concat=a=1:n=2:v=0[s3];"
         "[s3]atrim=end_sample=248000[s4];[s4]asetpts=PTS-STARTPTS[s5]",

@@ -26,8 +26,9 @@ key of everything they are made from (``05_Cache/transitions/<cut|preset>/<key>`
 are removed): changing one transition renders that section alone, a shot's new render its own sections alone.
 
 **Sound**: on the PCM (each entry's exact samples, ``assembly.clip_audios``), one graph (ffmpeg-python): a
-dissolve or dip is a linear crossfade over the overlap's samples (``acrossfade``, ``Rate.samples_for_frames``), a
-fade a linear fade from or to silence (``afade``), the rest joined (``concat``); exactly ``Timeline.total_samples``.
+dissolve or dip is a constant-power crossfade over the overlap's samples (``acrossfade``, ``CROSSFADE_CURVE``,
+``Rate.samples_for_frames``), a fade a linear fade from or to silence (``afade``), the rest joined (``concat``);
+exactly ``Timeline.total_samples``.
 
 **Picture curves** (FFmpeg's): a dissolve's frame k of N is ``(N-k)/N`` of the outgoing picture and ``k/N`` of the
 incoming one (``xfade=fade``: its first frame is the outgoing picture, the frame after it the incoming body); a dip
@@ -59,6 +60,17 @@ from .rates import AUDIO_RATE, Rate
 from .runner import Run
 from .shots import colour_of
 from .timeline import Timeline, TimelineClip
+
+CROSSFADE_CURVE = "qsin"
+"""The sound's crossfade under a dissolve or dip: constant power, FFmpeg's ``qsin`` ("quarter of sine wave",
+``libavfilter/af_afade.c``: ``fade_gain`` is ``sin(x * pi / 2)`` of ``x = index / nb_samples``, clipped to 0-1;
+``acrossfade`` gives sample k of ns the incoming sound at ``sin(pi/2 * k/ns)`` and the outgoing at
+``sin(pi/2 * (ns-1-k)/ns)``, i.e. its cosine, one sample on). The two gains' squares add up to 1, so two
+uncorrelated sounds (different shots' programme) keep their power through the crossfade; a linear crossfade (``tri``)
+drops it by up to 3 dB in the middle (0.5^2 + 0.5^2), which pulled a cut with long dissolves below its loudness
+target. NLEs default to the same: Premiere Pro's default audio transition is "Constant Power", Resolve's default
+crossfade is its "+3 dB" one. The price: a sound crossfaded into itself (correlated, e.g. a shot dissolving into a
+later part of the same take) rises by up to 3 dB in the middle."""
 
 CODE_VERSION = "transitions-1"
 """Part of every section's cache key: a change to how sections are rendered renders them again."""
@@ -277,7 +289,7 @@ def audio_cmd(timeline: Timeline, pcms: Sequence[Path], dst: Path) -> list[str]:
             cur = s
         elif clip.overlap:
             ns = rate.samples_for_frames(clip.overlap)
-            cur = ffmpeg.filter([cur, s], "acrossfade", nb_samples=ns, curve1="tri", curve2="tri")
+            cur = ffmpeg.filter([cur, s], "acrossfade", nb_samples=ns, curve1=CROSSFADE_CURVE, curve2=CROSSFADE_CURVE)
         else:
             cur = ffmpeg.filter([cur, s], "concat", n=2, v=0, a=1)
     assert cur is not None
