@@ -31,10 +31,11 @@ dissolve or dip is a constant-power crossfade over the overlap's samples (``acro
 exactly ``Timeline.total_samples``.
 
 **Picture curves** (FFmpeg's): a dissolve's frame k of N is ``(N-k)/N`` of the outgoing picture and ``k/N`` of the
-incoming one (``xfade=fade``: its first frame is the outgoing picture, the frame after it the incoming body); a dip
-fades the outgoing picture to black over the first half of its frames (the first untouched, the last black) and the
-incoming one up from black over the rest (``fade``, whose black is limited-range 16: ``xfade``'s ``fadeblack`` went
-to 0, below black); ``fade_in`` starts black (frame k at ``k/N``), ``fade_out`` mirrors it (its last frame black).
+incoming one (``xfade=fade``: its first frame is the outgoing picture, the frame after it the incoming body); a dip of N
+frames is the EDL's two dissolves through black (``editorial.dip_parts``: h = ceil(N/2) down, N - h up): its frame k
+< h is the outgoing picture at ``(h-k)/h`` (the first untouched), frame h is black, and frame k > h the incoming
+picture at ``(k-h)/(N-h)`` (``fade``, whose black is limited-range 16: ``xfade``'s ``fadeblack`` went to 0, below
+black); the outgoing entry's last N - h frames of the overlap and the incoming's first h are not shown; ``fade_in`` starts black (frame k at ``k/N``), ``fade_out`` mirrors it (its last frame black).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ target. NLEs default to the same: Premiere Pro's default audio transition is "Co
 crossfade is its "+3 dB" one. The price: a sound crossfaded into itself (correlated, e.g. a shot dissolving into a
 later part of the same take) rises by up to 3 dB in the middle."""
 
-CODE_VERSION = "transitions-1"
+CODE_VERSION = "transitions-2"  # 2: a dip's way down ends a frame before black (one black frame, as the EDL)
 """Part of every section's cache key: a change to how sections are rendered renders them again."""
 
 
@@ -239,9 +240,9 @@ def section_graph(section: Section, sources: Sequence[Source], target: cmd.Targe
         chains.append(f"[{i}:v:0]{cmd.picture_filter(t, s.picture, post=post)}[s{i}]")
     rate = target.rate
     n, a = section.frames, section.a.frames
-    if section.kind == "dip":  # out to black over the first half, up from black over the rest
+    if section.kind == "dip":  # the EDL's two dissolves: out to black over the first h frames, black, up from it
         h = (n + 1) // 2
-        last = (f"[s0]trim=end_frame={a - n + h},fade=type=out:start_frame={a - n}:nb_frames={h - 1}[d0];"
+        last = (f"[s0]trim=end_frame={a - n + h},fade=type=out:start_frame={a - n}:nb_frames={h}[d0];"
                 f"[s1]trim=start_frame={h},setpts=PTS-STARTPTS,fade=type=in:start_frame=0:nb_frames={n - h}[d1];"
                 "[d0][d1]concat=n=2:v=1:a=0[v]")  # fmt: skip
     elif section.b is not None:

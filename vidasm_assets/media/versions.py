@@ -54,7 +54,7 @@ CODE_VERSIONS: Mapping[Asset, str] = {
     Asset.TIMELINE: "timeline-2",  # 2: source timecode at the render's own rate
     Asset.CUT: "cut-2",
     Asset.EDL: "edl-1",
-    Asset.OTIO: "otio-1",
+    Asset.OTIO: "otio-2",  # 2: a dip's two Transitions say the whole dip and their part (issue 12)
     Asset.DELIVERY: "delivery-2",  # 2: joined from per-shot segments (issue 11)
     Asset.SEGMENTS: "segments-1",
 }
