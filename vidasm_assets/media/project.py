@@ -870,6 +870,7 @@ class Project:
             ),
             *(cache / "segments" / p for p in self.spec.exports),
             *([cache / "cards", *(cache / "cards" / p for p in self.spec.exports)] if self.spec.cards() else []),
+            *(cache / "transitions" / f for f in ("cut", *self.spec.exports)),  # rendered sections (transitions.py)
             self.assemblies_dir,
             self.exports_dir,
         ]
