@@ -25,11 +25,13 @@ from .assets.records import (
 from .assets.restate import reconcile_shots
 from .media import assembly, fingerprints
 from .media import versions as v
+from .media.cards import check_image
+from .media.checks import CHECK_TEXTS
 from .media.conform import segment_encoder
 from .media.errors import MediaNotFoundError, RangeError, VidasmError
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
-from .media.project import NAME_RE, Project, Workspace
+from .media.project import NAME_RE, CardRef, Project, Workspace
 from .media.ranges import shot_span, shot_uses
 from .media.shots import shot_frames
 
@@ -66,6 +68,7 @@ class ProjectPlan:
     placeholders: bool = False  # project.json "placeholders": failed shots become slates, the cut still builds
     warnings: list[str] = field(default_factory=list)  # said once per build and status (ignored shot folders)
     timeline_first: bool = False  # burn-in segments to build read the timeline, which is stale: build it first
+    rollup_errors: list[str] = field(default_factory=list)  # what stops the roll-ups besides shots (a card's image)
 
     def shot_builds(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -149,15 +152,19 @@ def plan_project(
     presets = project.exports()
     burn_ins = [p for p in presets if needs_segments(p) and p.spec.burn_ins]
     rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p.name) for p in presets]]
-    if (shot_errors and not project.spec.placeholders) or not project.shots():
-        why = f"blocked by shot(s) {', '.join(shot_errors)}" if shot_errors else "no shots"
+    plan.rollup_errors = card_errors(project)
+    reasons = [f"blocked by shot(s) {', '.join(shot_errors)}"] if shot_errors and not project.spec.placeholders else []
+    reasons += plan.rollup_errors or ([] if project.entries() else ["the sequence has no shot and no card"])
+    if reasons:  # every reason at once: a missing card image is said beside a failed shot, never behind it
+        why = "; ".join(reasons)
         plan.items += [Item(a, None, "blocked", why) for a in rollups]
         plan.items += [Item(n.segments(p.name), s, "blocked", why) for p in burn_ins for s in project.shots()
                        if s not in shot_errors]  # fmt: skip
         fingerprints.save_fingerprints(project, cache)
         return plan
     tl = assembly.build_timeline(project, probes)
-    shots, segments = {}, {}
+    shots: dict[str, tuple[str, str]] = {}
+    segments: dict[str, dict[str, str]] = {p.name: {} for p in presets if needs_segments(p)}  # none: no shot
     for clip in tl.clips:
         if clip.generated:
             continue
@@ -165,7 +172,7 @@ def plan_project(
         shots[clip.shot] = (wanted[v.Asset.PICTURE].version, wanted[v.Asset.AUDIO].version)
         for preset in filter(needs_segments, presets):
             seg = assembly.expected_segment_inputs(project, tl, clip, cache, preset)
-            segments.setdefault(preset.name, {})[clip.shot] = seg.version
+            segments[preset.name][clip.shot] = seg.version
             if preset.spec.burn_ins and clip is tl.uses(clip.shot)[0]:  # a shot's partition once
                 plan.items.append(_item(instance, project, n.segments(preset.name), clip.shot, seg, force))
     fingerprints.save_fingerprints(project, cache)
@@ -177,6 +184,22 @@ def plan_project(
         it.asset in burn_in_assets and it.needs_build for it in plan.items
     )
     return plan
+
+
+def card_errors(project: Project) -> list[str]:
+    """One line per card whose background image cannot be used (missing, unreadable, too big, outside the project
+    folder), naming the card and the file: found when planning, so it is said with any other problem of the build
+    (a failed shot, a sequence of cards only) instead of behind it."""
+    out = []
+    for ref in project.entries():
+        if isinstance(ref, CardRef):
+            try:
+                image = project.card_image(ref)
+                if image is not None:
+                    check_image(image, f"card {ref.id}")
+            except VidasmError as exc:
+                out.append(str(exc).splitlines()[0])
+    return out
 
 
 def _plan_shots(
@@ -288,8 +311,9 @@ def execute_plan(
         return outcomes
     if (failed_shots and not plan.placeholders) or blocked:
         if rollups or blocked:
-            why = ", ".join(failed_shots or [blocked[0].reason])
-            done(Outcome(P, "cut, EDL, deliveries", False, None, f"not assembled: failed {why}"))
+            why = [f"failed {', '.join(failed_shots)}"] if failed_shots else []
+            why += plan.rollup_errors or ([] if failed_shots else [blocked[0].reason])
+            done(Outcome(P, "cut, EDL, deliveries", False, None, f"not assembled: {'; '.join(why)}"))
         return outcomes
     if rollups:
         say(P, f"assemble: {', '.join(rollups)}")
@@ -386,9 +410,29 @@ def _unlaunchable(plan: ProjectPlan) -> dict[str, str]:
     return out
 
 
+def failed_check_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per blocking check that failed in the run: the asset (and partition), the check, what it checks
+    (``media/checks.py``) and what it measured (the evaluation's description)."""
+    out = []
+    for event in result.all_events:
+        if event.event_type_value != dg.DagsterEventType.ASSET_CHECK_EVALUATION.value:
+            continue
+        ev = event.asset_check_evaluation_data
+        if ev.passed or not ev.blocking or ev.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        asset = ev.asset_key.to_user_string() + (f"[{ev.partition}]" if ev.partition else "")
+        what = CHECK_TEXTS.get(ev.asset_key.path[-1], {}).get(ev.check_name, "")
+        out.append(f"{asset}: blocking check {ev.check_name} failed: {ev.description or 'no measurement'}"
+                   + (f" (the check: {what})" if what else ""))  # fmt: skip
+    return out
+
+
 def _failure_text(result: dg.ExecuteInProcessResult) -> str:
     if result.success:
         return ""
+    checks = failed_check_lines(result)
+    if checks:  # Dagster's own message names neither the check nor what it measured
+        return "; ".join(checks)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error

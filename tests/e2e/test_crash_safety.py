@@ -25,10 +25,17 @@ from vidasm_assets.media.outputs import stamped, temp_name
 from vidasm_assets.media.progress import listening
 from vidasm_assets.media.project import discover_projects, load_project
 from vidasm_assets.media.runner import bind
+from vidasm_assets.media.timeline import Timeline
 from vidasm_assets.media.versions import Asset, shot_inputs, spec_facets
 from vidasm_assets.planner import plan_project
 
-from ..support.helpers import QUIET, build_workspace, set_spec
+from ..support.helpers import (
+    QUIET,
+    build_workspace,
+    decoded_audio_samples,
+    set_spec,
+    video_frames_and_duration,
+)
 
 pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 
@@ -373,3 +380,45 @@ def test_cli_failure_is_one_line_and_status_says_what_changed(tmp_path: Path, ma
     shot_lines = [ln for ln in failed if "sh020 (" in ln]
     assert shot_lines and all("full log: run" in ln for ln in shot_lines), bad.stdout + bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+@pytest.mark.parametrize("what", ["section", "card"])
+def test_a_build_killed_while_a_transition_or_a_card_renders_counts_nothing_half_written(
+    tmp_path: Path, make_project, procs: Procs, what: str
+) -> None:
+    """kill -9 of vidasm while FFmpeg renders a dissolve's section (``05_Cache/transitions/cut``) or draws a card's
+    picture (``05_Cache/cards``): nothing it left is counted as built (the cut is not fresh, no section or card file
+    of the wrong length is there under a real name), and the next build removes the partial file and finishes with
+    a cut of exactly the timeline's frames and samples, every asset fresh."""
+    ws = tmp_path / "ws"
+    shot = RenderSpec(640, 360, "24", 8.0, -20)
+    if what == "section":
+        sequence = [{"shot": "sh010"}, {"shot": "sh020", "transition_in": {"type": "dissolve", "frames": 120}}]
+        renders = {"sh010_v001.mp4": shot, "sh020_v001.mp4": RenderSpec(640, 360, "24", 8.0, -20, tone_hz=660)}
+    else:
+        sequence = [{"card": "A long title", "seconds": 60, "background": "#203040"}, {"shot": "sh010"}]
+        renders = {"sh010_v001.mp4": RenderSpec(640, 360, "24", 1.0, -20)}
+    spec = {"fps": 24, "resolution": "1280x720" if what == "card" else "640x360", "exports": [], "sequence": sequence}
+    make_project(ws, "p", renders, spec)
+    folder = ws / "p" / "05_Cache" / ("transitions/cut" if what == "section" else "cards")
+    env = _cli_env(tmp_path, ws, pool=1)
+    first = procs.start(_vidasm("build"), env, tmp_path / "first.log")
+    _wait_for(lambda: any(folder.glob(".*.partial-*")) and _ffmpeg_pids(str(folder)), 300, f"the {what}'s render")
+    procs.kill(first)
+    _wait_for(lambda: not _ffmpeg_pids(str(ws)), 10, "FFmpeg to die with its parent")
+    assert list(folder.glob(".*.partial-*")), "the killed build left its partial file"
+    assert not [f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")], "nothing under a real name"
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        states = _states(instance, ws, "p")
+        assert states["cut"][0] != "fresh", states["cut"]
+    second = subprocess.run(_vidasm("build"), env=env, capture_output=True, text=True, timeout=500)
+    text = second.stdout + second.stderr
+    assert second.returncode == 0, text
+    assert "partial file(s) of killed builds" in text, text
+    assert not list(folder.glob(".*.partial-*"))
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert _all_fresh(instance, ws, "p"), _states(instance, ws, "p")
+    project = load_project(ws, "p")
+    tl = Timeline.from_json(project.timeline_path().read_text())
+    frames, _ = video_frames_and_duration(project.cut_path())
+    assert frames == tl.total_frames and decoded_audio_samples(project.cut_path()) == tl.total_samples()

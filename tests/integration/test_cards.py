@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import av
+import dagster as dg
 import numpy as np
 import opentimelineio as otio
 import pycmx
@@ -21,11 +22,13 @@ from PIL import Image
 
 from tests.support.helpers import build_workspace, built_instance, last_storage_id, materialized_since, rebuild
 from tests.unit.test_editorial import check_edl
+from vidasm_assets.make import make
 from vidasm_assets.media.cards import CARDS_DIR, hex_colour
 from vidasm_assets.media.demo import RenderSpec, make_render, write_project
-from vidasm_assets.media.project import load_project
+from vidasm_assets.media.project import discover_projects, load_project
 from vidasm_assets.media.rates import Rate
 from vidasm_assets.media.timeline import Timeline
+from vidasm_assets.planner import plan_workspace
 
 FPS = 24
 SIZE = (160, 90)
@@ -202,3 +205,50 @@ def test_a_new_background_image_under_the_same_name_redraws_the_card(built) -> N
     assert {label.split("/", 1)[1] for label in rebuild(root, instance)} == ROLLUPS
     ((record, frames, _),) = [c for c in card_entries(sequence) if c[2].get("id") == "end"]
     assert card_frames(project.cut_path(), new_colour) == list(range(record, record + frames))
+
+
+def test_a_sequence_of_cards_only_builds_a_cut_edl_and_deliveries(tmp_path: Path) -> None:
+    """Issue 12's trial: a sequence with no shot at all is a cut of its cards (a slate reel, titles alone): every
+    card at its record frames for exactly its length, digital silence of the exact sample count, AX events read
+    back, the deliveries joined; a second build has nothing to do."""
+    sequence = [SEQUENCE[0], SEQUENCE[3]]
+    root, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    folder = write_project(root, "titles", {"fps": FPS, "resolution": f"{SIZE[0]}x{SIZE[1]}", "sequence": sequence,
+                                            "exports": EXPORTS})  # fmt: skip
+    (folder / "art").mkdir()
+    Image.new("RGB", (32, 18), IMAGE_COLOUR).save(folder / "art" / "end.png")
+    with built_instance(root, home) as instance:
+        project = load_project(root, "titles")
+        total = sum(f for _, f, _ in card_entries(sequence))
+        for path in (project.cut_path(), *(project.delivery_path(p) for p in EXPORTS)):
+            for record, frames, entry in card_entries(sequence):
+                assert card_frames(path, background_of(entry)) == list(range(record, record + frames)), path
+        cut = pcm(project.cut_path())
+        assert cut.shape[1] == Rate(FPS).samples_for_frames(total) and not cut.any()
+        tl = Timeline.from_json(project.timeline_path().read_text())
+        check_edl(project.edl_path().read_text(), tl)
+        events = list(pycmx.parse_cmx3600(io.StringIO(project.edl_path().read_text())).events)
+        assert [e.edits[0].source for e in events] == ["AX", "AX"]
+        assert build_workspace(instance, root) == []  # nothing stale: the planner and the assets agree
+
+
+@pytest.mark.parametrize("with_shot", [False, True], ids=["cards-only", "beside-a-shot-without-render"])
+def test_a_missing_background_image_is_named_whatever_else_fails(tmp_path: Path, with_shot: bool) -> None:
+    """A card's missing background is said by its path, in the build's outcome and in status, and is not hidden by
+    another problem: a sequence of cards only, or a shot that fails too (both are said)."""
+    sequence = [{"shot": "sh010"}] if with_shot else []
+    sequence += [SEQUENCE[0], {**SEQUENCE[3], "background": "art/missing.png"}]
+    root = tmp_path / "ws"
+    folder = write_project(root, "p", {"fps": FPS, "resolution": f"{SIZE[0]}x{SIZE[1]}", "sequence": sequence,
+                                       "exports": ["web"]})  # fmt: skip
+    (folder / "03_Renders" / "sh010").mkdir(parents=True)  # listed, no render in it
+    missing = str(folder / "art" / "missing.png")
+    with dg.DagsterInstance.ephemeral() as instance:
+        report = make(root, instance=instance, jobs=1)
+        lines = [o.message for o in report.outcomes if not o.success]
+        assert any(missing in line and "card end's background image is missing" in line for line in lines), lines
+        if with_shot:
+            assert any("sh010" in line and "no render" in line for line in lines), lines
+        plan = plan_workspace(instance, discover_projects(root), record=False)[0]
+        assert all(missing in it.reason for it in plan.items if it.partition is None), plan.items

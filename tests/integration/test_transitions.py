@@ -18,8 +18,9 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from tests.support.helpers import build_workspace, built_instance, rebuild
+from tests.support.helpers import build_workspace, built_instance, loudness, rebuild
 from tests.support.media_sources import luma_render
+from vidasm_assets.media import transitions
 from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
 from vidasm_assets.media.editorial import timecode_to_frames
@@ -86,10 +87,10 @@ def expected_pictures(sequence: list[dict], source: dict[str, list[float]]) -> l
             tail = out[-n:]
             out[-n:] = [((n - k) * a + k * b) / n for k, (a, b) in enumerate(zip(tail, frames[:n], strict=True))]
             frames = frames[n:]
-        elif kind == "dip":
+        elif kind == "dip":  # the EDL's two dissolves: down over h frames (never black), one black, up
             h = (n + 1) // 2
             tail = out[-n:]
-            out[-n:] = [level(tail[k], (h - 1 - k) / (h - 1)) if k < h else level(frames[k], (k - h) / (n - h))
+            out[-n:] = [level(tail[k], (h - k) / h) if k < h else level(frames[k], (k - h) / (n - h))
                         for k in range(n)]  # fmt: skip
             frames = frames[n:]
         out += frames
@@ -140,7 +141,7 @@ def test_the_cut_and_deliveries_show_the_transitions(built) -> None:
     assert abs(cut[start] - src["sh010"][start]) <= TOLERANCE
     assert abs(cut[start + 12] - src["sh020"][12]) <= TOLERANCE
     dip = start + 40 - 8  # sh020 shows 40 frames from the dissolve's start; the dip overlaps its last 8
-    assert abs(cut[dip + 3] - 16) <= 2 and abs(cut[dip + 4] - 16) <= 2  # the dip's black frames
+    assert abs(cut[dip + 4] - 16) <= 2 and cut[dip + 3] > 16 + 5 < cut[dip + 5]  # the dip's one black frame
     fade_in = dip + FRAMES
     assert abs(cut[fade_in] - 16) <= 2  # fade_in starts black
     assert abs(cut[-1] - 16) <= 2  # fade_out ends black
@@ -169,8 +170,9 @@ def test_only_the_transitions_are_encoded_the_bodies_are_copied(built) -> None:
 
 
 def test_the_sound_crossfades_and_fades_sample_exact(built) -> None:
-    """The cut's PCM is the shots' own PCM with linear crossfades over each overlap's samples and linear fades,
-    computed here from the shots' normalized sound: within 24-bit rounding, and exactly as long."""
+    """The cut's PCM is the shots' own PCM with constant-power crossfades over each overlap's samples (FFmpeg's
+    ``qsin``: the incoming at sin(pi/2 k/n), the outgoing at sin(pi/2 (n-1-k)/n)) and linear fades, computed here
+    from the shots' normalized sound: within 24-bit rounding, and exactly as long."""
     _, folder, _ = built
     project = load_project(folder.parent, "tr")
     rate = Rate(FPS)
@@ -188,13 +190,46 @@ def test_the_sound_crossfades_and_fades_sample_exact(built) -> None:
             m = rate.samples_for_frames(clip.transition_out[1])
             shot[:, -m:] *= (m - 1 - np.arange(m)) / m
         if kind in ("dissolve", "dip"):
-            mixed = want[:, -s:] * (s - 1 - i) / s + shot[:, :s] * i / s
+            mixed = want[:, -s:] * np.sin(np.pi / 2 * (s - 1 - i) / s) + shot[:, :s] * np.sin(np.pi / 2 * i / s)
             want = np.concatenate([want[:, :-s], mixed, shot[:, s:]], axis=1)
         else:
             want = np.concatenate([want, shot], axis=1)
     got = pcm(project.cut_path())
     assert got.shape == want.shape == (2, tl.total_samples())
     assert np.abs(got - want).max() <= 4 / 2**23
+
+
+def test_long_dissolves_keep_the_cut_on_its_loudness_target(tmp_path: Path, ffmpeg: str, monkeypatch) -> None:
+    """Issue 12's trial: 48-frame dissolves between 3-4 s shots of uncorrelated programme sound (pink noise, one
+    seed per shot). Each shot is normalized to the target; the cut's measured loudness stays on it because the
+    crossfades keep the power (constant power). With a linear crossfade (the old curve) the same cut measures about
+    1 LU low and fails its blocking ``loudness_on_target`` check: the build's failure line names the asset, the
+    check and the measured value."""
+    sequence = [{"shot": "sh010"}, {"shot": "sh020", "transition_in": {"type": "dissolve", "frames": 48}},
+                {"shot": "sh030", "transition_in": {"type": "dissolve", "frames": 48}}]  # fmt: skip
+    root, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    folder = write_project(root, "p", {"fps": FPS, "resolution": "64x36", "exports": [], "sequence": sequence})
+    for seed, (shot, frames) in enumerate((("sh010", 72), ("sh020", 96), ("sh030", 72)), start=1):
+        luma_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", "100", frames=frames, fps=FPS,
+                    noise_seed=seed)  # fmt: skip
+    target = -16.0
+    with built_instance(root, home) as instance:
+        cut = load_project(root, "p").cut_path()
+        measured, _ = loudness(ffmpeg, cut)
+        assert abs(measured - target) <= 0.5, measured
+        assert len(lumas(cut)) == 72 + 96 + 72 - 2 * 48
+
+        monkeypatch.setattr(transitions, "CROSSFADE_CURVE", "tri")  # the linear crossfade: a new cut version
+        outcomes = build_workspace(instance, root)
+        failed = [o for o in outcomes if not o.success]
+        assert len(failed) == 1, [o.message for o in outcomes]
+        line = failed[0].message
+        assert "\n" not in line
+        assert line.startswith("p/cut: blocking check loudness_on_target failed: measured -1"), line
+        low = float(line.split("measured ")[1].split(" LUFS")[0])
+        assert low < target - 1, line  # the old curve's loss, said with its value
+        assert f"target {target:g} LUFS within 1 LU" in line and "The cut's integrated loudness" in line, line
 
 
 def test_edl_and_otio_carry_the_transitions(built) -> None:
@@ -230,6 +265,43 @@ def test_edl_and_otio_carry_the_transitions(built) -> None:
     assert track.duration().value == tl.total_frames
     kinds = [(t.metadata["vidasm"]["type"], t.out_offset.value) for t in track if isinstance(t, otio.schema.Transition)]
     assert kinds == [("dissolve", 12), ("dip", 4), ("dip", 4), ("fade_in", 6), ("fade_out", 10)]
+    # the .otio's transitions are the EDL's D events, one for one, as long (a dip: its two dissolves through BL)
+    effects = [int(e.transition.effect_duration) for ev in edl.events for e in ev.edits if e.transition.kind == "D"]
+    assert [t.duration().value for t in track if isinstance(t, otio.schema.Transition)] == effects
+    assert [t.metadata["vidasm"].get("part") for t in track if isinstance(t, otio.schema.Transition)] == [
+        None, "to_black", "from_black", None, None]  # fmt: skip
+
+
+def test_a_dip_shows_exactly_the_frames_the_readme_says(tmp_path: Path, ffmpeg: str) -> None:
+    """README "Transitions", measured on decoded frames of the cut for dips of 2, 3 and 9 frames (h = ceil(N/2)):
+    the dip starts at the cut point r, N frames before the outgoing entry's end; frames r..r+h-1 are the outgoing
+    entry's overlap frames 0..h-1 going down (frame r untouched, none black), frame r+h is black and the only black
+    frame, frames r+h+1..r+N-1 are the incoming entry's overlap frames h+1..N-1 coming up, then the incoming entry
+    runs on from its frame N; the record is the sum of the entries minus N per dip."""
+    dips = [2, 3, 9]
+    ramps = {"sh010": "40+2*N", "sh020": "200-2*N", "sh030": "100+N", "sh040": "60+3*N"}
+    sequence = [{"shot": "sh010"}] + [{"shot": s, "transition_in": {"type": "dip", "frames": n}}
+                                      for s, n in zip(list(ramps)[1:], dips, strict=True)]  # fmt: skip
+    root, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    folder = write_project(root, "p", {"fps": FPS, "resolution": "64x36", "exports": [], "sequence": sequence})
+    src = {s: lumas(ramp_render(ffmpeg, folder / "03_Renders" / s / f"{s}_v001.mov", s, ramp=r)) for s, r in
+           ramps.items()}  # fmt: skip
+    with built_instance(root, home):
+        got = lumas(load_project(root, "p").cut_path())
+    assert len(got) == 4 * FRAMES - sum(dips)
+    black = [i for i, y in enumerate(got) if abs(y - 16) <= 2]
+    r = 0
+    for (out, inc), n in zip(zip(list(ramps), list(ramps)[1:], strict=False), dips, strict=True):
+        r += FRAMES - n  # the cut point: the outgoing entry's last n frames overlap the incoming entry's first n
+        h = (n + 1) // 2
+        assert abs(got[r] - src[out][FRAMES - n]) <= TOLERANCE, (n, "untouched first frame")
+        for k in range(h):  # down: (h-k)/h, never black
+            assert abs(got[r + k] - level(src[out][FRAMES - n + k], (h - k) / h)) <= TOLERANCE, (n, k)
+        assert [b for b in black if r <= b < r + n] == [r + h], (n, black)
+        for k in range(h + 1, n):  # up from black: (k-h)/(n-h)
+            assert abs(got[r + k] - level(src[inc][k], (k - h) / (n - h))) <= TOLERANCE, (n, k)
+        assert abs(got[r + n] - src[inc][n]) <= TOLERANCE, (n, "the incoming entry at full from its frame n")
 
 
 def cut_metadata(instance: dg.DagsterInstance, key: str) -> str:
@@ -333,4 +405,5 @@ def test_cards_beside_transitions_keep_every_record_frame(tmp_path: Path, ffmpeg
     bad = [card, {"shot": "sh010", "transition_in": {"type": "dissolve", "frames": 6}}]
     (folder / "project.json").write_text(json.dumps({"fps": FPS, "resolution": "64x36", "sequence": bad}))
     ws = discover_projects(root)
-    assert "p" in ws.errors and "from card 'TITLE' is not supported" in str(ws.errors["p"]), ws.errors
+    said = "field 'sequence[1].transition_in.type': a dissolve from card 'TITLE' (sequence[0]) is not supported"
+    assert "p" in ws.errors and said in str(ws.errors["p"]), ws.errors

@@ -124,15 +124,26 @@ def truncated(src: Path, dest: Path, keep: float | int) -> Path:
 
 
 def luma_render(
-    ffmpeg: str, dest: Path, luma: str, *, frames: int, fps: int = 24, tone_hz: int = 440, timecode: str | None = None
+    ffmpeg: str,
+    dest: Path,
+    luma: str,
+    *,
+    frames: int,
+    fps: int = 24,
+    tone_hz: int = 440,
+    timecode: str | None = None,
+    noise_seed: int | None = None,
 ) -> Path:
     """A tiny render (64x36) whose frame N is flat grey of luma ``luma`` (a geq expression of N), lossless H.264,
-    with a sine tone as 16-bit PCM and, when given, a source timecode: frames identified by their decoded luma."""
+    with a sine tone (or, with ``noise_seed``, stereo pink noise: programme sound uncorrelated with any other seed's)
+    as 16-bit PCM and, when given, a source timecode: frames identified by their decoded luma."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     seconds = frames / fps
     picture = f"nullsrc=s=64x36:r={fps}:d={seconds},format=yuv420p,geq=lum='{luma}':cb=128:cr=128"
+    sound = (f"sine=f={tone_hz}:r=48000:d={seconds}" if noise_seed is None else
+             f"anoisesrc=c=pink:seed={noise_seed}:r=48000:d={seconds},aformat=channel_layouts=stereo")  # fmt: skip
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", picture,
-            "-f", "lavfi", "-i", f"sine=f={tone_hz}:r=48000:d={seconds}", "-map", "0:v", "-map", "1:a",
+            "-f", "lavfi", "-i", sound, "-map", "0:v", "-map", "1:a",
             "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p",
             "-c:a", "pcm_s16le", *(["-timecode", timecode] if timecode else []), str(dest)]  # fmt: skip
     subprocess.run(argv, check=True)

@@ -56,16 +56,16 @@ def test_cards_are_entries_between_shots_with_derived_ids_and_whole_frames(tmp_p
 @pytest.mark.parametrize(
     ("entry", "field", "reason"),
     [
-        ({"card": "x", "seconds": 0}, "sequence.0.seconds", "greater than 0"),
-        ({"card": "x", "seconds": -1}, "sequence.0.seconds", "greater than 0"),
-        ({"card": "  ", "seconds": 1}, "sequence.0.card", "empty"),
-        ({"card": "x" * (CARD_TEXT_MAX + 1), "seconds": 1}, "sequence.0.card", f"at most {CARD_TEXT_MAX}"),
-        ({"card": "x", "seconds": 1, "background": "#12345"}, "sequence.0.background", "#RRGGBB"),
-        ({"card": "x", "seconds": 1, "background": "logo.gif"}, "sequence.0.background", ".png/.jpg"),
-        ({"card": "x", "seconds": 1, "colour": "red"}, "sequence.0.colour", "#RRGGBB"),
-        ({"card": "x", "seconds": 1, "id": "a b"}, "sequence.0.id", "invalid"),
-        ({"card": "x", "seconds": 1, "font": "Comic"}, "sequence.0.font", "unknown field"),
-        ({"card": "a\u0007b", "seconds": 1}, "sequence.0.card", "control character"),
+        ({"card": "x", "seconds": 0}, "sequence[0].seconds", "more than 0 and at most 3600"),
+        ({"card": "x", "seconds": -1}, "sequence[0].seconds", "more than 0 and at most 3600"),
+        ({"card": "  ", "seconds": 1}, "sequence[0].card", "empty"),
+        ({"card": "x" * (CARD_TEXT_MAX + 1), "seconds": 1}, "sequence[0].card", f"at most {CARD_TEXT_MAX}"),
+        ({"card": "x", "seconds": 1, "background": "#12345"}, "sequence[0].background", "#RRGGBB"),
+        ({"card": "x", "seconds": 1, "background": "logo.gif"}, "sequence[0].background", ".png/.jpg"),
+        ({"card": "x", "seconds": 1, "colour": "red"}, "sequence[0].colour", "#RRGGBB"),
+        ({"card": "x", "seconds": 1, "id": "a b"}, "sequence[0].id", "invalid"),
+        ({"card": "x", "seconds": 1, "font": "Comic"}, "sequence[0].font", "unknown field"),
+        ({"card": "a\u0007b", "seconds": 1}, "sequence[0].card", "control character"),
     ],
 )
 def test_an_invalid_card_names_the_file_the_field_and_the_reason(
@@ -78,16 +78,37 @@ def test_an_invalid_card_names_the_file_the_field_and_the_reason(
     assert str(folder / "project.json") in str(err) and f"field '{field}'" in str(err) and reason in str(err)
 
 
-def test_a_card_id_must_not_be_a_shot_or_another_card(tmp_path: Path) -> None:
-    project_with(tmp_path, [{"card": "x", "seconds": 1, "id": "sh010"}, {"shot": "sh010"}])
-    assert "'sh010' is already used by a shot" in str(discover_projects(tmp_path).errors["p"])
-    project_with(tmp_path, [{"card": "x", "seconds": 1}, {"card": "y", "seconds": 1, "id": "card1"}, {"shot": "a"}])
-    assert "'card1' is already used by another card" in str(discover_projects(tmp_path).errors["p"])
+@pytest.mark.parametrize(
+    ("sequence", "said"),
+    [
+        ([{"card": "x", "seconds": 1, "id": "sh010"}, {"shot": "sh010"}],
+         "field 'sequence[0].id': sequence[0] (card 'x', id 'sh010') is also the id of shot 'sh010' (sequence[1])"),
+        ([{"shot": "card1"}, {"card": "x", "seconds": 1}],
+         "field 'sequence[1].id': sequence[1] (card 'x', automatic id 'card1') is also the id of shot 'card1' "
+         "(sequence[0])"),
+        # an automatic id taken by a later written one: the written one is the id to change
+        ([{"card": "x", "seconds": 1}, {"shot": "a"}, {"card": "y", "seconds": 1, "id": "card1"}],
+         "field 'sequence[2].id': sequence[0] (card 'x', automatic id 'card1') and sequence[2] (card 'y', id "
+         "'card1') have the same id"),
+        # issue 12's trial: a written id taken by a later automatic one; the blame was on the wrong card
+        ([{"card": "x", "seconds": 1, "id": "card2"}, {"shot": "a"}, {"card": "y", "seconds": 1}],
+         "field 'sequence[0].id': sequence[0] (card 'x', id 'card2') and sequence[2] (card 'y', automatic id "
+         "'card2') have the same id"),
+        ([{"card": "x", "seconds": 1, "id": "t"}, {"shot": "a"}, {"card": "y", "seconds": 1, "id": "t"}],
+         "field 'sequence[2].id': sequence[0] (card 'x', id 't') and sequence[2] (card 'y', id 't') have the same id"),
+    ],
+    ids=["written-is-a-shot", "automatic-is-a-shot", "written-takes-automatic", "automatic-takes-written", "twice"],
+)  # fmt: skip
+def test_a_card_id_clash_names_both_entries_by_index_and_id(tmp_path: Path, sequence: list, said: str) -> None:
+    project_with(tmp_path, sequence)
+    assert said in str(discover_projects(tmp_path).errors["p"])
 
 
 def test_a_shot_entry_error_is_still_named_as_before(tmp_path: Path) -> None:
     project_with(tmp_path, [{"shot": "sh010", "in": "1:00"}])
-    assert "field 'sequence.0.in': '1:00' is not a timecode" in str(discover_projects(tmp_path).errors["p"])
+    assert "field 'sequence[0].in': must be a frame number of the render" in str(
+        discover_projects(tmp_path).errors["p"]
+    )
 
 
 @pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink"])

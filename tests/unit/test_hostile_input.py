@@ -228,7 +228,7 @@ def test_record_start_is_checked_at_load_time_against_the_rate(
     pj = write(tmp_path / "project.json", {"fps": fps, "editorial": {"record_start": record_start}})
     with pytest.raises(ProjectConfigError) as info:
         load_spec(pj)
-    assert str(info.value).startswith(f"{pj}: field 'editorial': ") and reason in str(info.value)
+    assert str(info.value).startswith(f"{pj}: field 'editorial.record_start': ") and reason in str(info.value)
 
 
 def test_valid_record_starts_still_load(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def _with(path: str, value: object) -> dict:
         ("video.bitrate", "8000", "bitrate '8000' needs a unit: like '8M' or '192k'"),
         ("audio.bitrate", "192", "bitrate '192' needs a unit"),
         ("video.pix_fmt", "yuv444p", "pix_fmt 'yuv444p' is not one libx264 writes here; use one of yuv420p"),
-        ("video.crf", 99, "less than or equal to 63"),
+        ("video.crf", 99, "from 0 to 63; got 99"),
         ("audio.codec", "mp3", "unknown audio codec 'mp3'; use one of aac, libopus"),
         ("audio.channels", 6, "1 or 2"),
         ("video.hardware", "cuda", "'none', 'auto', 'nvenc', 'qsv', 'vaapi' or 'videotoolbox'"),

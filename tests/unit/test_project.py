@@ -9,7 +9,14 @@ import pytest
 
 from vidasm_assets.media.errors import MediaNotFoundError, ProjectConfigError, VidasmError
 from vidasm_assets.media.outputs import atomic_output
-from vidasm_assets.media.project import discover_projects, list_takes, load_project, load_spec, select_take
+from vidasm_assets.media.project import (
+    ProjectSpec,
+    discover_projects,
+    list_takes,
+    load_project,
+    load_spec,
+    select_take,
+)
 from vidasm_assets.media.rates import TIMELINE_RATES, Rate
 
 
@@ -48,18 +55,30 @@ def test_full_spec(tmp_path: Path) -> None:
     ("data", "field", "reason"),
     [
         ({"fsp": 24}, "fsp", "unknown field"),
-        ({"fps": 26}, "fps", "not a timeline rate"),
+        ({"fps": 26}, "fps", "must be one of 23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60 frames per second"),
         ({"resolution": "1920*1080"}, "resolution", "must look like"),
         ({"resolution": "1921x1080"}, "resolution", "even"),
         ({"audio": {"loudness": -16}}, "audio.loudness", "unknown field"),
-        ({"sequence": [{"shot": "sh 010"}]}, "sequence.0.shot", "invalid"),
-        ({"sequence": [{"shot": "a"}, {"shot": "a", "take": "v2"}]}, "(root)", "used again with another take"),
-        ({"sequence": [{"shot": "a", "in": 40, "out": 12}]}, "sequence.0", "must be after in"),
-        ({"sequence": [{"shot": "a", "in": "01:00:01:00", "out": "01:00:00:00"}]}, "sequence.0", "must be after"),
-        ({"sequence": [{"shot": "a", "in": -1}]}, "sequence.0.in", "neither a frame number"),
-        ({"sequence": [{"shot": "a", "out": 2.5}]}, "sequence.0.out", "neither a frame number"),
-        ({"sequence": [{"shot": "a", "in": True}]}, "sequence.0.in", "neither a frame number"),
-        ({"sequence": [{"shot": "a", "in": "1:00"}]}, "sequence.0.in", "not a timecode"),
+        ({"sequence": [{"shot": "sh 010"}]}, "sequence[0].shot", "invalid"),
+        (
+            {"sequence": [{"shot": "a"}, {"shot": "a", "take": "v2"}]},
+            "sequence[1].take",
+            "used again with another take",
+        ),
+        ({"sequence": [{"shot": "a", "in": 40, "out": 12}]}, "sequence[0].out", "must be after in"),
+        ({"sequence": [{"shot": "a", "in": "01:00:01:00", "out": "01:00:00:00"}]}, "sequence[0].out", "must be after"),
+        (
+            {"sequence": [{"shot": "a", "in": -1}]},
+            "sequence[0].in",
+            "must be a frame number of the render (a JSON integer from 0 to 10,368,000) or a timecode string",
+        ),
+        ({"sequence": [{"shot": "a", "out": 2.5}]}, "sequence[0].out", "got 2.5"),
+        (
+            {"sequence": [{"shot": "a", "in": True}]},
+            "sequence[0].in",
+            "must be a frame number of the render (a JSON integer from 0 to 10,368,000) or a timecode string",
+        ),
+        ({"sequence": [{"shot": "a", "in": "1:00"}]}, "sequence[0].in", "got the string '1:00'"),
     ],
 )
 def test_invalid_spec_names_file_field_and_reason(tmp_path: Path, data: dict, field: str, reason: str) -> None:
@@ -182,3 +201,83 @@ def test_atomic_output_never_leaves_partial_files(tmp_path: Path) -> None:
     with pytest.raises(VidasmError, match="wrote nothing"), atomic_output(dest) as tmp:
         tmp.write_bytes(b"")
     assert sorted(p.name for p in dest.parent.iterdir()) == ["cut.mov"]
+
+
+@pytest.mark.parametrize(
+    ("sequence", "field", "reason"),
+    [
+        # model validators (the whole model) name the field to change, never '(root)'
+        ([{"shot": "a", "transition_in": {"type": "dissolve", "frames": 6}}], "sequence[0].transition_in.type",
+         "needs a previous entry"),
+        ([{"shot": "a"}, {"card": "t", "seconds": 1}, {"shot": "b", "transition_in": {"type": "dip", "frames": 6}}],
+         "sequence[2].transition_in.type", "from card 't' (sequence[1]) is not supported"),
+        ([{"shot": "a"}, {"shot": "b"}, {"shot": "c"}, {"shot": "d", "transition_in": {"type": "dip", "frames": 1}}],
+         "sequence[3].transition_in.frames", "a dip needs at least 2 frames"),
+        ([{"shot": "a", "transition_out": {"type": "dip", "frames": 4}}], "sequence[0].transition_out.type",
+         "a transition_out can only be fade_out"),
+        ([{"shot": "a", "audio_tracks": [1]}, {"shot": "a", "audio_tracks": [2]}], "sequence[1].audio_tracks",
+         "sequence[0], has [1]"),
+        # numbers: counts of frames are JSON integers, timecodes strings; each message says what is allowed
+        ([{"shot": "a"}, {"shot": "b", "transition_in": {"type": "dissolve", "frames": "6"}}],
+         "sequence[1].transition_in.frames", "must be a whole number of frames (a JSON integer) from 1 to 10,368,000; "
+         "got the string '6'"),
+        ([{"shot": "a"}, {"shot": "b", "transition_in": {"type": "dissolve", "frames": 6.0}}],
+         "sequence[1].transition_in.frames", "got 6.0"),
+        ([{"shot": "a"}, {"shot": "b", "transition_in": {"type": "dissolve", "frames": 1e20}}],
+         "sequence[1].transition_in.frames", "from 1 to 10,368,000; got 1e+20"),
+        ([{"shot": "a"}, {"shot": "b", "transition_in": {"type": "dissolve", "frames": 10**20}}],
+         "sequence[1].transition_in.frames", "from 1 to 10,368,000; got 100000000000000000000"),
+        ([{"shot": "a", "in": "10"}], "sequence[0].in", "a JSON integer from 0 to 10,368,000) or a timecode string "
+         "'HH:MM:SS:FF'; got the string '10' (a frame number is written without quotes: 10)"),
+        ([{"shot": "a", "out": 1e20}], "sequence[0].out", "got 1e+20"),
+        ([{"shot": "a", "out": 10**20}], "sequence[0].out", "from 0 to 10,368,000"),
+        ([{"card": "t", "seconds": "3"}], "sequence[0].seconds", "must be a number of seconds (a JSON number) more "
+         "than 0 and at most 3600; got the string '3'"),
+        ([{"card": "t", "seconds": 1e20}], "sequence[0].seconds", "at most 3600; got 1e+20"),
+    ],
+)  # fmt: skip
+def test_every_error_names_the_real_field_path_and_what_is_allowed(
+    tmp_path: Path, sequence: list, field: str, reason: str
+) -> None:
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps({"sequence": sequence}))
+    with pytest.raises(ProjectConfigError) as info:
+        load_spec(path)
+    msg = str(info.value)
+    assert f"field '{field}': " in msg and reason in msg, msg
+    assert "(root)" not in msg
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        ({"fps": "24"}, "fps", "one of 23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60 frames per second (a JSON "
+         "number); got the string '24'"),
+        ({"audio": {"loudness_lufs": "-16"}}, "audio.loudness_lufs", "from -70 to -5; got the string '-16'"),
+        ({"audio": {"true_peak_db": 3}}, "audio.true_peak_db", "from -9 to 0; got 3"),
+        ({"audio": {"tracks": ["1"]}}, "audio.tracks", "list of track numbers (JSON integers from 1 to 64"),
+        ({"editorial": {"record_start": "01:00:00:24"}}, "editorial.record_start", "01:00:00:24"),
+        ({"presets": {"x": {"container": "mp4", "video": {"codec": "libx264", "crf": "20"}}}}, "presets.x.video.crf",
+         "from 0 to 63; got the string '20'"),
+        ({"presets": {"x": {"container": "mp4", "video": {"codec": "prores_ks"}}}}, "presets.x.video.codec",
+         "does not take prores_ks"),
+        ({"presets": {"x": {"container": "mp4", "video": {"codec": "libx264", "maxrate": "8M"}}}},
+         "presets.x.video.bufsize", "go together"),
+    ],
+)  # fmt: skip
+def test_settings_take_json_numbers_and_name_their_path(tmp_path: Path, data: dict, field: str, reason: str) -> None:
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ProjectConfigError) as info:
+        load_spec(path)
+    assert f"field '{field}': " in str(info.value) and reason in str(info.value), str(info.value)
+
+
+def test_numbers_that_are_json_numbers_still_load() -> None:
+    spec = ProjectSpec.model_validate({
+        "fps": 29.97, "audio": {"loudness_lufs": -23, "tracks": [1, 2]},
+        "sequence": [{"shot": "a", "in": 0, "out": "01:00:01:00"},
+                     {"shot": "b", "transition_in": {"type": "dip", "frames": 2}},
+                     {"card": "t", "seconds": 2}],
+    })  # fmt: skip
+    assert spec.fps == 29.97 and spec.audio.loudness_lufs == -23.0 and spec.cards()[0][1].seconds == 2.0

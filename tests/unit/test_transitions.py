@@ -65,7 +65,7 @@ def test_record_length_is_the_sum_minus_the_overlaps() -> None:
     [
         ({"transition_in": {"type": "fade_out", "frames": 6}}, False, "fade_out is a transition_out"),
         ({"transition_out": {"type": "dissolve", "frames": 6}}, False, "a transition_out can only be fade_out"),
-        ({"transition_in": {"type": "dissolve", "frames": 0}}, False, "greater than 0"),
+        ({"transition_in": {"type": "dissolve", "frames": 0}}, False, "from 1 to 10,368,000; got 0"),
         ({"transition_in": {"type": "dip", "frames": 1}}, False, "a dip needs at least 2 frames"),
         ({"transition_in": {"type": "wipe", "frames": 6}}, False, "dissolve"),
         ({"transition_in": {"type": "dissolve", "frames": 6}}, True, "needs a previous entry"),
@@ -128,7 +128,7 @@ def test_the_sound_graph_compiles_to_crossfades_fades_and_joins() -> None:
         "-hide_banner", "-nostdin", "-y", "-i", "a.wav", "-i", "b.wav", "-i", "c.wav",
         "-filter_complex",
         "[0:a]afade=nb_samples=12000:start_sample=0:type=in[s0];"
-        "[s0][1:a]acrossfade=curve1=tri:curve2=tri:nb_samples=24000[s1];"
+        "[s0][1:a]acrossfade=curve1=qsin:curve2=qsin:nb_samples=24000[s1];"  # constant power
         "[2:a]afade=nb_samples=20000:start_sample=75999:type=out[s2];"
         "[s1][s2]concat=a=1:n=2:v=0[s3];"
         "[s3]atrim=end_sample=248000[s4];[s4]asetpts=PTS-STARTPTS[s5]",
@@ -149,7 +149,7 @@ def test_a_section_is_the_conform_chain_per_input_then_the_transition() -> None:
                      "[s0][s1]xfade=transition=fade:duration=0.500000:offset=0.000000[v]")  # fmt: skip
     dip = section_graph(Section("dip", 8, Part(0, 28, 48), Part(1, 0, 12)), [a, b], target)
     assert dip.endswith(
-        "[s0]trim=end_frame=16,fade=type=out:start_frame=12:nb_frames=3[d0];"
+        "[s0]trim=end_frame=16,fade=type=out:start_frame=12:nb_frames=4[d0];"
         "[s1]trim=start_frame=4,setpts=PTS-STARTPTS,fade=type=in:start_frame=0:nb_frames=4[d1];"
         "[d0][d1]concat=n=2:v=1:a=0[v]"
     )
@@ -245,3 +245,31 @@ def test_a_sequence_without_transitions_keeps_its_edit_spec_version(tmp_path: Pa
     assert facets[v.Asset.EDIT_SPEC]["transitions"] == [[None, None], [["dissolve", 12], None]]
     assert {k: x for k, x in facets[v.Asset.EDIT_SPEC].items() if k != "transitions"} == plain
     assert facets[v.Asset.PICTURE_SPEC] == v.spec_facets(load_project(tmp_path, "p"))[v.Asset.PICTURE_SPEC]
+
+
+@pytest.mark.parametrize("dip", [2, 3, 8, 9])
+def test_the_otio_agrees_with_the_edl_on_a_dip(dip: int) -> None:
+    """A dip of N frames is, in the EDL, a dissolve of ceil(N/2) frames to ``BL`` and one of floor(N/2) from it
+    (README "Transitions"). The .otio, read back by OpenTimelineIO, has the same: its transitions' durations in order
+    are the ``D`` events' lengths pycmx reads, its black Gap the ``BL`` event's, its track as long as the EDL's
+    record; both parts of the dip say the dip's whole length and which part they are (issue 12: each said half)."""
+    tl = timeline(clip("x"), clip("a", transition_in=("dip", dip)), clip("b", transition_in=("dissolve", 6)),
+                  clip("c", transition_in=("fade_in", 4), transition_out=("fade_out", 5)))  # fmt: skip
+    edl = pycmx.parse_cmx3600(io.StringIO(write_cmx3600(tl)))
+    edits = [e for event in edl.events for e in event.edits]
+    record = sum(timecode_to_frames(e.record_out, RATE) - timecode_to_frames(e.record_in, RATE) for e in edits)
+    d_lengths = [int(e.transition.effect_duration) for e in edits if e.transition.kind == "D"]
+    track = otio.adapters.read_from_string(otio.adapters.write_to_string(to_otio(tl), "otio_json"), "otio_json")
+    track = track.tracks[0]
+    transitions = [t for t in track if isinstance(t, otio.schema.Transition)]
+    assert track.duration().value == record == tl.total_frames == 4 * 48 - dip - 6
+    assert [t.duration().value for t in transitions] == d_lengths == [(dip + 1) // 2, dip // 2, 6, 4, 5]
+    parts = [t.metadata["vidasm"] for t in transitions if t.metadata["vidasm"]["type"] == "dip"]
+    assert [(p["frames"], p["part"]) for p in parts] == [(dip, "to_black"), (dip, "from_black")]
+    assert sum(p["part_frames"] for p in parts) == dip
+    black = next(e for e in edits if e.source == "BL" and e.transition.kind == "D")  # the dip's way to black
+    gap = track[track.index(transitions[0]) + 1]
+    assert isinstance(gap, otio.schema.Gap)
+    rec_in, rec_out = (timecode_to_frames(t, RATE) for t in (black.record_in, black.record_out))
+    assert gap.duration().value == rec_out - rec_in == track.range_of_child(gap).duration.value
+    assert track.range_of_child(gap).start_time.value == rec_in - timecode_to_frames(tl.record_start, RATE)

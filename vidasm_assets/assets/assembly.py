@@ -57,7 +57,7 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
         meter = StepMeter()
         project = workspace.project(p.name)
         tl, tv = read_timeline(context.instance, project)
-        mine = v.cut_inputs(tv, shot_versions(context.instance, project, tl))
+        mine = v.cut_inputs(tv, shot_versions(context.instance, project, tl), v.crossfade_of(tl))
         run = ffmpeg.runner(context, f"{p.name} cut", meter)
         sections = Report()
         with stamped(project.stamps(n.CUT, None, mine.version)):

@@ -68,6 +68,7 @@ def result(
                 passed=bool(c.passed),
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata=metadata_safe(c.metadata),
+                description=c.summary,
             )
             for c in outcomes
         ]

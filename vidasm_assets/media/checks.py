@@ -25,6 +25,22 @@ class CheckOutcome:
     name: str
     passed: bool
     metadata: dict[str, Any]
+    detail: str = ""  # what was measured against what was wanted, one line (default: the metadata's values)
+
+    @property
+    def summary(self) -> str:
+        """One line: ``detail``, else every metadata value (``name value``, floats to two decimals)."""
+        if self.detail:
+            return self.detail
+        return ", ".join(f"{k} {round(v, 2) if isinstance(v, float) else v}" for k, v in self.metadata.items())
+
+
+def loudness_detail(loud: float | None, peak: float | None, target_i: float, target_tp: float) -> str:
+    """What a ``loudness_on_target`` check measured, against the target: one line for the check's result."""
+    measured = f"{loud:.1f} LUFS" if loud is not None and math.isfinite(loud) else "no loudness"
+    tp = f", true peak {peak:.1f} dBTP" if peak is not None and math.isfinite(peak) else ""
+    return (f"measured {measured} integrated{tp}; target {target_i:g} LUFS within {LOUDNESS_TOLERANCE_LU:g} LU, "
+            f"true peak at most {target_tp:g} dBTP")  # fmt: skip
 
 
 PICTURE_CHECKS = {
@@ -48,6 +64,9 @@ CUT_CHECKS = {
     "bt709_tagged": "The BT.709 tags survived the stream copy into the cut.",
     "loudness_on_target": "The cut's integrated loudness within 1 LU of the target and true peak under the ceiling.",
 }
+
+CHECK_TEXTS = {"picture": PICTURE_CHECKS, "audio": AUDIO_CHECKS, "cut": CUT_CHECKS}
+"""What each asset's checks check, by asset name (the checks' descriptions, said with a failure)."""
 
 
 BT709 = ("bt709", "bt709", "bt709", "tv")
@@ -122,7 +141,12 @@ def audio_checks(project: Project, res: AudioResult, out: MediaInfo) -> list[Che
     }
     in_sync = samples == res.samples and a is not None and a.sample_rate == 48000 and a.channels == 2
     return [
-        CheckOutcome("loudness_on_target", res.on_target(target_i, target_tp), loud_md),
+        CheckOutcome(
+            "loudness_on_target",
+            res.on_target(target_i, target_tp),
+            loud_md,
+            loudness_detail(res.output_i, res.output_tp, target_i, target_tp),
+        ),
         CheckOutcome(
             "in_sync_with_picture",
             bool(in_sync),
@@ -235,6 +259,7 @@ def cut_checks(run: Run, project: Project, timeline: Timeline, path: Path) -> li
                 "ceiling_dbtp": target_tp,
                 "programme_audio": programme,
             },
+            loudness_detail(loud, peak, target_i, target_tp) if programme else "no programme audio (silence)",
         )
     )
     return out

@@ -367,7 +367,7 @@ def _transition_events(timeline: Timeline, reels: dict[str, str], style: EdlStyl
         end = rec + clip.frames - (nxt.overlap if nxt else 0) - fade_out  # where the clip's own event ends
         kind, frames = clip.transition_in or ("cut", 0)
         if kind == "dip":
-            h = (frames + 1) // 2
+            h, _ = dip_parts(frames)
             ev.start(rec, (BLACK_REEL, 0, h, None), h, rec + h)
             rec, src, kind, frames = rec + h, src + h, "dissolve", frames - h
         if kind == "fade_in":
@@ -524,14 +524,32 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
     return result
 
 
-def _otio_transition(kind: str, frames: int, fps: float) -> otio.schema.Transition:
-    """A transition starting at its cut point (as a CMX3600 ``D`` event and OTIO's EDL reader): all of it after."""
+DIP_PARTS = ("to_black", "from_black")
+"""A dip's two transitions, as the EDL writes it: a dissolve to ``BL``, then one from it."""
+
+
+def dip_parts(frames: int) -> tuple[int, int]:
+    """A dip of ``frames`` (N) as the EDL's two ``D`` events: ceil(N/2) frames to black, floor(N/2) from it (their sum
+    is N, the frames the two entries overlap)."""
+    down = (frames + 1) // 2
+    return down, frames - down
+
+
+def _otio_transition(kind: str, frames: int, fps: float, part: str | None = None) -> otio.schema.Transition:
+    """A transition starting at its cut point (as a CMX3600 ``D`` event and OTIO's EDL reader): all of it after.
+    ``metadata["vidasm"]``: its ``type`` and ``frames`` as project.json states them (a dip's whole length on both
+    of its parts), and for a dip's part which one it is and its own length (``part``, ``part_frames``: the
+    Transition's duration, the EDL's ``D`` event's)."""
+    own = frames if part is None else dip_parts(frames)[DIP_PARTS.index(part)]
+    meta: dict[str, object] = {"type": kind, "frames": frames}
+    if part is not None:
+        meta |= {"part": part, "part_frames": own}
     return otio.schema.Transition(
-        name=kind,
+        name=kind if part is None else f"{kind} {frames} ({part.replace('_', ' ')})",
         transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
         in_offset=opentime.RationalTime(0, fps),
-        out_offset=opentime.RationalTime(frames, fps),
-        metadata={"vidasm": {"type": kind, "frames": frames}},
+        out_offset=opentime.RationalTime(own, fps),
+        metadata={"vidasm": meta},
     )
 
 
@@ -550,9 +568,10 @@ def _otio_transitions(timeline: Timeline, i: int) -> tuple[list[otio.core.Compos
     kind, frames = clip.transition_in or ("cut", 0)
     before: list[otio.core.Composable] = []
     skip = 0
-    if kind == "dip":
-        skip = (frames + 1) // 2
-        before += [_otio_transition("dip", skip, fps), _black(skip, fps), _otio_transition("dip", frames - skip, fps)]
+    if kind == "dip":  # as the EDL: a dissolve to black, black as long, a dissolve from it (``dip_parts``)
+        skip, _ = dip_parts(frames)
+        before += [_otio_transition("dip", frames, fps, "to_black"), _black(skip, fps),
+                   _otio_transition("dip", frames, fps, "from_black")]  # fmt: skip
     elif kind == "dissolve":
         before.append(_otio_transition(kind, frames, fps))
     elif kind == "fade_in":

@@ -18,10 +18,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
+from .fields import FieldError, count, number
 from .rates import Rate
 
 
@@ -85,15 +86,19 @@ class VideoSpec(BaseModel):
     codec: str
     profile: str | None = None  # libx264: high; prores_ks: 0-5 (3 = 422 HQ); dnxhd: dnxhr_hq...
     pix_fmt: str = "yuv420p"
-    crf: int | None = Field(None, ge=0, le=63)
+    crf: Annotated[int, count(0, 63)] | None = None
     bitrate: str | None = None  # "20M": a target bitrate (ProRes/DNxHR ignore it: their profile sets it)
     maxrate: str | None = None  # "8M" with bufsize: a VBV cap ("auto": scaled from 8 Mb/s at 1080p)
     bufsize: str | None = None
-    gop_seconds: float = Field(1.0, gt=0, le=10)  # closed GOP of this length; 0 < g: all-intra when intra=True
+    gop_seconds: Annotated[float, number(0, 10, "seconds", above=True)] = (
+        1.0  # closed GOP of this length; 0 < g: all-intra when intra=True
+    )
     intra: bool = False  # every frame a keyframe (review scrubbing; ProRes/DNxHR always are)
-    bframes: int | None = Field(None, ge=0, le=16)
+    bframes: Annotated[int, count(0, 16, "B-frames")] | None = None
     preset: str | None = None  # x264/x265 speed preset; SVT-AV1 preset number as text
-    max_height: int | None = Field(None, ge=16, le=8192)  # scaled down (aspect kept) to at most this many lines
+    max_height: Annotated[int, count(16, 8192, "lines")] | None = (
+        None  # scaled down (aspect kept) to at most this many lines
+    )
     tag: str | None = None  # codec tag in MP4/MOV, e.g. hvc1
     vendor: str | None = None  # ProRes vendor, e.g. apl0
     hardware: Literal["none", "auto", "nvenc", "qsv", "vaapi", "videotoolbox"] = "none"
@@ -135,7 +140,8 @@ class VideoSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> VideoSpec:
         if (self.maxrate is None) != (self.bufsize is None) and self.maxrate != "auto":
-            raise ValueError("maxrate and bufsize go together (a VBV cap needs both)")
+            missing = "bufsize" if self.bufsize is None else "maxrate"
+            raise FieldError([missing], "maxrate and bufsize go together (a VBV cap needs both)")
         return self
 
 
@@ -174,15 +180,17 @@ class PresetSpec(BaseModel):
     def _fits(self) -> PresetSpec:
         vcodecs, acodecs = CONTAINER_CODECS[self.container]
         if self.video is None and self.container is not Container.WAV:
-            raise ValueError(f"a {self.container.value} preset needs a video section (only wav is sound only)")
+            raise FieldError(["video"], f"a {self.container.value} preset needs a video section (only wav is sound "
+                             "only)")  # fmt: skip
         if self.video is not None and self.video.codec not in vcodecs:
             allowed = ", ".join(sorted(vcodecs)) or "none (sound only)"
-            raise ValueError(f"container {self.container.value} does not take {self.video.codec}; use {allowed}")
+            raise FieldError(["video", "codec"], f"container {self.container.value} does not take "
+                             f"{self.video.codec}; use {allowed}")  # fmt: skip
         if self.audio.codec not in acodecs:
-            raise ValueError(f"container {self.container.value} does not take {self.audio.codec}; use "
-                             f"{', '.join(sorted(acodecs))}")  # fmt: skip
+            raise FieldError(["audio", "codec"], f"container {self.container.value} does not take "
+                             f"{self.audio.codec}; use {', '.join(sorted(acodecs))}")  # fmt: skip
         if self.burn_ins and self.video is None:
-            raise ValueError("burn_ins need a picture")
+            raise FieldError(["burn_ins"], "burn_ins need a picture")
         return self
 
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -39,6 +40,7 @@ from .errors import (
     UnsafePathError,
     VidasmError,
 )
+from .fields import FRAME_NUMBER_MAX, FieldError, count, given, number, one_of, problems
 from .limits import check_readable
 from .outputs import Stamp, stamp_file, stamped_version
 from .presets import BUILTIN_PRESETS, Preset, PresetSpec
@@ -66,14 +68,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-TrackSelection = Literal["all", "first"] | list[Annotated[int, Field(ge=1, le=64)]]
+def _track_selection(v: object) -> object:
+    """``"all"``, ``"first"`` or a list of track numbers (JSON integers from 1 to 64), said in one message."""
+    if v in ("all", "first") or (isinstance(v, list) and all(type(t) is int and 1 <= t <= 64 for t in v)):
+        return v
+    raise ValueError(f'must be "all", "first" or a list of track numbers (JSON integers from 1 to 64, like [1, 2]); '
+                     f"got {json.dumps(v) if isinstance(v, list) else given(v)}")  # fmt: skip
+
+
+TrackSelection = Annotated[Literal["all", "first"] | list[int], BeforeValidator(_track_selection)]
 """Which audio tracks of a render a shot uses: ``"all"`` (mixed), ``"first"``, or track numbers counted from 1
 in the render's order of audio streams (as an NLE shows them: A1, A2...)."""
 
 
 class AudioSettings(_Strict):
-    loudness_lufs: float = Field(-16.0, ge=-70.0, le=-5.0)
-    true_peak_db: float = Field(-1.0, ge=-9.0, le=0.0)
+    loudness_lufs: Annotated[float, number(-70, -5, "LUFS")] = -16.0
+    true_peak_db: Annotated[float, number(-9, 0, "dBTP")] = -1.0
     tracks: TrackSelection = "all"
 
     @field_validator("tracks")
@@ -113,8 +123,29 @@ class ColourSettings(_Strict):
 
 SourcePoint = int | str
 """A point of a render for ``in``/``out``: a frame number of the render counted from its first frame (0) at the
-render's own frame rate, or a timecode label (``HH:MM:SS:FF``, ``;`` for drop frame) in the render's own source
-timecode, read at that timecode's rate (a render without a timecode counts from 00:00:00:00)."""
+render's own frame rate (a JSON integer), or a timecode label (a string ``HH:MM:SS:FF``, ``;`` for drop frame) in
+the render's own source timecode, read at that timecode's rate (a render without a timecode counts from
+00:00:00:00)."""
+
+
+def _source_point(v: object) -> object:
+    """``in``/``out``: a frame number (a JSON integer, ``fields.FRAME_NUMBER_MAX`` at most) or a timecode string;
+    anything else (``"10"``, ``10.0``, ``1e20``) is refused naming both forms."""
+    forms = (f"a frame number of the render (a JSON integer from 0 to {FRAME_NUMBER_MAX:,}) or a timecode string "
+             "'HH:MM:SS:FF'")  # fmt: skip
+    if isinstance(v, str):
+        from .timecode import parse_label
+
+        try:
+            parse_label(v)
+        except ValueError as exc:
+            digits = v.strip().isdigit()
+            hint = f" (a frame number is written without quotes: {int(v)})" if digits else f" ({exc})"
+            raise ValueError(f"must be {forms}; got the string {v!r}{hint}") from None
+        return v
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= FRAME_NUMBER_MAX:
+        return v
+    raise ValueError(f"must be {forms}; got {given(v)}")
 
 
 class TransitionSpec(_Strict):
@@ -123,12 +154,12 @@ class TransitionSpec(_Strict):
     ``fade_in`` from black; ``transition_out``: ``fade_out`` to black."""
 
     type: Literal["dissolve", "dip", "fade_in", "fade_out"]
-    frames: int = Field(gt=0)
+    frames: Annotated[int, count(1, what="frames")]
 
     @model_validator(mode="after")
     def _dip_frames(self) -> TransitionSpec:
         if self.type == "dip" and self.frames < 2:
-            raise ValueError("a dip needs at least 2 frames (down to black, up from black)")
+            raise FieldError(["frames"], "a dip needs at least 2 frames (down to black, up from black)")
         return self
 
 
@@ -154,14 +185,14 @@ class SequenceEntry(_Strict):
     @classmethod
     def _in_kind(cls, v: TransitionSpec | None) -> TransitionSpec | None:
         if v is not None and v.type == "fade_out":
-            raise ValueError("fade_out is a transition_out (to black at the entry's end)")
+            raise FieldError(["type"], "fade_out is a transition_out (to black at the entry's end)")
         return v
 
     @field_validator("transition_out")
     @classmethod
     def _out_kind(cls, v: TransitionSpec | None) -> TransitionSpec | None:
         if v is not None and v.type != "fade_out":
-            raise ValueError(f"{v.type} is a transition_in (a transition_out can only be fade_out)")
+            raise FieldError(["type"], f"{v.type} is a transition_in (a transition_out can only be fade_out)")
         return v
 
     @field_validator("shot")
@@ -172,16 +203,7 @@ class SequenceEntry(_Strict):
     @field_validator("in_", "out", mode="before")
     @classmethod
     def _point(cls, v: object) -> object:
-        if v is None:
-            return v
-        if isinstance(v, str):
-            from .timecode import parse_label
-
-            parse_label(v)  # ValueError: "'1:00' is not a timecode of the form HH:MM:SS:FF"
-            return v
-        if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-            return v
-        raise ValueError(f"{v!r} is neither a frame number (0 or more) nor a timecode like '01:00:00:00'")
+        return v if v is None else _source_point(v)
 
     @model_validator(mode="after")
     def _out_after_in(self) -> SequenceEntry:
@@ -197,7 +219,7 @@ class SequenceEntry(_Strict):
         else:
             later = b > a  # type: ignore[operator]
         if not later:
-            raise ValueError(f"out {b!r} must be after in {a!r} (out is exclusive: the first frame not used)")
+            raise FieldError(["out"], f"out {b!r} must be after in {a!r} (out is exclusive: the first frame not used)")
         return self
 
     @field_validator("audio_tracks")
@@ -220,7 +242,7 @@ class CardEntry(_Strict):
     ``id`` names it in the EDL and OTIO (default ``card<N>``, N counting the sequence's cards from 1)."""
 
     card: str
-    seconds: float = Field(gt=0, le=CARD_SECONDS_MAX)
+    seconds: Annotated[float, number(0, CARD_SECONDS_MAX, "seconds", above=True)]
     background: str = "#000000"  # "#RRGGBB" or an image (png/jpg) inside the project folder, relative to it
     colour: str = "#FFFFFF"  # the text's colour
     id: str | None = None
@@ -265,6 +287,17 @@ class CardEntry(_Strict):
         return v
 
 
+def _said(value: object) -> str:
+    return "none" if value is None else repr(value)
+
+
+def _card_label(index: int, card: CardEntry, card_id: str) -> str:
+    """A card as an error names it: ``sequence[2] (card 'The end', id 'end')``, ``automatic id 'card2'`` when
+    project.json gives it none."""
+    how = "id" if card.id is not None else "automatic id"
+    return f"sequence[{index}] (card {card.card[:30]!r}, {how} {card_id!r})"
+
+
 def _entry_kind(v: Any) -> str:
     return "card" if (isinstance(v, dict) and "card" in v) or isinstance(v, CardEntry) else "shot"
 
@@ -277,7 +310,7 @@ Entry = Annotated[ShotEntry | Annotated[CardEntry, Tag("card")], Discriminator(_
 class ProjectSpec(_Strict):
     """project.json, validated; unknown keys are rejected so typos never pass silently."""
 
-    fps: float = 24
+    fps: Annotated[float, one_of(ALLOWED_FPS, "frames per second")] = 24
     resolution: str = "1920x1080"
     audio: AudioSettings = AudioSettings()
     # project.json "sequence": uses of shots and cards in story order (``sequence``: the shots only, ``cards``)
@@ -293,14 +326,6 @@ class ProjectSpec(_Strict):
     # true: the project folder, 04_Project_Files, 05_Cache or 06_Exports may be symlinks that resolve outside the
     # workspace (outputs are written there); false: such a project is refused, naming the folder
     allow_outside_workspace: bool = False
-
-    @field_validator("fps")
-    @classmethod
-    def _fps(cls, v: float) -> float:
-        if not any(abs(v - a) < 1e-6 for a in ALLOWED_FPS):
-            allowed = ", ".join(str(a) for a in ALLOWED_FPS)
-            raise ValueError(f"fps {v} is not a timeline rate; use one of {allowed}")
-        return v
 
     @field_validator("resolution")
     @classmethod
@@ -323,7 +348,10 @@ class ProjectSpec(_Strict):
             return v
         from .editorial import timecode_to_frames
 
-        timecode_to_frames(v.record_start, Rate.from_fps(fps), what="record_start")
+        try:
+            timecode_to_frames(v.record_start, Rate.from_fps(fps), what="record_start")
+        except ValueError as exc:
+            raise FieldError(["record_start"], str(exc)) from None
         return v
 
     @field_validator("presets")
@@ -353,10 +381,11 @@ class ProjectSpec(_Strict):
                 was = first.setdefault(entry.shot, entry)
                 for name in ("take", "audio_tracks"):
                     if getattr(was, name) != getattr(entry, name):
-                        raise ValueError(
-                            f"sequence[{i}]: shot {entry.shot!r} is used again with another {name} "
-                            f"({getattr(entry, name)!r}, first use: {getattr(was, name)!r}); the uses of a shot "
-                            "share its conform, so they must agree"
+                        raise FieldError(
+                            ["sequence", i, name],
+                            f"shot {entry.shot!r} is used again with another {name} ({_said(getattr(entry, name))}; "
+                            f"its first use, sequence[{self.entries.index(was)}], has {_said(getattr(was, name))}): "
+                            "the uses of a shot share its conform, so they must agree",
                         )
             self._check_overlaps()
         return self
@@ -369,26 +398,46 @@ class ProjectSpec(_Strict):
             t = None if isinstance(entry, CardEntry) else entry.transition_in
             if t is None or t.type not in OVERLAPS:
                 continue
+            where = ["sequence", i, "transition_in", "type"]
             if i == 0:
-                raise ValueError(f"sequence[0]: a {t.type} needs a previous entry; the first entry can only fade_in")
+                raise FieldError(where, f"a {t.type} needs a previous entry; the first entry can only fade_in")
             before = (self.entries or [])[i - 1]
             if isinstance(before, CardEntry):
-                raise ValueError(
-                    f"sequence[{i}]: a {t.type} from card {before.card[:30]!r} is not supported (a card has no media "
-                    "beyond its cut point); fade_in this shot instead"
+                raise FieldError(
+                    where,
+                    f"a {t.type} from card {before.card[:30]!r} (sequence[{i - 1}]) is not supported (a card has no "
+                    "media beyond its cut point); fade_in this shot instead",
                 )
 
     @model_validator(mode="after")
     def _card_ids(self) -> ProjectSpec:
-        """Card ids are unique and no shot's: they name the card's event in the EDL and OTIO."""
-        shots = {e.shot for e in self.sequence or []}
-        seen: set[str] = set()
-        for i, (card_id, _) in enumerate(self.cards()):
-            if card_id in shots or card_id in seen:
-                what = "a shot of the sequence" if card_id in shots else "another card"
-                raise ValueError(f"sequence: card {i + 1}'s id {card_id!r} is already used by {what}; give it its "
-                                 'own "id"')  # fmt: skip
-            seen.add(card_id)
+        """Card ids are unique and no shot's: they name the card's event in the EDL and OTIO. A clash names both
+        entries (index, id, whether the id is written or automatic); the path is the entry whose ``id`` to change:
+        a written id over an automatic one, else the later entry."""
+        entries = self.entries or []
+        shots: dict[str, int] = {}
+        for i, e in enumerate(entries):
+            if isinstance(e, SequenceEntry):
+                shots.setdefault(e.shot, i)
+        ids = iter(self.cards())
+        seen: dict[str, int] = {}
+        for i, e in enumerate(entries):
+            if not isinstance(e, CardEntry):
+                continue
+            card_id, _ = next(ids)
+            if card_id in shots:
+                j = shots[card_id]
+                raise FieldError(["sequence", i, "id"], f"{_card_label(i, e, card_id)} is also the id of shot "
+                                 f'{card_id!r} (sequence[{j}]); give the card its own "id"')  # fmt: skip
+            if card_id in seen:
+                j = seen[card_id]
+                other = entries[j]
+                assert isinstance(other, CardEntry)
+                fix = j if other.id is not None and e.id is None else i
+                raise FieldError(["sequence", fix, "id"], f"{_card_label(j, other, card_id)} and "
+                                 f"{_card_label(i, e, card_id)} have the same id; give one of them its own "
+                                 '"id"')  # fmt: skip
+            seen[card_id] = i
         return self
 
     @property
@@ -423,26 +472,11 @@ def load_spec(path: Path) -> ProjectSpec:
     try:
         return ProjectSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ProjectConfigError(f"{path}: " + "; ".join(_problems(exc)), path=path) from exc
+        raise ProjectConfigError(f"{path}: " + "; ".join(problems(exc)), path=path) from exc
 
 
 def _parse(text: str, path: Path) -> Any:
     return limits.parse_project_json(path, text)
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    """Pydantic's errors as ``field 'a.b': reason`` (unknown keys: "unknown field")."""
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        reason = err["msg"].removeprefix("Value error, ")
-        loc = err["loc"]
-        if len(loc) > 2 and loc[0] == "sequence" and loc[2] in ("shot", "card"):  # the entry kind's union tag
-            where = ".".join(str(p) for p in (*loc[:2], *loc[3:]))
-        if err["type"] == "extra_forbidden":
-            reason = "unknown field"
-        problems.append(f"field '{where}': {reason}")
-    return problems
 
 
 _TAKE_RE = re.compile(r"(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)", re.I)
@@ -836,6 +870,7 @@ class Project:
             ),
             *(cache / "segments" / p for p in self.spec.exports),
             *([cache / "cards", *(cache / "cards" / p for p in self.spec.exports)] if self.spec.cards() else []),
+            *(cache / "transitions" / f for f in ("cut", *self.spec.exports)),  # rendered sections (transitions.py)
             self.assemblies_dir,
             self.exports_dir,
         ]
@@ -907,8 +942,8 @@ def load_workspace_presets(root: Path) -> dict[str, Preset]:
             check_name(name, "preset name")
             out[name] = Preset(name, PresetSpec.model_validate(value), PRESETS_FILE)
         except (ValueError, ValidationError) as exc:
-            problems = _problems(exc) if isinstance(exc, ValidationError) else [str(exc)]
-            raise ProjectConfigError(f"{path}: preset {name!r}: " + "; ".join(problems), path=path) from exc
+            said = problems(exc) if isinstance(exc, ValidationError) else [str(exc)]
+            raise ProjectConfigError(f"{path}: preset {name!r}: " + "; ".join(said), path=path) from exc
     return out
 
 

@@ -26,14 +26,16 @@ key of everything they are made from (``05_Cache/transitions/<cut|preset>/<key>`
 are removed): changing one transition renders that section alone, a shot's new render its own sections alone.
 
 **Sound**: on the PCM (each entry's exact samples, ``assembly.clip_audios``), one graph (ffmpeg-python): a
-dissolve or dip is a linear crossfade over the overlap's samples (``acrossfade``, ``Rate.samples_for_frames``), a
-fade a linear fade from or to silence (``afade``), the rest joined (``concat``); exactly ``Timeline.total_samples``.
+dissolve or dip is a constant-power crossfade over the overlap's samples (``acrossfade``, ``CROSSFADE_CURVE``,
+``Rate.samples_for_frames``), a fade a linear fade from or to silence (``afade``), the rest joined (``concat``);
+exactly ``Timeline.total_samples``.
 
 **Picture curves** (FFmpeg's): a dissolve's frame k of N is ``(N-k)/N`` of the outgoing picture and ``k/N`` of the
-incoming one (``xfade=fade``: its first frame is the outgoing picture, the frame after it the incoming body); a dip
-fades the outgoing picture to black over the first half of its frames (the first untouched, the last black) and the
-incoming one up from black over the rest (``fade``, whose black is limited-range 16: ``xfade``'s ``fadeblack`` went
-to 0, below black); ``fade_in`` starts black (frame k at ``k/N``), ``fade_out`` mirrors it (its last frame black).
+incoming one (``xfade=fade``: its first frame is the outgoing picture, the frame after it the incoming body); a dip of N
+frames is the EDL's two dissolves through black (``editorial.dip_parts``: h = ceil(N/2) down, N - h up): its frame k
+< h is the outgoing picture at ``(h-k)/h`` (the first untouched), frame h is black, and frame k > h the incoming
+picture at ``(k-h)/(N-h)`` (``fade``, whose black is limited-range 16: ``xfade``'s ``fadeblack`` went to 0, below
+black); the outgoing entry's last N - h frames of the overlap and the incoming's first h are not shown; ``fade_in`` starts black (frame k at ``k/N``), ``fade_out`` mirrors it (its last frame black).
 """
 
 from __future__ import annotations
@@ -60,7 +62,18 @@ from .runner import Run
 from .shots import colour_of
 from .timeline import Timeline, TimelineClip
 
-CODE_VERSION = "transitions-1"
+CROSSFADE_CURVE = "qsin"
+"""The sound's crossfade under a dissolve or dip: constant power, FFmpeg's ``qsin`` ("quarter of sine wave",
+``libavfilter/af_afade.c``: ``fade_gain`` is ``sin(x * pi / 2)`` of ``x = index / nb_samples``, clipped to 0-1;
+``acrossfade`` gives sample k of ns the incoming sound at ``sin(pi/2 * k/ns)`` and the outgoing at
+``sin(pi/2 * (ns-1-k)/ns)``, i.e. its cosine, one sample on). The two gains' squares add up to 1, so two
+uncorrelated sounds (different shots' programme) keep their power through the crossfade; a linear crossfade (``tri``)
+drops it by up to 3 dB in the middle (0.5^2 + 0.5^2), which pulled a cut with long dissolves below its loudness
+target. NLEs default to the same: Premiere Pro's default audio transition is "Constant Power", Resolve's default
+crossfade is its "+3 dB" one. The price: a sound crossfaded into itself (correlated, e.g. a shot dissolving into a
+later part of the same take) rises by up to 3 dB in the middle."""
+
+CODE_VERSION = "transitions-2"  # 2: a dip's way down ends a frame before black (one black frame, as the EDL)
 """Part of every section's cache key: a change to how sections are rendered renders them again."""
 
 
@@ -227,9 +240,9 @@ def section_graph(section: Section, sources: Sequence[Source], target: cmd.Targe
         chains.append(f"[{i}:v:0]{cmd.picture_filter(t, s.picture, post=post)}[s{i}]")
     rate = target.rate
     n, a = section.frames, section.a.frames
-    if section.kind == "dip":  # out to black over the first half, up from black over the rest
+    if section.kind == "dip":  # the EDL's two dissolves: out to black over the first h frames, black, up from it
         h = (n + 1) // 2
-        last = (f"[s0]trim=end_frame={a - n + h},fade=type=out:start_frame={a - n}:nb_frames={h - 1}[d0];"
+        last = (f"[s0]trim=end_frame={a - n + h},fade=type=out:start_frame={a - n}:nb_frames={h}[d0];"
                 f"[s1]trim=start_frame={h},setpts=PTS-STARTPTS,fade=type=in:start_frame=0:nb_frames={n - h}[d1];"
                 "[d0][d1]concat=n=2:v=1:a=0[v]")  # fmt: skip
     elif section.b is not None:
@@ -277,7 +290,7 @@ def audio_cmd(timeline: Timeline, pcms: Sequence[Path], dst: Path) -> list[str]:
             cur = s
         elif clip.overlap:
             ns = rate.samples_for_frames(clip.overlap)
-            cur = ffmpeg.filter([cur, s], "acrossfade", nb_samples=ns, curve1="tri", curve2="tri")
+            cur = ffmpeg.filter([cur, s], "acrossfade", nb_samples=ns, curve1=CROSSFADE_CURVE, curve2=CROSSFADE_CURVE)
         else:
             cur = ffmpeg.filter([cur, s], "concat", n=2, v=0, a=1)
     assert cur is not None

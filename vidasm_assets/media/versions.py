@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from . import transitions
 from .presets import Preset
 from .project import CardEntry, Project, stable_hash
 from .timeline import Timeline
@@ -53,7 +54,7 @@ CODE_VERSIONS: Mapping[Asset, str] = {
     Asset.TIMELINE: "timeline-2",  # 2: source timecode at the render's own rate
     Asset.CUT: "cut-2",
     Asset.EDL: "edl-1",
-    Asset.OTIO: "otio-1",
+    Asset.OTIO: "otio-2",  # 2: a dip's two Transitions say the whole dip and their part (issue 12)
     Asset.DELIVERY: "delivery-2",  # 2: joined from per-shot segments (issue 11)
     Asset.SEGMENTS: "segments-1",
 }
@@ -180,10 +181,20 @@ def timeline_inputs(timeline: Timeline) -> Inputs:
     return Inputs(Asset.TIMELINE, {"timeline": timeline.to_dict()})
 
 
-def cut_inputs(timeline_v: str, shots: Mapping[str, tuple[str, str]]) -> Inputs:
+def cut_inputs(timeline_v: str, shots: Mapping[str, tuple[str, str]], crossfade: str | None = None) -> Inputs:
     """The cut: the timeline and the picture and audio version of each real shot (placeholders are in the
-    timeline's own version). ``shots``: shot -> (picture version, audio version)."""
-    return Inputs(Asset.CUT, {"timeline": timeline_v, "shots": {s: list(v) for s, v in shots.items()}})
+    timeline's own version). ``shots``: shot -> (picture version, audio version). ``crossfade``: the sound's
+    crossfade curve (``transitions.CROSSFADE_CURVE``), for a timeline with dissolves or dips only (a cut without
+    keeps its version; ``crossfade_of``)."""
+    values: dict[str, Any] = {"timeline": timeline_v, "shots": {s: list(v) for s, v in shots.items()}}
+    if crossfade is not None:
+        values["crossfade"] = crossfade
+    return Inputs(Asset.CUT, values)
+
+
+def crossfade_of(timeline: Timeline) -> str | None:
+    """The crossfade curve the cut's sound uses, when its timeline has any overlap (a dissolve or dip)."""
+    return transitions.CROSSFADE_CURVE if any(c.overlap for c in timeline.clips) else None
 
 
 def edl_inputs(timeline_v: str, style: str) -> Inputs:
@@ -238,7 +249,7 @@ def rollup_inputs(
     """Every project-level asset's inputs, keyed by asset name (``delivery_<preset>`` for deliveries).
     ``segments``: preset -> shot -> segment version, for the presets that have segments."""
     tl = timeline_inputs(timeline)
-    cut = cut_inputs(tl.version, shots)
+    cut = cut_inputs(tl.version, shots, crossfade_of(timeline))
     out: dict[str, Inputs] = {
         Asset.TIMELINE.value: tl,
         Asset.CUT.value: cut,
