@@ -84,6 +84,7 @@ from vidasm_assets.media.presets import BUILTIN_PRESETS, VIDEO_CODECS
 from vidasm_assets.media.probe import video_frames
 from vidasm_assets.media.project import ProjectSpec, load_project
 from vidasm_assets.media.rates import AUDIO_RATE, Rate
+from vidasm_assets.media.transitions import CROSSFADE_CURVE as CURVE
 
 SECTION = "bench_transitions"
 TARGET_SCRATCH_RATIO = 1.1
@@ -173,14 +174,14 @@ def _secs(frames: int, rate: Rate) -> str:
 
 def transitions_graph(frames: list[int], entries: list[dict], rate: Rate, sound: str) -> list[str]:
     """The picture's xfade chain (``transition=fade``, each at its record cut point) to ``[v]`` and the sound's
-    acrossfade chain (linear, curve ``tri``, over the overlap's exact samples) to ``[<sound>]``, trimmed to the
-    record's samples; after ``hand_inputs``' ``[v<i>]``/``[a<i>]``."""
+    acrossfade chain (vidasm's ``transitions.CROSSFADE_CURVE``, over the overlap's exact samples) to ``[<sound>]``,
+    trimmed to the record's samples; after ``hand_inputs``' ``[v<i>]``/``[a<i>]``."""
     parts, v, a, start = [], "v0", "a0", 0
     for i, over in enumerate(overlaps(entries)[1:], start=1):
         start += frames[i - 1] - over  # the record frame where entry i (and its dissolve) starts
         parts.append(f"[{v}][v{i}]xfade=transition=fade:duration={_secs(over, rate)}:offset={_secs(start, rate)}[x{i}]")
         ns = rate.samples_for_frames(over)
-        parts.append(f"[{a}][a{i}]acrossfade=nb_samples={ns}:curve1=tri:curve2=tri[c{i}]")
+        parts.append(f"[{a}][a{i}]acrossfade=nb_samples={ns}:curve1={CURVE}:curve2={CURVE}[c{i}]")
         v, a = f"x{i}", f"c{i}"
     pairs = zip(frames, overlaps(entries), strict=True)
     total = sum(rate.samples_for_frames(n) - rate.samples_for_frames(o) for n, o in pairs)
@@ -563,7 +564,7 @@ def report(res: Results) -> str:
         "vidasm derives; 48 kHz stereo, single-pass `loudnorm=I=-16:TP=-1`, padded and trimmed to the shot's exact "
         "samples); the picture an `xfade=transition=fade` chain (duration the dissolve's frames, offset its record "
         "cut point: the curve vidasm's sections use), the sound an `acrossfade` chain (`nb_samples` the overlap's "
-        "exact samples, `curve1=tri:curve2=tri`, as `transitions.audio_cmd`) trimmed to the record's samples"
+        f"exact samples, `curve1={CURVE}:curve2={CURVE}`, as `transitions.audio_cmd`) trimmed to the record's samples"
         + (
             "; the music as vidasm's bed (`music_graph`: 48 kHz stereo, padded/trimmed to the record, faded out, "
             "at `level_db` under the target by a single-pass loudnorm where vidasm measures and applies a gain, "
