@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from vidasm_assets.media import commands as cmd
-from vidasm_assets.media.editorial import timecode_to_frames, to_otio, write_cmx3600
+from vidasm_assets.media.editorial import dip_parts, timecode_to_frames, to_otio, write_cmx3600, write_fcp_xml
 from vidasm_assets.media.errors import RangeError, UnsupportedMediaError
 from vidasm_assets.media.ffmpeg_tool import FILTER_OPTIONS
 from vidasm_assets.media.presets import CUT_VIDEO
@@ -202,6 +202,29 @@ def test_a_fade_in_at_the_head_is_written_as_cmx_and_otio_write_it() -> None:
     assert track.duration().value == CUT.total_frames
     assert [type(i).__name__ for i in track] == ["Gap", "Transition", "Clip", "Transition", "Clip", "Transition",
                                                  "Gap", "Transition", "Clip", "Transition", "Gap"]  # fmt: skip
+
+
+def test_fcp_xml_places_each_transition_as_fcp7_does_and_reads_back(tmp_path: Path) -> None:
+    """FCP 7 XML: a dissolve ``start``-aligned at its cut point, fades from and to black ``start-black`` and
+    ``end-black`` (a dip is both, as in the EDL), audio with FCP 7's own crossfades; OTIO's reader finds every
+    transition with the EDL's ``D`` lengths and each track the record length (with the adapter's own alignment
+    it lost the black: 112 of 116 frames)."""
+    tl = timeline(clip("x"), *CUT.clips)
+    text = write_fcp_xml(tl, tmp_path / "cut.xml").read_text()
+    video, audio = text.split("<audio>")
+    order = ["start-black", "start", "end-black", "start-black", "end-black"]
+    assert re.findall(r"<alignment>([\w-]+)</alignment>", video) == order
+    assert re.findall(r"<alignment>([\w-]+)</alignment>", audio) == order
+    assert re.findall(r"<effectid>([^<]+)</effectid>", audio) == [
+        "KGAudioTransCrossFade0dB", "KGAudioTransCrossFade3dB", *["KGAudioTransCrossFade0dB"] * 3]  # fmt: skip
+    edl = pycmx.parse_cmx3600(io.StringIO(write_cmx3600(tl))).events
+    dissolves = [e.transition.effect_duration for ev in edl for e in ev.edits if e.transition.kind == "D"]
+    assert dissolves == [6, 12, *dip_parts(8), 10]
+    read = otio.adapters.read_from_file(str(tmp_path / "cut.xml"), adapter_name="fcp_xml")
+    assert len(read.tracks) == 2
+    for track in read.tracks:
+        assert track.duration().value == tl.total_frames
+        assert [t.duration().value for t in track if isinstance(t, otio.schema.Transition)] == dissolves
 
 
 def test_every_filter_and_option_the_transitions_use_is_probed() -> None:

@@ -640,6 +640,61 @@ def _cards_for_fcp(track: otio.schema.Track) -> None:
                                                         "effectcategory": "Text"}  # fmt: skip
 
 
+FCP_AUDIO_EFFECTS = {
+    # FCP 7's own audio transitions (its effect ids): between two clips the constant-power crossfade vidasm's sound
+    # uses (``transitions.CROSSFADE_CURVE``), to or from silence the linear fade of ``afade``
+    True: ("Cross Fade (+3dB)", "KGAudioTransCrossFade3dB"),
+    False: ("Cross Fade (0dB)", "KGAudioTransCrossFade0dB"),
+}
+
+
+def _fcp_effect(track: otio.schema.Track, between_clips: bool) -> dict[str, object]:
+    if track.kind != otio.schema.TrackKind.Audio:
+        return {}
+    name, effect_id = FCP_AUDIO_EFFECTS[between_clips]
+    return {"effect": {"name": name, "effectid": effect_id, "effecttype": "transition", "mediatype": "audio"}}
+
+
+def _transitions_for_fcp(track: otio.schema.Track) -> None:
+    """Transitions as FCP 7 XML places them (its ``<alignment>``; the adapter writes ``start-black`` for every
+    transition that starts at its cut point, and reads a transition's cut point back from it): a dissolve between
+    two clips ``start``; a fade from black ``start-black``; a fade to black (a clip, its transition, black)
+    ``end-black``, the clip running to the transition's end over the black, as FCP 7 lays out a fade at a clip's
+    tail (a dip is a fade to black and one from it, as in the EDL). Read back by OTIO's reader, the track keeps
+    its record length and every transition its frames."""
+    items = list(track)
+    out: list[otio.core.Composable] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        nxt, then = [*items[i + 1 : i + 3], None, None][:2]
+        if (
+            isinstance(item, otio.schema.Clip)
+            and isinstance(nxt, otio.schema.Transition)
+            and isinstance(then, otio.schema.Gap)
+        ):
+            black = then.source_range.duration if then.source_range else then.duration()
+            r = item.source_range
+            item.source_range = opentime.TimeRange(r.start_time, r.duration + nxt.out_offset)  # type: ignore[union-attr]
+            nxt.in_offset, nxt.out_offset = nxt.out_offset, opentime.RationalTime(0, black.rate)
+            nxt.metadata["fcp_xml"] = {"alignment": "end-black", **_fcp_effect(track, False)}
+            rest = black - nxt.in_offset
+            out += [item, nxt] + ([_black(int(rest.value), black.rate)] if rest.value > 0 else [])
+            i += 3
+            continue
+        if isinstance(item, otio.schema.Transition):
+            between = bool(out) and isinstance(out[-1], otio.schema.Clip) and isinstance(nxt, otio.schema.Clip)
+            item.metadata["fcp_xml"] = {
+                "alignment": "start" if between else "start-black",
+                **_fcp_effect(track, between),
+            }
+        out.append(item)
+        i += 1
+    for _ in range(len(track)):
+        track.pop()
+    track.extend(out)
+
+
 def write_fcp_xml(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
     """Write the cut as FCP 7 XML (xmeml) with OTIO's ``fcp_xml`` adapter, atomically.
 
@@ -666,6 +721,7 @@ def write_fcp_xml(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
         result.metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
     for track in result.tracks:
         _cards_for_fcp(track)
+        _transitions_for_fcp(track)
         for clip in track.find_clips():
             if isinstance(clip.media_reference, otio.schema.GeneratorReference):
                 continue
