@@ -180,8 +180,13 @@ def test_changing_one_overlays_text_renders_that_overlay_only(built) -> None:
                                                                      if n not in gone}, where  # fmt: skip
     for path, pics in old.items():
         after = pictures(path)
-        changed = {f for f in range(TOTAL) if np.abs(after[f] - pics[f]).max() > 3}
-        assert changed and changed <= set(range(56, 66)), (path.name, sorted(changed))
+        diff = np.abs(after - pics)
+        changed = {f for f in range(TOTAL) if diff[f].mean() > 0.5}
+        assert changed == set(range(56, 66)), (path.name, sorted(changed))
+        # the rest of a re-rendered section: x264 at CRF 26 (proxy) rounds a few pixels of the frames after the
+        # text differently (Debian's 5.1 measured: mean 0.007, at most 5 code values); the rest is the same
+        rest = [f for f in range(TOTAL) if f not in changed]
+        assert diff[rest].mean(axis=(1, 2)).max() < 0.05 and diff[rest].max() <= 8, path.name
         assert all(np.abs(after[f] - pics[f])[BOTTOM].mean() < 1.5 for f in range(56, 66))
 
 
@@ -199,3 +204,39 @@ def test_an_overlay_past_its_entry_fails_naming_it(built, tmp_path: Path) -> Non
     msg = str(info.value).splitlines()[0]
     assert msg.startswith("shot sh010: ") and "sequence[0].overlays[0] (start 25, 6 frames)" in msg, msg
     assert "past the end of entry 0 (sh010, take v001), which has 30 frames" in msg, msg
+
+
+def test_a_review_delivery_draws_the_overlay_under_its_burn_ins(tmp_path: Path, ffmpeg: str) -> None:
+    """The review preset (burn-ins, all intra): an overlay renders exactly its own frames from the renders with the
+    burn-ins drawn over them from that frame on (the frame counter and both timecodes carry on); no review segment
+    is rebuilt and every other frame, and every row outside the overlay's, is as before."""
+    root, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    sequence = [{"shot": "sh010"}, {"shot": "sh020"}]
+    folder = write_project(root, "rv", {"fps": FPS, "resolution": "256x144", "sequence": sequence,
+                                        "exports": ["review"]})  # fmt: skip
+    for shot in ("sh010", "sh020"):
+        luma_render(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov", RAMPS[shot], frames=FRAMES, fps=FPS)
+    with built_instance(root, home) as instance:
+        project = load_project(root, "rv")
+        review = project.delivery_path("review")
+        before = pictures(review)
+        overlay = {"text": "Jane Doe", "start": 5, "frames": 7, "position": "center", "size": 20}  # record 53-60
+        set_sequence(folder, sequence=[sequence[0], {**sequence[1], "overlays": [overlay]}])
+        assert rebuild(root, instance) == {"rv/timeline", "rv/cut", "rv/edl", "rv/otio", "rv/delivery_review"}
+        after = pictures(review)
+        (section,) = [f for f in (project.cache_dir / "transitions" / "review").iterdir() if f.is_file()]
+        assert pictures(section).shape[0] == 7  # all intra: exactly the overlay's frames
+    assert after.shape == before.shape == (2 * FRAMES, 144, 256)
+    diff = np.abs(after - before)
+    middle = slice(50, 95)  # the overlay's rows; the burn-ins are in the top and bottom rows
+    for f in range(2 * FRAMES):
+        if f in range(53, 60):
+            assert diff[f][middle].mean() > 8, f
+            # the burn-ins read as before: another digit moves glyph pixels by 100 code values or more (white on the
+            # dark box), while x264 under the review preset's VBV quantizes a frame encoded beside other neighbours
+            # a little differently (measured: at most 31, a mean of about 1)
+            for rows in (slice(0, 20), slice(124, 144)):
+                assert (diff[f][rows] > 64).sum() == 0, (f, rows, diff[f][rows].max())
+        else:
+            assert diff[f].max() <= 3, f
