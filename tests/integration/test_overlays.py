@@ -21,7 +21,7 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from tests.support.helpers import built_instance, decoded_audio_samples, rebuild
+from tests.support.helpers import build_workspace, built_instance, decoded_audio_samples, ffmpeg_build, rebuild
 from tests.support.media_sources import luma_render
 from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
@@ -240,3 +240,22 @@ def test_a_review_delivery_draws_the_overlay_under_its_burn_ins(tmp_path: Path, 
                 assert (diff[f][rows] > 64).sum() == 0, (f, rows, diff[f][rows].max())
         else:
             assert diff[f].max() <= 3, f
+
+
+def test_a_build_whose_ffmpeg_lacks_drawtext_fails_naming_it(tmp_path: Path, ffmpeg: str, monkeypatch) -> None:
+    """FFMPEG_PATH naming a build without drawtext (the 7.0.2 static build: libfreetype, no libharfbuzz) is still
+    chosen, as it can do everything else; once the project has overlays its cut fails up front with a typed error
+    naming the binary, its version, what it lacks and FFMPEG_PATH."""
+    exe = ffmpeg_build("7.0.2")
+    root, home = tmp_path / "ws", tmp_path / "home"
+    home.mkdir()
+    folder = write_project(root, "nd", {"fps": FPS, "resolution": "128x72", "sequence": [{"shot": "sh010"}]})
+    luma_render(ffmpeg, folder / "03_Renders" / "sh010" / "sh010_v001.mov", RAMPS["sh010"], frames=FRAMES, fps=FPS)
+    with built_instance(root, home) as instance:  # the shots, with the session's FFmpeg
+        set_sequence(folder, overlays=[{"text": "DRAFT", "at": 0}])
+        monkeypatch.setenv("FFMPEG_PATH", exe)
+        outcomes = build_workspace(instance, root)
+    assert [o.success for o in outcomes] == [False], [(o.label, o.message) for o in outcomes]
+    message = outcomes[0].message
+    assert f"cannot draw text overlays with {exe} (FFmpeg 7.0.2" in message, message
+    assert "lacks filter drawtext" in message and "FFMPEG_PATH" in message, message
