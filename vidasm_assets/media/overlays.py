@@ -26,6 +26,9 @@ the height; default 1/20 of it (54 px at 1080 lines). The font is the one shippe
 **Text**: drawn with ``expansion=none`` (a ``%`` is a percent sign) and written into the graph by
 ``burnins.filter_value``, which escapes for the option parser and quotes for the graph parser, so quotes, colons,
 backslashes, commas, semicolons, brackets and line breaks (drawtext's own line breaks) reach the filter as written.
+The drawtext filters are appended to a section's graph as text (``transitions.section_graph``), not built with
+ffmpeg-python: their values are already escaped for both parsers, which ffmpeg-python would escape again, and the
+section's chain is written out for the same reason; unit tests compare the whole graph.
 """
 
 from __future__ import annotations
