@@ -346,3 +346,18 @@ def test_overlays_enter_the_edit_spec_and_the_timeline_only_when_there_are_any(t
     assert "the timeline changed" in v.explain(v.cut_inputs(v.timeline_inputs(changed).version, {}),
                                                v.cut_inputs(v.timeline_inputs(tl).version, {}).to_record())  # fmt: skip
     assert re.fullmatch(r"[0-9a-f]+", v.timeline_inputs(tl).version)
+
+
+def test_burn_ins_of_a_section_start_at_its_first_frame_of_the_shot() -> None:
+    """A review section from frame 5 of a shot: the counter shows 6 on its first frame, both timecodes are 5 frames
+    on; from frame 0 the chain is the segment's own."""
+    from vidasm_assets.media.burnins import BurnIn, burnin_filter
+
+    b = BurnIn("p", "sh010", "v001", RATE, 86400, 86400 + 24)
+    assert burnin_filter(b, 640, 360, font_path(), first=0) == burnin_filter(b, 640, 360, font_path())
+    chain = burnin_filter(b, 640, 360, font_path(), first=5)
+    filters = chain.removeprefix("drawtext=").split(",drawtext=")
+    counters = [_options("drawtext=" + f)["text"] for f in filters if "eif" in f]
+    assert counters == ["%{eif:n+6:d:4}"]
+    assert "timecode='01\\:00\\:01\\:05'" in chain  # SRC: 01:00:01:00 + 5
+    assert "timecode='01\\:00\\:00\\:05'" in chain  # REC: 01:00:00:00 + 5
