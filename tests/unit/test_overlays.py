@@ -361,3 +361,14 @@ def test_burn_ins_of_a_section_start_at_its_first_frame_of_the_shot() -> None:
     assert counters == ["%{eif:n+6:d:4}"]
     assert "timecode='01\\:00\\:01\\:05'" in chain  # SRC: 01:00:01:00 + 5
     assert "timecode='01\\:00\\:00\\:05'" in chain  # REC: 01:00:00:00 + 5
+
+
+def test_cards_and_overlays_refuse_the_same_control_characters() -> None:
+    """One rule for text drawn on the picture (``project.check_text``): a C1 control (NEL) is refused in a card's
+    text too, as a tab is; a line break is fine."""
+    from pydantic import ValidationError
+
+    for text in ("a\u0085b", "a\tb", "a\x7fb"):
+        with pytest.raises(ValidationError, match="a card's text holds a control character"):
+            ProjectSpec.model_validate({"sequence": [{"card": text, "seconds": 1}]})
+    ProjectSpec.model_validate({"sequence": [{"card": "a\nb", "seconds": 1}]})

@@ -132,6 +132,27 @@ class TransitionSpec(_Strict):
         return self
 
 
+def check_text(v: str, what: str, chars: int, lines: int) -> str:
+    """Text drawn on the picture (a card's, an overlay's): not blank, at most ``chars`` characters and ``lines``
+    lines, no control character but the line break (C0, DEL, C1: ValueError naming ``what``)."""
+    if not v.strip():
+        raise ValueError(f"{what} is empty")
+    if len(v) > chars:
+        raise ValueError(f"{what} holds {len(v)} characters; at most {chars}")
+    if v.count("\n") >= lines:
+        raise ValueError(f"{what} holds {v.count(chr(10)) + 1} lines; at most {lines}")
+    if any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in v):
+        raise ValueError(f"{what} holds a control character (only line breaks are allowed)")
+    return v
+
+
+def check_colour(v: str) -> str:
+    """A text colour ``#RRGGBB`` (ValueError otherwise)."""
+    if not _COLOUR_RE.fullmatch(v):
+        raise ValueError(f"colour {v!r} must be '#RRGGBB'")
+    return v
+
+
 OVERLAY_POSITIONS = ("lower_third", "top", "bottom", "center")
 """Where an overlay's text sits (``overlays.py`` has the geometry)."""
 OVERLAY_TEXT_MAX = 200
@@ -154,15 +175,7 @@ class _OverlayStyle(_Strict):
     @field_validator("text")
     @classmethod
     def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("an overlay's text is empty")
-        if len(v) > OVERLAY_TEXT_MAX:
-            raise ValueError(f"an overlay's text holds {len(v)} characters; at most {OVERLAY_TEXT_MAX}")
-        if v.count("\n") >= OVERLAY_LINES_MAX:
-            raise ValueError(f"an overlay's text holds {v.count(chr(10)) + 1} lines; at most {OVERLAY_LINES_MAX}")
-        if any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in v):
-            raise ValueError("an overlay's text holds a control character (only line breaks are allowed)")
-        return v
+        return check_text(v, "an overlay's text", OVERLAY_TEXT_MAX, OVERLAY_LINES_MAX)
 
     @field_validator("size", mode="before")
     @classmethod
@@ -183,9 +196,7 @@ class _OverlayStyle(_Strict):
     @field_validator("colour")
     @classmethod
     def _colour(cls, v: str) -> str:
-        if not _COLOUR_RE.fullmatch(v):
-            raise ValueError(f"colour {v!r} must be '#RRGGBB'")
-        return v
+        return check_colour(v)
 
 
 class EntryOverlay(_OverlayStyle):
@@ -310,15 +321,7 @@ class CardEntry(_Strict):
     @field_validator("card")
     @classmethod
     def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("a card's text is empty")
-        if len(v) > CARD_TEXT_MAX:
-            raise ValueError(f"a card's text holds {len(v)} characters; at most {CARD_TEXT_MAX}")
-        if v.count("\n") >= CARD_LINES_MAX:
-            raise ValueError(f"a card's text holds {v.count(chr(10)) + 1} lines; at most {CARD_LINES_MAX}")
-        if any(ord(c) < 32 and c != "\n" for c in v):
-            raise ValueError("a card's text holds a control character (only line breaks are allowed)")
-        return v
+        return check_text(v, "a card's text", CARD_TEXT_MAX, CARD_LINES_MAX)
 
     @field_validator("id")
     @classmethod
@@ -328,9 +331,7 @@ class CardEntry(_Strict):
     @field_validator("colour")
     @classmethod
     def _colour(cls, v: str) -> str:
-        if not _COLOUR_RE.fullmatch(v):
-            raise ValueError(f"colour {v!r} must be '#RRGGBB'")
-        return v
+        return check_colour(v)
 
     @field_validator("background")
     @classmethod
