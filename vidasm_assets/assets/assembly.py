@@ -8,6 +8,7 @@ from ..media.checks import CUT_CHECKS, cut_checks
 from ..media.errors import VidasmError
 from ..media.fingerprints import load_fingerprints, save_fingerprints
 from ..media.outputs import stamped
+from ..media.overlays import require_overlays
 from ..media.probe import probe
 from ..media.project import Project
 from ..media.thumbnails import make_contact_sheet
@@ -58,6 +59,8 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
         project = workspace.project(p.name)
         tl, tv = read_timeline(context.instance, project)
         mine = v.cut_inputs(tv, shot_versions(context.instance, project, tl), v.crossfade_of(tl))
+        if tl.overlays:
+            require_overlays(ffmpeg.tool)
         run = ffmpeg.runner(context, f"{p.name} cut", meter)
         sections = Report()
         with stamped(project.stamps(n.CUT, None, mine.version)):
@@ -72,7 +75,7 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
             "expected_frames": tl.total_frames,
             "placeholders": ", ".join(c.shot for c in tl.clips if c.placeholder) or "none",
             **({"transitions_rendered": "; ".join(sections.rendered) or "none",
-                "transitions_reused": "; ".join(sections.reused) or "none"} if tl.has_transitions else {}),
+                "transitions_reused": "; ".join(sections.reused) or "none"} if tl.has_sections else {}),
         }  # fmt: skip
         return result(mine, md, cut_checks(run, project, tl, path), meter=meter)
 

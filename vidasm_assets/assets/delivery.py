@@ -12,6 +12,7 @@ from ..media.assembly import deliver, expected_segment_inputs
 from ..media.errors import VidasmError
 from ..media.fingerprints import load_fingerprints, save_fingerprints
 from ..media.outputs import stamped
+from ..media.overlays import require_overlays
 from ..media.presets import Preset, needs_segments
 from ..media.probe import probe
 from ..media.project import Project
@@ -67,6 +68,8 @@ def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         project = workspace.project(p.name)
         now = project.preset(preset.name)
         tl, _ = read_timeline(context.instance, project)
+        if tl.overlays and needs_segments(now):  # sections drawn at the preset's settings (overlays.py)
+            require_overlays(ffmpeg.tool)
         cut_v = current_input(context.instance, project, p.key(n.CUT))
         mine = v.delivery_inputs(now, cut_v, segment_versions(context.instance, project, tl, now))
         with stamped(project.stamps(n.delivery(preset.name), None, mine.version)):

@@ -27,6 +27,7 @@ from .errors import (
 from .fingerprints import FingerprintCache
 from .loudness import describe_tracks, selected_tracks
 from .outputs import atomic_output, temp_name
+from .overlays import resolve_overlays
 from .presets import CUT_VIDEO, Preset, from_cut
 from .probe import MediaInfo, probe, require_video, video_frames
 from .project import CardRef, Project, ShotRef, list_takes
@@ -143,7 +144,8 @@ def build_timeline(project: Project, probes: dict[str, MediaInfo] | None = None)
     if not clips:
         raise VidasmError(f"project {project.name}: no shots to assemble in {project.renders_dir}", path=project.root)
     record_start = project.spec.editorial.record_start
-    return Timeline(project.name, rate, tuple(clips), record_start=record_start, width=width, height=height)
+    return Timeline(project.name, rate, tuple(clips), record_start=record_start, width=width, height=height,
+                    overlays=resolve_overlays(project, clips))  # fmt: skip
 
 
 def _transitions(ref: ShotRef) -> dict[str, Any]:
@@ -290,14 +292,16 @@ def assemble_cut(run: Run, project: Project, timeline: Timeline, report: Report 
     dest = project.cut_path()
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dest) as tmp, scratch_folder(project) as scratch:
-        if timeline.has_transitions:  # bodies by stream copy, sections rendered (transitions.py)
+        if timeline.has_sections:  # bodies by stream copy, sections rendered (transitions.py, overlays.py)
             pictures = transition_pictures(run, project, timeline, pictures, scratch, video=CUT_VIDEO, muxer="mov",
                                            folder="cut", report=report or Report())  # fmt: skip
+        else:
+            pictures = [p for ps in clip_pictures(run, timeline, pictures, scratch) for p in ps]
+        if timeline.has_transitions:  # the sound's crossfades and fades
             mixed = scratch / "sound.wav"
             run(audio_cmd(timeline, clip_audios(run, timeline, audios, scratch), mixed), path=dest)
             audios = [mixed]
         else:
-            pictures = [p for ps in clip_pictures(run, timeline, pictures, scratch) for p in ps]
             audios = clip_audios(run, timeline, audios, scratch)
         # the lists sit in 05_Cache, so every entry is a short relative path (picture/sh010.mov) whatever the
         # workspace path holds (a newline would split an absolute entry: commands.concat_list)
@@ -423,17 +427,17 @@ def _delivery_pictures(
     """What a segment preset's delivery joins: the clips' segments (or their pieces), or with transitions the
     bodies and the sections rendered at the preset's settings (``transitions.py``)."""
     muxer = preset.segment_muxer[0]
-    if not timeline.has_transitions:
+    if not timeline.has_sections:
         return [p for ps in clip_pictures(run, timeline, segments, scratch, muxer=muxer) for p in ps]
     assert preset.spec.video is not None
-    if preset.spec.burn_ins or segment_encoder(project, preset) is not None:
+    if (preset.spec.burn_ins and timeline.has_transitions) or segment_encoder(project, preset) is not None:
         raise UnsupportedMediaError(
-            f"{project.name} {preset.name}: transitions are not rendered with burn-ins or a hardware encoder yet; "
-            "export this preset without them",
+            f"{project.name} {preset.name}: transitions are not rendered with burn-ins, nor transitions or text "
+            "overlays on a hardware encoder, yet; export this preset without them",
             path=project.root / "project.json",
         )
     return transition_pictures(run, project, timeline, segments, scratch, video=preset.spec.video, muxer=muxer,
-                               folder=preset.name, report=Report())  # fmt: skip
+                               folder=preset.name, report=Report(), burn_ins=preset.spec.burn_ins)  # fmt: skip
 
 
 def expected_shot_inputs(project: Project, clip: TimelineClip, cache: FingerprintCache) -> dict[Asset, Inputs]:

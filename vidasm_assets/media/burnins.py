@@ -33,7 +33,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -187,20 +187,24 @@ def drawtext(
     return "drawtext=" + ":".join(f"{k}={filter_value(v)}" for k, v in opts)
 
 
-def counter_text(digits: int = COUNTER_DIGITS) -> str:
-    """The frame counter as drawtext expands it: the frame within the segment, from 1, zero-padded."""
-    return f"%{{eif:n+1:d:{digits}}}"
+def counter_text(digits: int = COUNTER_DIGITS, first: int = 0) -> str:
+    """The frame counter as drawtext expands it: the frame within the segment, from 1, zero-padded; ``first``: the
+    frame of the shot the filter's first frame is (a section rendered from the middle of a shot, ``overlays.py``)."""
+    return f"%{{eif:n+{1 + first}:d:{digits}}}"
 
 
-def burnin_filter(b: BurnIn, width: int, height: int, font: Path) -> str:
+def burnin_filter(b: BurnIn, width: int, height: int, font: Path, first: int = 0) -> str:
     """The burn-ins of one segment of ``width`` x ``height`` (the size after any downscale), as a filter chain
     to append after the conform's filters (``commands.picture_filter``): ``chain + "," + burnin_filter(...)``.
 
     The frame counter and both timecodes count the frames that reach the filters, so the chain must see the
-    segment's first frame first (the conform trims only the end).
+    segment's first frame first (the conform trims only the end), or, with ``first``, the shot's frame ``first``
+    (counted from 0): the burn-ins of a section rendered from inside the shot (``overlays.py``).
     """
     if width < 2 or height < 2:
         raise ValueError(f"a {width}x{height} picture has no room for burn-ins")
+    if first:
+        b = replace(b, record_start_frame=b.record_start_frame + first, source_start_frame=b.source_start_frame + first)
     lay = Layout.for_height(height)
     m = str(lay.margin)
     left, right, top, bottom = m, f"w-tw-{m}", m, f"h-th-{m}"
@@ -208,7 +212,7 @@ def burnin_filter(b: BurnIn, width: int, height: int, font: Path) -> str:
     return ",".join(
         (
             drawtext(b.title, x=left, y=top, **common),
-            drawtext(counter_text(), x=right, y=top, expand=True, **common),
+            drawtext(counter_text(first=first), x=right, y=top, expand=True, **common),
             drawtext("SRC ", x=left, y=bottom, timecode=b.source_label, rate=b.rate, **common),
             drawtext("REC ", x=right, y=bottom, timecode=b.record_label, rate=b.rate, **common),
         )

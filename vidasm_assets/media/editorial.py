@@ -33,7 +33,7 @@ from .errors import SourceTimecodeError
 from .outputs import atomic_output
 from .rates import TIMELINE_RATES, Rate
 from .timecode import SourceTimecode, is_drop_frame, nominal_fps
-from .timeline import Timeline, TimelineClip
+from .timeline import Overlay, Timeline, TimelineClip
 
 
 class EdlStyle(str, Enum):
@@ -311,8 +311,27 @@ def write_cmx3600(timeline: Timeline, *, style: EdlStyle | str = EdlStyle.RESOLV
             f"{_tcs(rate, src_in, src_in + clip.frames, record, record + clip.frames)}"
         )
         lines += _event_comments(clip, style, rate)
+        lines += _overlay_comments(timeline, number - 1, style, _record_start_frame(timeline))
         record += clip.frames
     return "\n".join(lines) + "\n"
+
+
+def overlay_owner(timeline: Timeline, overlay: Overlay) -> int:
+    """The clip whose event an overlay's remark goes on: its entry's, or for an overlay over the cut the last clip
+    starting at or before its first frame."""
+    if overlay.clip is not None:
+        return overlay.clip
+    starts = timeline.record_starts()
+    return max(i for i, s in enumerate(starts) if s <= overlay.start)
+
+
+def _overlay_comments(timeline: Timeline, index: int, style: EdlStyle, record: int) -> list[str]:
+    """``* OVERLAY: <text> (REC <in> <out>, <position>)`` for each overlay on clip ``index``'s event, record in and
+    out (exclusive) as the event's own; not for Premiere (``StyleRules.remarks``)."""
+    if not STYLE_RULES[style].remarks:
+        return []
+    return [f"* OVERLAY: {_one_line(o.text)} (REC {_tcs(timeline.rate, record + o.start, record + o.end)}, "
+            f"{o.position.upper()})" for o in timeline.overlays if overlay_owner(timeline, o) == index]  # fmt: skip
 
 
 BLACK_REEL = "BL"
@@ -377,6 +396,7 @@ def _transition_events(timeline: Timeline, reels: dict[str, str], style: EdlStyl
         if frames:
             comments[0] = comments[0].replace("* FROM CLIP NAME:", "* TO CLIP NAME:", 1)
         ev.lines += comments
+        ev.lines += _overlay_comments(timeline, i, style, record)
         if clip.transition_in and remarks:
             ev.lines.append(f"* TRANSITION IN: {clip.transition_in[0].upper()} {clip.transition_in[1]} FRAMES")
         if fade_out:
@@ -519,9 +539,28 @@ def to_otio(timeline: Timeline, *, own_rate: bool = True) -> otio.schema.Timelin
                 )
             )
             track.extend(after)
+        if kind == otio.schema.TrackKind.Video:
+            track.markers.extend(_overlay_markers(timeline))
         result.tracks.append(track)
     _card_references(result)
     return result
+
+
+def _overlay_markers(timeline: Timeline) -> list[otio.schema.Marker]:
+    """Each overlay as a marker on the picture track over its record frames (track time, from the cut's first
+    frame), named by its text's first line, carrying the overlay (``metadata["vidasm"]["overlay"]``) and, for an
+    entry's own, that entry's shot."""
+    fps = timeline.rate.fps
+    out = []
+    for o in timeline.overlays:
+        owner = timeline.clips[o.clip].shot if o.clip is not None else None
+        out.append(otio.schema.Marker(
+            name=_one_line(o.text.split("\n")[0]),
+            marked_range=opentime.TimeRange(opentime.RationalTime(o.start, fps), opentime.RationalTime(o.frames, fps)),
+            color=otio.schema.MarkerColor.YELLOW,
+            metadata={"vidasm": {"overlay": {**dataclasses.asdict(o), **({"shot": owner} if owner else {})}}},
+        ))  # fmt: skip
+    return out
 
 
 DIP_PARTS = ("to_black", "from_black")

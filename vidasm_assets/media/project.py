@@ -163,6 +163,97 @@ class TransitionSpec(_Strict):
         return self
 
 
+def check_text(v: str, what: str, chars: int, lines: int) -> str:
+    """Text drawn on the picture (a card's, an overlay's): not blank, at most ``chars`` characters and ``lines``
+    lines, no control character but the line break (C0, DEL, C1: ValueError naming ``what``)."""
+    if not v.strip():
+        raise ValueError(f"{what} is empty")
+    if len(v) > chars:
+        raise ValueError(f"{what} holds {len(v)} characters; at most {chars}")
+    if v.count("\n") >= lines:
+        raise ValueError(f"{what} holds {v.count(chr(10)) + 1} lines; at most {lines}")
+    if any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in v):
+        raise ValueError(f"{what} holds a control character (only line breaks are allowed)")
+    return v
+
+
+def check_colour(v: str) -> str:
+    """A text colour ``#RRGGBB`` (ValueError otherwise)."""
+    if not _COLOUR_RE.fullmatch(v):
+        raise ValueError(f"colour {v!r} must be '#RRGGBB'")
+    return v
+
+
+OVERLAY_POSITIONS = ("lower_third", "top", "bottom", "center")
+"""Where an overlay's text sits (``overlays.py`` has the geometry)."""
+OVERLAY_TEXT_MAX = 200
+OVERLAY_LINES_MAX = 4
+
+
+class _OverlayStyle(_Strict):
+    """What an overlay draws and how (``overlays.py``): ``text`` (line breaks allowed, no other control
+    character), ``position``, ``size`` (an integer: pixels at the timeline's height, scaled with a preset that
+    downscales; a number below 1: a share of the frame height; default 1/20 of it), ``colour`` ``#RRGGBB`` and
+    ``box`` (a translucent black box behind the text)."""
+
+    text: str
+    frames: int | None = Field(None, gt=0)
+    position: Literal["lower_third", "top", "bottom", "center"] = "lower_third"
+    size: int | float | None = None
+    colour: str = "#FFFFFF"
+    box: bool = Field(True, strict=True)
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return check_text(v, "an overlay's text", OVERLAY_TEXT_MAX, OVERLAY_LINES_MAX)
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size(cls, v: object) -> object:
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"size {v!r} must be pixels (an integer from 6 to 1000) or a share of the frame height "
+                             "(a number above 0 and below 1)")  # fmt: skip
+        if isinstance(v, float) and v.is_integer() and v >= 1:
+            v = int(v)
+        if isinstance(v, int) and not 6 <= v <= 1000:
+            raise ValueError(f"size {v} px must be from 6 to 1000 pixels (or a share of the frame height below 1)")
+        if isinstance(v, float) and not 0.005 <= v < 1:
+            raise ValueError(f"size {v} must be a share of the frame height from 0.005 to below 1 (or pixels)")
+        return v
+
+    @field_validator("colour")
+    @classmethod
+    def _colour(cls, v: str) -> str:
+        return check_colour(v)
+
+
+class EntryOverlay(_OverlayStyle):
+    """Text over one sequence entry: from ``start`` (frames from the entry's first record frame, default 0) for
+    ``frames`` (default: to the entry's end). Past the entry's end is refused naming the entry when the timeline
+    is built (its length comes from the render)."""
+
+    start: int = Field(0, ge=0)
+
+
+class CutOverlay(_OverlayStyle):
+    """Text over the cut, in record time: ``at`` is a record frame (from the cut's first frame, 0) or a record
+    timecode (from ``editorial.record_start``), for ``frames`` (default: to the cut's end)."""
+
+    at: int | str
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, v: object) -> object:
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+            return v
+        if isinstance(v, str) and re.fullmatch(r"\d{2}:[0-5]\d:[0-5]\d[:;]\d{2}", v):
+            return v
+        raise ValueError(f"at {v!r} is neither a record frame (0 or more) nor a record timecode like '01:00:02:00'")
+
+
 class SequenceEntry(_Strict):
     """One use of a shot in the cut. ``in``/``out``: the used range of the render, ``out`` exclusive (the first
     frame *not* used, as a CMX3600 or OTIO source out); default the whole render. A shot may be used more than
@@ -180,6 +271,7 @@ class SequenceEntry(_Strict):
     audio_tracks: TrackSelection | None = None  # this shot's own choice; default: the project's audio.tracks
     transition_in: TransitionSpec | None = None  # dissolve/dip from the previous entry, or fade_in from black
     transition_out: TransitionSpec | None = None  # fade_out to black
+    overlays: list[EntryOverlay] = []  # text drawn over this entry (overlays.py)
 
     @field_validator("transition_in")
     @classmethod
@@ -251,15 +343,7 @@ class CardEntry(_Strict):
     @field_validator("card")
     @classmethod
     def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("a card's text is empty")
-        if len(v) > CARD_TEXT_MAX:
-            raise ValueError(f"a card's text holds {len(v)} characters; at most {CARD_TEXT_MAX}")
-        if v.count("\n") >= CARD_LINES_MAX:
-            raise ValueError(f"a card's text holds {v.count(chr(10)) + 1} lines; at most {CARD_LINES_MAX}")
-        if any(ord(c) < 32 and c != "\n" for c in v):
-            raise ValueError("a card's text holds a control character (only line breaks are allowed)")
-        return v
+        return check_text(v, "a card's text", CARD_TEXT_MAX, CARD_LINES_MAX)
 
     @field_validator("id")
     @classmethod
@@ -269,9 +353,7 @@ class CardEntry(_Strict):
     @field_validator("colour")
     @classmethod
     def _colour(cls, v: str) -> str:
-        if not _COLOUR_RE.fullmatch(v):
-            raise ValueError(f"colour {v!r} must be '#RRGGBB'")
-        return v
+        return check_colour(v)
 
     @field_validator("background")
     @classmethod
@@ -326,6 +408,8 @@ class ProjectSpec(_Strict):
     # true: the project folder, 04_Project_Files, 05_Cache or 06_Exports may be symlinks that resolve outside the
     # workspace (outputs are written there); false: such a project is refused, naming the folder
     allow_outside_workspace: bool = False
+    # text drawn over the cut in record time (overlays.py); an entry's own are its "overlays"
+    overlays: list[CutOverlay] = []
 
     @field_validator("resolution")
     @classmethod
@@ -408,6 +492,21 @@ class ProjectSpec(_Strict):
                     f"a {t.type} from card {before.card[:30]!r} (sequence[{i - 1}]) is not supported (a card has no "
                     "media beyond its cut point); fade_in this shot instead",
                 )
+
+    @model_validator(mode="after")
+    def _overlay_times(self) -> ProjectSpec:
+        """A cut overlay's record timecode exists at the project's rate and is not before ``record_start``."""
+        from .editorial import timecode_to_frames
+
+        rate = self.rate
+        start = timecode_to_frames(self.editorial.record_start, rate, what="record_start")
+        for i, o in enumerate(self.overlays):
+            if isinstance(o.at, str):
+                at = timecode_to_frames(o.at, rate, what=f"overlays[{i}].at")
+                if at < start:
+                    raise ValueError(f"overlays[{i}].at {o.at} is before editorial.record_start "
+                                     f"{self.editorial.record_start}")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _card_ids(self) -> ProjectSpec:

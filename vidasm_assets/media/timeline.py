@@ -62,6 +62,29 @@ class TimelineClip:
 
 
 @dataclass(frozen=True)
+class Overlay:
+    """Text drawn over the cut (``overlays.py``), placed in record frames: ``start`` counted from the cut's first
+    frame (0), for ``frames``. ``field`` is where project.json states it (``sequence[2].overlays[0]``,
+    ``overlays[1]``), ``clip`` the index of the entry it belongs to (None: over the cut). ``size``: pixels at the
+    timeline's height (int) or a share of the frame height (float)."""
+
+    text: str
+    start: int
+    frames: int
+    position: str = "lower_third"
+    size: int | float | None = None
+    colour: str = "#FFFFFF"
+    box: bool = True
+    field: str = "overlays[0]"
+    clip: int | None = None
+
+    @property
+    def end(self) -> int:
+        """The first record frame after it."""
+        return self.start + self.frames
+
+
+@dataclass(frozen=True)
 class Timeline:
     """A project's cut: ordered clips at one rate, recorded from ``record_start``."""
 
@@ -71,6 +94,7 @@ class Timeline:
     record_start: str = "01:00:00:00"
     width: int = 1920
     height: int = 1080
+    overlays: tuple[Overlay, ...] = ()  # text over the cut (overlays.py), in record frames
 
     @property
     def total_frames(self) -> int:
@@ -80,6 +104,11 @@ class Timeline:
     @property
     def has_transitions(self) -> bool:
         return any(c.transition_in or c.transition_out for c in self.clips)
+
+    @property
+    def has_sections(self) -> bool:
+        """Whether the cut's picture has rendered sections (transitions or overlays) between stream-copied bodies."""
+        return self.has_transitions or bool(self.overlays)
 
     def record_starts(self) -> list[int]:
         """Each clip's first record frame, counted from the cut's first frame (a dissolve starts the incoming clip
@@ -103,6 +132,8 @@ class Timeline:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["rate"] = [self.rate.num, self.rate.den]
+        if not self.overlays:  # a timeline without overlays keeps its version
+            d.pop("overlays")
         for clip, obj in zip(d["clips"], self.clips, strict=True):
             # optional keys only when set, so timelines without them keep their versions
             for key in (
@@ -135,6 +166,7 @@ class Timeline:
             record_start=d.get("record_start", "01:00:00:00"),
             width=d.get("width", 1920),
             height=d.get("height", 1080),
+            overlays=tuple(Overlay(**o) for o in d.get("overlays", ())),
         )
 
     @classmethod

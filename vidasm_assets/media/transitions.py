@@ -35,7 +35,8 @@ incoming one (``xfade=fade``: its first frame is the outgoing picture, the frame
 frames is the EDL's two dissolves through black (``editorial.dip_parts``: h = ceil(N/2) down, N - h up): its frame k
 < h is the outgoing picture at ``(h-k)/h`` (the first untouched), frame h is black, and frame k > h the incoming
 picture at ``(k-h)/(N-h)`` (``fade``, whose black is limited-range 16: ``xfade``'s ``fadeblack`` went to 0, below
-black); the outgoing entry's last N - h frames of the overlap and the incoming's first h are not shown; ``fade_in`` starts black (frame k at ``k/N``), ``fade_out`` mirrors it (its last frame black).
+black); the outgoing entry's last N - h frames of the overlap and the incoming's first h are not shown;
+``fade_in`` starts black (frame k at ``k/N``), ``fade_out`` mirrors it (its last frame black).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,10 @@ import av
 import ffmpeg
 
 from . import commands as cmd
+from .burnins import burnin_filter, font_path
 from .errors import InvalidMediaError, RangeError, UnsupportedMediaError
 from .outputs import atomic_output
+from .overlays import drawtext_overlay
 from .presets import VideoSpec, video_args
 from .probe import probe, require_video, video_frames
 from .project import Project
@@ -60,7 +63,7 @@ from .ranges import Frames
 from .rates import AUDIO_RATE, Rate
 from .runner import Run
 from .shots import colour_of
-from .timeline import Timeline, TimelineClip
+from .timeline import Overlay, Timeline, TimelineClip
 
 CROSSFADE_CURVE = "qsin"
 """The sound's crossfade under a dissolve or dip: constant power, FFmpeg's ``qsin`` ("quarter of sine wave",
@@ -75,6 +78,8 @@ later part of the same take) rises by up to 3 dB in the middle."""
 
 CODE_VERSION = "transitions-2"  # 2: a dip's way down ends a frame before black (one black frame, as the EDL)
 """Part of every section's cache key: a change to how sections are rendered renders them again."""
+OVERLAYS_VERSION = "overlays-1"
+"""Part of the cache key of a section that draws overlays: a change to how they are drawn renders those again."""
 
 
 def check_transitions(clips: Sequence[TimelineClip]) -> None:
@@ -138,13 +143,25 @@ class Part(Frames):
 
 
 @dataclass(frozen=True)
+class Draw:
+    """An overlay drawn in a section: on the section's frames ``first`` to ``last`` (inclusive, from its first)."""
+
+    overlay: Overlay
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
 class Section:
-    """What is rendered around one transition: ``a`` (and ``b`` for a dissolve or dip) from the renders."""
+    """What is rendered around one transition: ``a`` (and ``b`` for a dissolve or dip) from the renders; or, kind
+    ``overlay`` (0 frames of transition), a stretch of one clip's body under text overlays (``overlays.py``).
+    ``draws``: the overlays drawn over it."""
 
     kind: str
     frames: int  # the transition's frames
     a: Part
     b: Part | None = None
+    draws: tuple[Draw, ...] = ()
 
     @property
     def length(self) -> int:
@@ -152,7 +169,10 @@ class Section:
 
     def label(self, clips: Sequence[TimelineClip]) -> str:
         shots = clips[self.a.clip].shot + (f">{clips[self.b.clip].shot}" if self.b else "")
-        return f"{shots} {self.kind} {self.frames}"
+        if self.kind == "overlay":
+            return f"{shots} overlay {'+'.join(d.overlay.field for d in self.draws)}"
+        text = f"{shots} {self.kind} {self.frames}"
+        return text + (f" + overlay {'+'.join(d.overlay.field for d in self.draws)}" if self.draws else "")
 
 
 @dataclass
@@ -206,6 +226,57 @@ def plan_cut(timeline: Timeline, keys: Sequence[Sequence[int]]) -> Plan:
     return plan
 
 
+def _draws(overlays: Sequence[Overlay], start: int, length: int) -> tuple[Draw, ...]:
+    """The overlays over record frames ``[start, start + length)``, in frames of that stretch."""
+    return tuple(Draw(o, max(o.start, start) - start, min(o.end, start + length) - 1 - start)
+                 for o in overlays if o.start < start + length and o.end > start)  # fmt: skip
+
+
+def _hot(overlays: Sequence[Overlay], part: Part, at: int, keys: Sequence[int]) -> list[tuple[int, int]]:
+    """The stretches of a body ``part`` (at record frame ``at``) that overlays cover, each widened to keyframes of
+    its shared picture (``keys``; the body's own edges are keyframes), overlapping ones merged; frames of the
+    shared picture."""
+    ks = sorted({part.start, part.end, *(k for k in keys if part.start <= k <= part.end)})
+    spans: list[tuple[int, int]] = []
+    for o in overlays:
+        a, b = max(o.start, at) - at + part.start, min(o.end, at + part.frames) - at + part.start
+        if a >= b:
+            continue
+        spans.append((max(k for k in ks if k <= a), min(k for k in ks if k >= b)))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def add_overlays(plan: Plan, overlays: Sequence[Overlay], keys: Sequence[Sequence[int]]) -> Plan:
+    """``plan`` with the overlays drawn: a transition's section draws those over it; a body under an overlay is
+    split at the keyframes around it into bodies (still stream copied) and an ``overlay`` section (rendered)."""
+    if not overlays:
+        return plan
+    out = Plan()
+    at = 0  # record frame of the item's first frame: the items joined are the cut
+    for item in plan.items:
+        length = item.length if isinstance(item, Section) else item.frames
+        if isinstance(item, Section):
+            out.items.append(replace(item, draws=_draws(overlays, at, length)))
+        else:
+            pos = item.start
+            for a, b in _hot(overlays, item, at, keys[item.clip]):
+                if a > pos:
+                    out.items.append(Part(item.clip, pos, a))
+                part = Part(item.clip, a, b)
+                out.items.append(Section("overlay", 0, part, draws=_draws(overlays, at + a - item.start, b - a)))
+                pos = b
+            if item.end > pos:
+                out.items.append(Part(item.clip, pos, item.end))
+        at += length
+    return out
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -225,12 +296,13 @@ class Source:
     frames: int
 
 
-def section_graph(section: Section, sources: Sequence[Source], target: cmd.Target) -> str:
+def section_graph(section: Section, sources: Sequence[Source], target: cmd.Target, burn_in: str | None = None) -> str:
     """The section's ``-filter_complex``: each input through the conform's own chain (``commands.picture_filter``
     at the target's settings, with the preset's scale), then the transition, labelled ``[v]``.
 
     Written as a string: the conform's chain holds quoted expressions with commas, which a graph builder would
-    escape again; the transition nodes are one filter each."""
+    escape again; the transition nodes are one filter each. ``burn_in``: the review burn-ins of an ``overlay``
+    section (``burnins.burnin_filter`` from its first frame), drawn last as in the segments."""
     out_w, out_h = cmd.preset_size(target.width, target.height, target.video)
     scaled = (out_w, out_h) != (target.width, target.height)
     post = [f"scale=w={out_w}:h={out_h}:flags={cmd.SCALE_FLAGS}"] if scaled else []
@@ -240,7 +312,9 @@ def section_graph(section: Section, sources: Sequence[Source], target: cmd.Targe
         chains.append(f"[{i}:v:0]{cmd.picture_filter(t, s.picture, post=post)}[s{i}]")
     rate = target.rate
     n, a = section.frames, section.a.frames
-    if section.kind == "dip":  # the EDL's two dissolves: out to black over the first h frames, black, up from it
+    if section.kind == "overlay":  # the body's frames, drawn on below
+        last = "[s0][v]"
+    elif section.kind == "dip":  # the EDL's two dissolves: out to black over the first h frames, black, up from it
         h = (n + 1) // 2
         last = (f"[s0]trim=end_frame={a - n + h},fade=type=out:start_frame={a - n}:nb_frames={h}[d0];"
                 f"[s1]trim=start_frame={h},setpts=PTS-STARTPTS,fade=type=in:start_frame=0:nb_frames={n - h}[d1];"
@@ -252,18 +326,25 @@ def section_graph(section: Section, sources: Sequence[Source], target: cmd.Targe
         last = f"[s0]fade=type=in:start_frame=0:nb_frames={n}[v]"
     else:  # fade_out: the fade starts on the frame before its first, so its last frame is black
         last = f"[s0]fade=type=out:start_frame={a - n - 1}:nb_frames={n}[v]"
+    if section.draws:  # the overlays over the section's output (overlays.py)
+        font = font_path()
+        draws = ",".join(drawtext_overlay(d.overlay, d.first, d.last, width=out_w, height=out_h,
+                                          timeline_height=target.height, font=font) for d in section.draws)  # fmt: skip
+        last = f"{last.removesuffix('[v]')}{'' if section.kind == 'overlay' else ','}{draws}[v]"
+    if burn_in:
+        last = f"{last.removesuffix('[v]')},{burn_in}[v]"
     return ";".join([*chains, last])
 
 
 def section_cmd(section: Section, sources: Sequence[Source], dst: Path, target: cmd.Target, *,
-                muxer: str = "mov") -> list[str]:  # fmt: skip
+                muxer: str = "mov", burn_in: str | None = None) -> list[str]:  # fmt: skip
     """Render one section at the target's video settings (those of the pictures it joins: same encoder arguments,
     so it joins them by stream copy)."""
     out_w, out_h = cmd.preset_size(target.width, target.height, target.video)
     inputs = [a for s in sources for a in ("-i", str(s.path))]
     return [
         *cmd.BASE, *cmd.progress_args(), *inputs,
-        "-filter_complex", section_graph(section, sources, target), "-map", "[v]",
+        "-filter_complex", section_graph(section, sources, target, burn_in), "-map", "[v]",
         "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         *video_args(target.video, target.rate, out_w, out_h).args,
         *cmd.BT709_TAGS,
@@ -322,12 +403,18 @@ def _source(timeline: Timeline, part: Part, colours: dict[str, cmd.PictureSource
     return Source(Path(clip.source_path), colours[clip.source_path], span.start + part.start, part.frames)
 
 
-def _key(section: Section, sources: Sequence[Source], target: cmd.Target, fingerprints: dict[str, str]) -> str:
+def _key(section: Section, sources: Sequence[Source], target: cmd.Target, fingerprints: dict[str, str],
+         burn_in: list[Any] | None = None) -> str:  # fmt: skip
     facts: dict[str, Any] = {
         "code": CODE_VERSION, "kind": section.kind, "frames": section.frames,
         "sources": [[fingerprints[str(s.path)], s.start, s.frames, repr(s.picture)] for s in sources],
         "target": [target.width, target.height, target.rate.num, target.rate.den, repr(target.video)],
     }  # fmt: skip
+    if section.draws:  # what the section draws (a section without overlays keeps its key)
+        facts["draws"] = [[asdict(d.overlay), d.first, d.last] for d in section.draws]
+        facts["overlays"] = OVERLAYS_VERSION
+    if burn_in is not None:
+        facts["burn_in"] = burn_in
     return hashlib.blake2b(json.dumps(facts, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
@@ -342,9 +429,11 @@ def render_sections(
     ext: str,
     folder: str,
     report: Report,
+    burn_ins: bool = False,
 ) -> dict[int, Path]:
     """Each section of ``plan`` as a file (index in ``plan.items`` -> path), rendered unless already in
-    ``05_Cache/transitions/<folder>/`` under its key."""
+    ``05_Cache/transitions/<folder>/`` under its key. ``burn_ins``: draw the review burn-ins (overlay sections
+    only: transitions refuse burn-ins)."""
     from .fingerprints import load_fingerprints, save_fingerprints
 
     cache = load_fingerprints(project)
@@ -357,14 +446,15 @@ def render_sections(
             continue
         sources = [_source(timeline, p, colours) for p in (item.a, item.b) if p is not None]
         prints = {str(s.path): cache.fingerprint(s.path) for s in sources}
-        dest = project.cache_dir / "transitions" / folder / f"{_key(item, sources, target, prints)}.{ext}"
+        burn_in, facts = _burn_in(timeline, item, target) if burn_ins else (None, None)
+        dest = project.cache_dir / "transitions" / folder / f"{_key(item, sources, target, prints, facts)}.{ext}"
         label = item.label(timeline.clips)
         if dest.is_file() and video_frames(dest) == item.length:
             report.reused.append(label)
             out[index] = dest
             continue
         with atomic_output(dest) as tmp:
-            run(section_cmd(item, sources, tmp, target, muxer=muxer), path=dest,
+            run(section_cmd(item, sources, tmp, target, muxer=muxer, burn_in=burn_in), path=dest,
                 total_seconds=float(timeline.rate.frames_to_seconds(item.length)))  # fmt: skip
             got = video_frames(tmp)
             if got != item.length:
@@ -378,6 +468,19 @@ def render_sections(
     save_fingerprints(project, cache)
     _prune(project.cache_dir / "transitions" / folder, set(out.values()))
     return out
+
+
+def _burn_in(timeline: Timeline, section: Section, target: cmd.Target) -> tuple[str, list[Any]]:
+    """The review burn-ins of an overlay section (from the shot's frame it starts at) and what they show."""
+    from .assembly import burn_in_facts, clip_burn_in
+
+    if section.b is not None or section.kind != "overlay":
+        raise UnsupportedMediaError(f"the {section.kind} is not rendered with burn-ins yet")
+    clip = timeline.clips[section.a.clip]
+    first = section.a.start - _entry(timeline, section.a.clip)[0]
+    b = clip_burn_in(timeline, clip.shot)
+    out_w, out_h = cmd.preset_size(target.width, target.height, target.video)
+    return burnin_filter(b, out_w, out_h, font_path(), first=first), [burn_in_facts(b), first]
 
 
 def _prune(folder: Path, used: set[Path]) -> None:
@@ -435,14 +538,15 @@ def transition_pictures(
     muxer: str,
     folder: str,
     report: Report,
+    burn_ins: bool = False,
 ) -> list[Path]:
     """The files whose stream-copy join is the cut's (or a delivery's) picture with its transitions: the bodies
     split from each clip's shared picture (``shared[i]``: its conform or segment) and the sections rendered."""
     keys = {p: keyframes(p, timeline.rate) for p in dict.fromkeys(shared)}
-    plan = plan_cut(timeline, [keys[p] for p in shared])
+    plan = add_overlays(plan_cut(timeline, [keys[p] for p in shared]), timeline.overlays, [keys[p] for p in shared])
     ext = shared[0].suffix.lstrip(".")
     sections = render_sections(run, project, timeline, plan, video=video, muxer=muxer, ext=ext, folder=folder,
-                               report=report)  # fmt: skip
+                               report=report, burn_ins=burn_ins)  # fmt: skip
     bodies = _split(run, timeline, plan, shared, scratch, muxer)
     files: list[Path] = []
     for index, item in enumerate(plan.items):

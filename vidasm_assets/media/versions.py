@@ -19,7 +19,7 @@ from typing import Any
 
 from . import transitions
 from .presets import Preset
-from .project import CardEntry, Project, stable_hash
+from .project import CardEntry, Project, SequenceEntry, stable_hash
 from .timeline import Timeline
 
 
@@ -133,8 +133,19 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
             "placeholders": s.placeholders,
             **_tracks(project),  # the EDL says which audio tracks each event uses
             **_transitions(project),
+            **_overlays(project),
         },
     }
+
+
+def _overlays(project: Project) -> dict[str, Any]:
+    """Text overlays (overlays.py): each entry's by its place in the sequence, and the cut's; only when there are
+    any, so a project without keeps its version. No shot's input: they reach the timeline and what is made from it
+    (the cut's and the deliveries' sections that draw them)."""
+    own = [[i, [o.model_dump() for o in e.overlays]] for i, e in enumerate(project.spec.entries or [])
+           if isinstance(e, SequenceEntry) and e.overlays]  # fmt: skip
+    cut = [o.model_dump() for o in project.spec.overlays]
+    return {**({"overlays per entry": own} if own else {}), **({"overlays": cut} if cut else {})}
 
 
 def _transitions(project: Project) -> dict[str, Any]:
