@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .errors import ProjectConfigError
 from .probe import probe
-from .project import PROJECT_FILE, GenerateSettings, Project, ShotRef
+from .project import PROJECT_FILE, GenerateSettings, Project, ShotRef, select_take
 from .rates import AUDIO_RATE, Rate
 
 DEFAULT_CUT_SECONDS = (1, 3)
@@ -117,7 +117,7 @@ def generated_refs(project: Project) -> list[ShotRef]:
         )
     rate = project.spec.rate
     shots = [s for s in project.shot_folders() if not project.pending_folder(s)]
-    lengths = {s: shot_frames(probe(project.select_take(s).path), rate) for s in shots}
+    lengths = {s: shot_frames(probe(select_take(project.shot_dir(s), s).path), rate) for s in shots}
     try:
         uses = generate(shots, lengths, music_frames(project, rate), seed=settings.seed,
                         cut_frames=cut_range(settings, rate))  # fmt: skip
