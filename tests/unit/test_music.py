@@ -196,3 +196,19 @@ def test_the_default_cut_length_is_one_to_three_seconds() -> None:
     assert cut_range(GenerateSettings(seed=1), Rate(24)) == (24, 72)
     assert cut_range(GenerateSettings(seed=1), Rate.from_fps(29.97)) == (30, 90)
     assert cut_range(GenerateSettings(seed=1, cut_frames=(5, 9)), Rate(24)) == (5, 9)
+
+
+def test_a_missing_fifo_or_unreadable_track_is_named_without_opening_it(tmp_path: Path) -> None:
+    import os
+
+    from vidasm_assets.media.errors import VidasmError
+    from vidasm_assets.media.fingerprints import FingerprintCache
+    from vidasm_assets.media.music import music_values
+
+    folder = _project(tmp_path, {"music": {"tracks": ["music/gone.wav"]}})
+    with pytest.raises(VidasmError, match=r"music/gone\.wav"):
+        music_values(load_project(tmp_path, "p"), FingerprintCache())
+    (folder / "music").mkdir()
+    os.mkfifo(folder / "music" / "gone.wav")  # opening a FIFO would block the build forever
+    with pytest.raises(VidasmError, match=r"music/gone\.wav"):
+        music_values(load_project(tmp_path, "p"), FingerprintCache())

@@ -41,9 +41,8 @@ import av
 import ffmpeg
 
 from . import commands as cmd
-from .errors import InvalidMediaError, MediaNotFoundError, MediaPermissionError, VidasmError
-from .fingerprints import FingerprintCache
-from .limits import regular_file
+from .errors import InvalidMediaError, MediaNotFoundError, VidasmError
+from .fingerprints import FingerprintCache, music_fingerprint
 from .loudness import SILENCE_LUFS, AudioResult, measure_loudness, normalize_pcm
 from .outputs import atomic_output, temp_name, write_text_atomic
 from .probe import probe
@@ -73,21 +72,10 @@ def duck_mix(duck_db: float) -> float:
 # ---------------------------------------------------------------- inputs
 
 
-def _readable(path: Path) -> None:
-    regular_file(path, MediaNotFoundError, InvalidMediaError, "a music track")
-    if not os.access(path, os.R_OK):
-        raise MediaPermissionError(f"{path}: music track cannot be read (permission denied)", path=path)
-
-
 def track_fingerprint(path: Path, cache: FingerprintCache) -> str:
-    """A music track's content fingerprint; a missing or unreadable track is a typed error naming the file."""
-    _readable(path)
-    try:
-        return cache.fingerprint(path)
-    except PermissionError as exc:
-        raise MediaPermissionError(f"{path}: music track cannot be read (permission denied)", path=path) from exc
-    except OSError as exc:
-        raise MediaNotFoundError(f"{path}: music track cannot be read ({exc.strerror or exc})", path=path) from exc
+    """A music track's content fingerprint (``fingerprints.music_fingerprint``: a missing or unreadable track is a
+    typed error naming the file)."""
+    return music_fingerprint(path, cache)
 
 
 def music_values(project: Project, cache: FingerprintCache) -> dict[str, Any] | None:
