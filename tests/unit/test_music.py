@@ -212,3 +212,21 @@ def test_a_missing_fifo_or_unreadable_track_is_named_without_opening_it(tmp_path
     os.mkfifo(folder / "music" / "gone.wav")  # opening a FIFO would block the build forever
     with pytest.raises(VidasmError, match=r"music/gone\.wav"):
         music_values(load_project(tmp_path, "p"), FingerprintCache())
+
+
+def test_with_music_a_delivery_copies_its_picture_and_encodes_the_mix() -> None:
+    from vidasm_assets.media import commands as c
+
+    web = BUILTIN_PRESETS["web"]
+    plain = c.join_cmd(None, Path("cut.mov"), Path("w.mp4"), preset=web, rate=Rate(24), title="t")
+    argv = c.join_cmd(None, Path("cut.mov"), Path("w.mp4"), preset=web, rate=Rate(24), title="t", sound=Path("m.wav"))
+    start = plain.index("-i")
+    wanted = ["-i", "cut.mov", "-i", "m.wav", "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
+    assert argv[start : start + 10] == wanted
+    assert argv[start + 10 :] == plain[start + 8 :]  # the same sound and container settings
+    segs = c.join_cmd(Path("segs.txt"), Path("cut.mov"), Path("p.mov"), preset=BUILTIN_PRESETS["proxy"],
+                      rate=Rate(24), sound=Path("m.wav"))  # fmt: skip
+    assert "cut.mov" not in segs  # the picture is the segments', the sound the mix's
+    start = segs.index("concat") - 1
+    assert segs[start : start + 8] == ["-f", "concat", "-safe", "0", "-i", "segs.txt", "-i", "m.wav"]
+    assert segs[segs.index("-map") : segs.index("-map") + 6] == ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
