@@ -230,3 +230,29 @@ def test_with_music_a_delivery_copies_its_picture_and_encodes_the_mix() -> None:
     start = segs.index("concat") - 1
     assert segs[start : start + 8] == ["-f", "concat", "-safe", "0", "-i", "segs.txt", "-i", "m.wav"]
     assert segs[segs.index("-map") : segs.index("-map") + 6] == ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
+
+
+def test_every_filter_and_option_the_music_uses_is_probed() -> None:
+    """The bed's and the mix's filters and options are in ``FILTER_OPTIONS``, so an FFmpeg lacking any is passed over
+    or refused up front (``ffmpeg_tool``), never discovered mid-build."""
+    import re
+
+    from vidasm_assets.media import commands as c
+    from vidasm_assets.media.ffmpeg_tool import FILTER_OPTIONS
+    from vidasm_assets.media.music import decode_track_cmd
+
+    mix = mix_cmd(Path("cut.mov"), Path("bed.wav"), Path("mix.wav"), samples=100, gain_db=-2, duck_db=12)
+    bed = bed_cmd(Path("bed.txt"), Path("bed.wav"), samples=1000, fade_samples=100)
+    decode = decode_track_cmd(Path("a.mp3"), Path("a.wav"))
+    graphs = [mix[mix.index("-filter_complex") + 1], bed[bed.index("-af") + 1], decode[decode.index("-af") + 1]]
+    used: dict[str, set[str]] = {}
+    for graph in graphs:
+        for node in re.split(r"[;,]", re.sub(r"\[[^\]]*\]", ";", graph)):
+            name, _, opts = node.strip().partition("=")
+            if name:
+                used.setdefault(name, set()).update(o.split("=")[0] for o in opts.split(":") if "=" in o)
+    assert {"sidechaincompress", "asplit", "amix", "afade", "apad", "atrim", "volume"} <= set(used)
+    for name, options in used.items():
+        assert name in FILTER_OPTIONS, name
+        assert options <= set(FILTER_OPTIONS[name]), (name, options - set(FILTER_OPTIONS[name]))
+    assert c.audio_prep_filter() in graphs[2]
