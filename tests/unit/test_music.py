@@ -256,3 +256,21 @@ def test_every_filter_and_option_the_music_uses_is_probed() -> None:
         assert name in FILTER_OPTIONS, name
         assert options <= set(FILTER_OPTIONS[name]), (name, options - set(FILTER_OPTIONS[name]))
     assert c.audio_prep_filter() in graphs[2]
+
+
+def test_a_generated_sequence_names_a_fifo_track_without_opening_it(tmp_path: Path) -> None:
+    import os
+
+    from vidasm_assets.media.errors import VidasmError
+
+    folder = _project(tmp_path, {"generate": {"seed": 1}})
+    (folder / "music").mkdir()
+    os.mkfifo(folder / "music" / "song.wav")
+    with pytest.raises(VidasmError, match=r"music/song\.wav"):
+        load_project(tmp_path, "p").sequence()
+
+
+def test_a_generated_sequence_without_music_names_the_field(tmp_path: Path) -> None:
+    _project(tmp_path, {"generate": {"seed": 1}})
+    with pytest.raises(ProjectConfigError, match=r"field 'generate'.*no music"):
+        load_project(tmp_path, "p").sequence()

@@ -25,7 +25,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import ProjectConfigError
+from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError
+from .limits import regular_file
 from .probe import probe
 from .project import PROJECT_FILE, GenerateSettings, Project, ShotRef, select_take
 from .rates import AUDIO_RATE, Rate
@@ -89,6 +90,7 @@ def music_frames(project: Project, rate: Rate) -> int:
     loops or trims the decoded music to the cut's samples in any case."""
     samples = 0
     for path in project.music_tracks():
+        regular_file(path, MediaNotFoundError, InvalidMediaError, "a music track")  # a FIFO would block the probe
         info = probe(path)
         if not info.audio:
             raise ProjectConfigError(f"{path}: music track has no audio stream", path=path)
