@@ -17,7 +17,8 @@ project.json ``music`` (``project.MusicSettings``) names the tracks, else the au
    pulls the bed far down (ratio 20:1), and its dry/wet ``mix`` sets how far: the output is
    ``dry * (1 - mix) + wet * mix``, so with ``mix = 1 - 10^(-duck_db/20)`` the bed sits about ``duck_db`` dB lower
    (a little less than that: the wet part is not silent, and less compressed under quiet programme; measured by
-   the tests within 1.5 dB: 11.8 dB for 12). Where the programme is silent (cards, silent shots) the bed plays at its level.
+   the tests within 1.5 dB: 11.8 dB for 12). Where the programme is silent (cards, silent shots) the bed plays at
+   its level.
    Attack 20 ms, release 300 ms: the music dips with the first syllable and comes back between sentences.
 5. **The mix** (``amix``, summed, no normalization of the inputs) is brought to the project's loudness target and
    true-peak ceiling by the same strategies as a shot's sound (``loudness.normalize_pcm``), and measured again.
