@@ -15,8 +15,9 @@ import dagster as dg
 
 from .assets import build_project_assets
 from .farm import executor_def
+from .media.errors import VidasmError
 from .media.presets import BUILTIN_PRESETS
-from .media.project import discover_projects
+from .media.project import Project, discover_projects
 from .resources import FFmpegResource, WorkspaceResource
 from .sensors import build_render_sensor
 from .settings import workspace_root
@@ -33,12 +34,15 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
     assets: list = []
     jobs: list = []
     presets: dict[str, list[str]] = {}
+    music: set[str] = set()
     for name in sorted([*ws.projects, *ws.errors]):
         if name in ws.errors and not name.replace("-", "").replace("_", "").isalnum():
             continue  # an invalid folder name cannot be an asset key
         project_presets = ws.projects[name].exports() if name in ws.projects else [BUILTIN_PRESETS["web"]]
-        pa = build_project_assets(name, project_presets)
+        pa = build_project_assets(name, project_presets, _has_music(ws.projects.get(name)))
         presets[name] = pa.presets
+        if pa.music:
+            music.add(name)
         assets += pa.assets
         jobs += pa.jobs
     if not explicit:  # loaded as a code location: its log is where a broken project is said; the CLI says it itself
@@ -55,7 +59,7 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
         workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"), **options)
     interval = int(os.environ.get("VIDASM_SENSOR_INTERVAL") or 30)
     sensors = [
-        build_render_sensor(presets, jobs, minimum_interval_seconds=interval),
+        build_render_sensor(presets, jobs, minimum_interval_seconds=interval, music=music),
         dg.AutomationConditionSensorDefinition(
             "vidasm_automation",
             target=dg.AssetSelection.all(),
@@ -73,6 +77,14 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
         executor=executor_def(),
         resources={"ffmpeg": ffmpeg, "workspace": workspace},
     )
+
+
+def _has_music(project: Project | None) -> bool:
+    """Whether the project gets the music assets (an unreadable music/ folder: none; the build says why)."""
+    try:
+        return project is not None and project.has_music()
+    except VidasmError:
+        return False
 
 
 @dg.definitions

@@ -29,6 +29,7 @@ from .media.cards import check_image
 from .media.checks import CHECK_TEXTS
 from .media.conform import segment_encoder
 from .media.errors import MediaNotFoundError, RangeError, VidasmError
+from .media.music import music_values
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, CardRef, Project, Workspace
@@ -148,10 +149,14 @@ def plan_project(
         for preset in project.exports():
             observe(instance, n.key(project.name, n.preset_source(preset.name)), v.preset_version(preset))
     cache = fingerprints.load_fingerprints(project)
+    music = music_values(project, cache)  # a missing or unreadable track: the project's error, naming the file
+    music_v = v.music_version(music) if music is not None else None
+    if record and music_v is not None:
+        observe(instance, n.key(project.name, n.MUSIC), music_v)
     probes, shot_errors = _plan_shots(instance, project, plan, facets, cache, record=record, force=force)
     presets = project.exports()
     burn_ins = [p for p in presets if needs_segments(p) and p.spec.burn_ins]
-    rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p.name) for p in presets]]
+    rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *([n.MIX] if music_v else []), *[n.delivery(p.name) for p in presets]]
     plan.rollup_errors = card_errors(project)
     reasons = [f"blocked by shot(s) {', '.join(shot_errors)}"] if shot_errors and not project.spec.placeholders else []
     reasons += plan.rollup_errors or ([] if project.entries() else ["the sequence has no shot and no card"])
@@ -176,7 +181,7 @@ def plan_project(
             if preset.spec.burn_ins and clip is tl.uses(clip.shot)[0]:  # a shot's partition once
                 plan.items.append(_item(instance, project, n.segments(preset.name), clip.shot, seg, force))
     fingerprints.save_fingerprints(project, cache)
-    expected = v.rollup_inputs(project, tl, shots, segments)
+    expected = v.rollup_inputs(project, tl, shots, segments, music_v)
     plan.items += [_item(instance, project, asset, None, expected[asset], force) for asset in rollups]
     timeline = plan.item(n.TIMELINE)
     burn_in_assets = {n.segments(p.name) for p in burn_ins}

@@ -204,3 +204,34 @@ def test_a_trim_change_asks_for_that_shot_only(ws: Path, instance) -> None:
     spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
     pj.write_text(json.dumps(spec))
     assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}
+
+
+def test_a_music_change_is_observed_and_automation_rebuilds_the_mix_otio_and_deliveries_only(
+    ws: Path, instance, ffmpeg: str
+) -> None:
+    import subprocess
+
+    import dagster as dg
+
+    def track(hz: int) -> None:
+        dest = ws / "alpha" / "music" / "bed.wav"
+        dest.parent.mkdir(exist_ok=True)
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=f={hz}:d=0.4", str(dest)], check=True)
+        age(dest.parent, time.time() - 3600 + hz)  # settled, each version with its own mtime
+
+    track(200)
+    assert all(o.success for o in build_workspace(instance, ws))
+    t = Ticker(ws, instance)
+    first = t.tick()
+    assert runs(first) == set()
+    evaluated = dg.evaluate_automation_conditions(defs=t.defs, instance=instance)
+    assert evaluated.total_requested == 0
+    track(300)  # a new mix of the track under the same name
+    data = t.tick()
+    assert runs(data) == set(), "no shot run: the music touches no shot"
+    assert {e.asset_key.to_user_string() for e in data.asset_events} == {"alpha/music"}
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=evaluated.cursor)
+    rollups = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, n.MIX, n.delivery("web")]
+    asked = {a for a in rollups if result.get_num_requested(n.key("alpha", a))}
+    assert asked == {n.MIX, n.OTIO, n.delivery("web")}  # requested together: no picture step among them
+    assert not any(result.get_num_requested(n.key("beta", a)) for a in rollups if a != n.MIX)

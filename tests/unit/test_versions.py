@@ -106,3 +106,38 @@ def test_every_recorded_version_is_what_the_table_computes(
         rec = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=n.key("p", facet.value)), limit=1).records
         obs = rec[0].event_log_entry.asset_observation
         assert obs is not None and obs.tags[DATA_VERSION_TAG] == v.facet_version(facet, values), facet
+
+
+@pytest.mark.media
+def test_with_a_music_bed_the_recorded_versions_are_what_the_table_computes(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance, ffmpeg: str
+) -> None:
+    import subprocess
+
+    from vidasm_assets.media.music import music_values
+
+    spec = {"fps": 24, "resolution": "160x90", "exports": ["web", "proxy"]}
+    folder = make_project(tmp_path, "p", {"a010_v001.mp4": RenderSpec(160, 90, "24", 1.0, -20)}, spec)
+    (folder / "music").mkdir()
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=f=200:d=0.7", str(folder / "music/a.wav")],
+                   check=True)  # fmt: skip
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    project = load_project(tmp_path, "p")
+    cache = fingerprints.load_fingerprints(project)
+    take = project.select_take("a010")
+    shot = v.shot_inputs(cache.fingerprint(take.path), take.label, v.spec_facets(project))
+    tl = assembly.build_timeline(project, {"a010": probe(take.path)})
+    proxy = project.preset("proxy")
+    segments = {"proxy": {"a010": assembly.expected_segment_inputs(project, tl, tl.clips[0], cache, proxy).version}}
+    values = music_values(project, cache)
+    assert values is not None and values["music.tracks"][0][0] == "music/a.wav"
+    music_v = v.music_version(values)
+    shots = {"a010": (shot[v.Asset.PICTURE].version, shot[v.Asset.AUDIO].version)}
+    rollups = v.rollup_inputs(project, tl, shots, segments, music_v)
+    assert set(rollups) == {"timeline", "cut", "edl", "otio", "mix", "delivery_web", "delivery_proxy"}
+    for asset, expected in rollups.items():
+        assert recorded_version(instance, n.key("p", asset)) == expected.version, asset
+        assert project.built_version(asset) == expected.version, asset
+    rec = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=n.key("p", "music")), limit=1).records
+    obs = rec[0].event_log_entry.asset_observation
+    assert obs is not None and obs.tags[DATA_VERSION_TAG] == music_v

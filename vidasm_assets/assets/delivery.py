@@ -50,11 +50,14 @@ def segment_versions(
     return out
 
 
-def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
+def delivery_asset(p: ProjectScope, preset: Preset, *, music: bool = False) -> dg.AssetsDefinition:
     deps = [p.key(n.CUT), p.key(n.TIMELINE), p.key(n.preset_source(preset.name))]
     if needs_segments(preset):
         deps.append(p.key(n.segments(preset.name)))
+    if music:  # its sound is the mix (programme and music bed)
+        deps.append(p.key(n.MIX))
     how = "its shots' segments joined by stream copy" if needs_segments(preset) else "from the cut"
+    how += ", its sound the mix with the music bed" if music else ""
 
     @dg.asset(
         **p.asset_args(n.delivery(preset.name), n.DELIVERY_STAGE, v.Asset.DELIVERY, ffmpeg=True, rollup=True),
@@ -71,9 +74,12 @@ def delivery_asset(p: ProjectScope, preset: Preset) -> dg.AssetsDefinition:
         if tl.overlays and needs_segments(now):  # sections drawn at the preset's settings (overlays.py)
             require_overlays(ffmpeg.tool)
         cut_v = current_input(context.instance, project, p.key(n.CUT))
-        mine = v.delivery_inputs(now, cut_v, segment_versions(context.instance, project, tl, now))
+        mix_v = current_input(context.instance, project, p.key(n.MIX)) if music else None
+        mine = v.delivery_inputs(now, cut_v, segment_versions(context.instance, project, tl, now), mix_v)
+        sound = project.mix_path() if music else None
         with stamped(project.stamps(n.delivery(preset.name), None, mine.version)):
-            path = deliver(ffmpeg.runner(context, f"{p.name} {preset.name}", meter), project, preset.name, tl)
+            path = deliver(ffmpeg.runner(context, f"{p.name} {preset.name}", meter), project, preset.name, tl,
+                           sound=sound)  # fmt: skip
         info = probe(path)
         seconds = float(info.duration) or 1.0
         md = {**media_metadata(info), "path": dg.MetadataValue.path(str(path)), "preset": preset.name,

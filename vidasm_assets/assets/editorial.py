@@ -5,12 +5,14 @@ import dagster as dg
 from ..media import versions as v
 from ..media.assembly import build_timeline
 from ..media.editorial import write_cmx3600, write_fcp_xml, write_otio
+from ..media.music import read_tracklist
 from ..media.outputs import stamped, write_text_atomic
 from ..media.project import Project
 from ..media.timeline import Timeline
 from ..resources import StepMeter, WorkspaceResource
 from . import names as n
-from .results import read_timeline, result
+from .music import music_version_now
+from .results import current_input, read_timeline, result
 from .scope import ProjectScope
 
 
@@ -45,7 +47,7 @@ def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
     return timeline
 
 
-def _write_edl(project: Project, tl: Timeline, tv: str) -> tuple[v.Inputs, dict]:
+def _write_edl(project: Project, tl: Timeline, tv: str, **_music: object) -> tuple[v.Inputs, dict]:
     style = project.spec.editorial.edl_style
     text = write_cmx3600(tl, style=style)
     mine = v.edl_inputs(tv, style)
@@ -57,10 +59,12 @@ def _write_edl(project: Project, tl: Timeline, tv: str) -> tuple[v.Inputs, dict]
     return mine, md
 
 
-def _write_otio(project: Project, tl: Timeline, tv: str) -> tuple[v.Inputs, dict]:
-    mine = v.otio_inputs(tv)
+def _write_otio(
+    project: Project, tl: Timeline, tv: str, music: dict | None = None, music_v: str | None = None
+) -> tuple[v.Inputs, dict]:
+    mine = v.otio_inputs(tv, music_v)
     with stamped(project.stamps(n.OTIO, None, mine.version)):
-        write_otio(tl, project.otio_path())
+        write_otio(tl, project.otio_path(), music=music, root=project.root)
         write_fcp_xml(tl, project.fcp_xml_path())
     md = {"path": dg.MetadataValue.path(str(project.otio_path())), "fcp_xml": dg.MetadataValue.path(
         str(project.fcp_xml_path())), "clips": len(tl.clips), "frames": tl.total_frames}  # fmt: skip
@@ -75,20 +79,26 @@ EXPORTS = {
 }  # fmt: skip
 
 
-def export_asset(p: ProjectScope, name: str) -> dg.AssetsDefinition:
-    """The EDL or the OTIO/FCP XML export: written from the timeline alone."""
+def export_asset(p: ProjectScope, name: str, *, music: bool = False) -> dg.AssetsDefinition:
+    """The EDL or the OTIO/FCP XML export: written from the timeline (the OTIO with ``music``: and the music track
+    of the mix's tracklist)."""
     code, write, description = EXPORTS[name]
+    with_music = music and name == n.OTIO
 
     @dg.asset(
         **p.asset_args(name, n.EDITORIAL_STAGE, code, ffmpeg=False, rollup=True),
-        deps=[p.key(n.TIMELINE)],
+        deps=[p.key(n.TIMELINE), *([p.key(n.MIX), p.key(n.MUSIC)] if with_music else [])],
         description=description,
     )
     def _export(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
         meter = StepMeter()
         project = workspace.project(p.name)
         tl, tv = read_timeline(context.instance, project)
-        mine, md = write(project, tl, tv)
+        extra: dict = {}
+        if with_music:  # the music as the mix laid it out (its tracklist), for the OTIO's music track
+            current_input(context.instance, project, p.key(n.MIX))
+            extra = {"music": read_tracklist(project), "music_v": music_version_now(project)}
+        mine, md = write(project, tl, tv, **extra)
         # the media an EDL or OTIO describes: the cut's length
         return result(mine, md, meter=meter, media_s=float(tl.rate.frames_to_seconds(tl.total_frames)))
 

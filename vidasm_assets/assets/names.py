@@ -19,8 +19,9 @@ FFMPEG_POOL = "ffmpeg"
 
 # Asset names, one per kind of the versions table (``media.versions.Asset``)
 RENDER, PICTURE_SPEC, AUDIO_SPEC, EDIT_SPEC, PICTURE, AUDIO, TIMELINE, CUT, EDL, OTIO = (
-    a.value for a in Asset if a not in (Asset.DELIVERY, Asset.SEGMENTS, Asset.PRESET)
+    a.value for a in Asset if a not in (Asset.DELIVERY, Asset.SEGMENTS, Asset.PRESET, Asset.MUSIC, Asset.MIX)
 )
+MUSIC, MIX = Asset.MUSIC.value, Asset.MIX.value  # a project with a music bed only
 DELIVERY_PREFIX = "delivery_"
 SEGMENTS_PREFIX = "segments_"
 PRESET_PREFIX = "preset_"
@@ -68,7 +69,7 @@ def segments(preset: str) -> str:
 
 SEGMENTS_KIND = "segments"
 DELIVERY_KIND = "delivery"
-BUILT_KINDS = (PICTURE, AUDIO, SEGMENTS_KIND, TIMELINE, CUT, EDL, OTIO, DELIVERY_KIND)
+BUILT_KINDS = (PICTURE, AUDIO, SEGMENTS_KIND, TIMELINE, CUT, EDL, OTIO, MIX, DELIVERY_KIND)
 """The kinds of built asset (every preset's segments are ``segments``, its delivery ``delivery``): what
 ``vidasm metrics`` counts by."""
 

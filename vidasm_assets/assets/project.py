@@ -18,6 +18,7 @@ from . import names as n
 from .assembly import cut_asset
 from .delivery import delivery_asset
 from .editorial import export_asset, timeline_asset
+from .music import mix_asset, music_source
 from .scope import ProjectScope
 from .segments import preset_source, segments_asset
 from .shots import AUDIO, PICTURE, shot_asset
@@ -31,21 +32,24 @@ class ProjectAssets:
     assets: list = field(default_factory=list)
     jobs: list = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
+    music: bool = False
 
 
-def build_project_assets(project_name: str, presets: list[Preset]) -> ProjectAssets:
-    """Assets, checks and jobs for one project: sources (renders, project.json facets, the exported presets),
-    shots, per-preset segments, editorial, assembly, delivery."""
+def build_project_assets(project_name: str, presets: list[Preset], music: bool = False) -> ProjectAssets:
+    """Assets, checks and jobs for one project: sources (renders, project.json facets, the exported presets, the
+    music), shots, per-preset segments, editorial, assembly (and with ``music`` the mix), delivery."""
     with warnings.catch_warnings():
         # observable sources and pools are beta/preview in 1.13; we rely on them knowingly.
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.simplefilter("ignore", dg.PreviewWarning)
         p = ProjectScope.of(project_name)
         shots = [shot_asset(p, PICTURE), shot_asset(p, AUDIO)]
-        rollups = [timeline_asset(p), cut_asset(p), export_asset(p, n.EDL), export_asset(p, n.OTIO)]
-        rollups += [delivery_asset(p, preset) for preset in presets]
+        rollups = [timeline_asset(p), cut_asset(p), export_asset(p, n.EDL), export_asset(p, n.OTIO, music=music)]
+        rollups += [mix_asset(p)] if music else []
+        rollups += [delivery_asset(p, preset, music=music) for preset in presets]
         segments = [segments_asset(p, preset) for preset in presets if needs_segments(preset)]
         sources = [*source_assets(p), *(preset_source(p, preset) for preset in presets)]
+        sources += [music_source(p)] if music else []
     shots_job = dg.define_asset_job(
         n.shots_job_name(project_name),
         selection=dg.AssetSelection.assets(*shots, *segments),
@@ -57,4 +61,4 @@ def build_project_assets(project_name: str, presets: list[Preset]) -> ProjectAss
         description=f"Timeline, cut, EDL and deliveries of {project_name}.",
     )
     return ProjectAssets(project_name, p.shots, [*sources, *shots, *segments, *rollups], [shots_job, assemble_job],
-                         [preset.name for preset in presets])  # fmt: skip
+                         [preset.name for preset in presets], music)  # fmt: skip

@@ -382,27 +382,29 @@ def delivery_segments(run: Run, project: Project, timeline: Timeline, preset: Pr
     return paths
 
 
-def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline) -> Path:
+def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline, *, sound: Path | None = None) -> Path:
     """Encode one delivery (``06_Exports/<project>_<preset>.<ext>``).
 
     Its picture is its per-shot segments joined by stream copy (``delivery_segments``), or the cut's own picture
     for a preset at the conform's settings (``presets.from_cut``); its sound is the cut's sample-exact PCM
     encoded once; a sound-only preset (stems) is the cut's sound alone. The result is checked to have exactly
     the timeline's frames. Raises ``MediaNotFoundError`` for a missing cut or segment, ``InvalidMediaError``
-    for a segment of the wrong length, incompatible segments or a delivery of the wrong length."""
+    for a segment of the wrong length, incompatible segments or a delivery of the wrong length. ``sound``: another
+    sound than the cut's (the mix with the music bed, ``music.py``), exactly the cut's samples."""
     preset = project.preset(preset_name)
     cut = project.cut_path()
-    if not cut.is_file():
-        raise MediaNotFoundError(f"{cut}: the cut is missing; assemble it first", path=cut)
+    for needed, what in ((cut, "the cut is missing; assemble it first"), (sound, "the mix is missing; build it")):
+        if needed is not None and not needed.is_file():
+            raise MediaNotFoundError(f"{needed}: {what}", path=needed)
     dest = project.delivery_path(preset_name)
     rate = project.spec.rate
     seconds = float(rate.frames_to_seconds(timeline.total_frames))
     with atomic_output(dest) as tmp:
         if preset.spec.video is None:
-            run(cmd.stems_cmd(cut, tmp, preset=preset), path=dest, total_seconds=seconds)
+            run(cmd.stems_cmd(sound or cut, tmp, preset=preset), path=dest, total_seconds=seconds)
             return dest
         if from_cut(preset):
-            run(cmd.join_cmd(None, cut, tmp, preset=preset, rate=rate, title=project.name), path=dest,
+            run(cmd.join_cmd(None, cut, tmp, preset=preset, rate=rate, title=project.name, sound=sound), path=dest,
                 total_seconds=seconds)  # fmt: skip
         else:
             segments = delivery_segments(run, project, timeline, preset)
@@ -411,7 +413,7 @@ def deliver(run: Run, project: Project, preset_name: str, timeline: Timeline) ->
                 files = _delivery_pictures(run, project, timeline, preset, segments, scratch)
                 try:
                     listing.write_text(cmd.concat_list(files, project.cache_dir))
-                    argv = cmd.join_cmd(listing, cut, tmp, preset=preset, rate=rate, title=project.name)
+                    argv = cmd.join_cmd(listing, cut, tmp, preset=preset, rate=rate, title=project.name, sound=sound)
                     run(argv, path=dest, total_seconds=seconds)
                 finally:
                     listing.unlink(missing_ok=True)

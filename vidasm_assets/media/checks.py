@@ -263,3 +263,25 @@ def cut_checks(run: Run, project: Project, timeline: Timeline, path: Path) -> li
         )
     )
     return out
+
+
+MIX_CHECKS = {
+    "loudness_on_target": "The mix (programme and music bed) within 1 LU of the target loudness (ebur128) and true "
+    "peak under the ceiling.",
+    "exact_length": "Exactly the cut's samples at 48 kHz stereo (Rate.samples_for_frames of its frames).",
+}
+
+
+def mix_checks(project: Project, res: AudioResult, out: MediaInfo, samples: int) -> list[CheckOutcome]:
+    """The mix's checks, measured on it (``MIX_CHECKS``)."""
+    target_i, target_tp = project.spec.audio.loudness_lufs, project.spec.audio.true_peak_db
+    a = out.audio[0] if out.audio else None
+    got = a.samples if a else None
+    exact = got == samples and a is not None and a.sample_rate == 48000 and a.channels == 2
+    return [
+        CheckOutcome("loudness_on_target", res.on_target(target_i, target_tp), {
+            "mode": res.mode.value, "target_lufs": target_i, "ceiling_dbtp": target_tp,
+            "loudness_lufs": res.output_i if res.output_i is not None else float("nan"),
+            "true_peak_dbtp": res.output_tp if res.output_tp is not None else float("nan")}),
+        CheckOutcome("exact_length", bool(exact), {"samples": got or 0, "expected_samples": samples}),
+    ]  # fmt: skip

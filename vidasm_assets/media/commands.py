@@ -478,11 +478,26 @@ def container_args(preset: Preset, rate: Rate, title: str) -> list[str]:
 
 
 def join_cmd(
-    segments_list: Path | None, cut: Path, dst: Path, *, preset: Preset, rate: Rate, title: str = ""
+    segments_list: Path | None,
+    cut: Path,
+    dst: Path,
+    *,
+    preset: Preset,
+    rate: Rate,
+    title: str = "",
+    sound: Path | None = None,
 ) -> list[str]:
     """A delivery: its segments joined by stream copy (``segments_list``, a concat list; None: the cut's own
-    picture, already at this preset's settings), with the sound encoded once from the cut's PCM."""
+    picture, already at this preset's settings), with the sound encoded once from the cut's PCM, or from
+    ``sound`` (the mix with the music bed: then the cut is not read at all when the picture is the segments')."""
     video_in = ["-f", "concat", "-safe", "0", "-i", str(segments_list)] if segments_list else []
+    if sound is not None:
+        picture = video_in or ["-i", str(cut)]
+        return [
+            *BASE, *progress_args(), *picture, "-i", str(sound),
+            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *audio_args(preset.spec.audio),
+            *container_args(preset, rate, title), str(dst),
+        ]  # fmt: skip
     audio_input = 1 if segments_list else 0
     return [
         *BASE, *progress_args(), *video_in, "-i", str(cut),
@@ -492,7 +507,7 @@ def join_cmd(
 
 
 def stems_cmd(cut: Path, dst: Path, *, preset: Preset) -> list[str]:
-    """The programme's sound alone (the cut's 48 kHz PCM), e.g. 24-bit WAV stems."""
+    """The programme's sound alone (the cut's 48 kHz PCM, or the mix with the music bed), e.g. 24-bit WAV stems."""
     return [
         *BASE, *progress_args(), "-i", str(cut), "-map", "0:a:0", *audio_args(preset.spec.audio),
         "-map_metadata", "-1", "-f", MUXERS[preset.extension], str(dst),

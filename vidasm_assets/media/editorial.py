@@ -629,9 +629,38 @@ def _write_atomically(path: str | os.PathLike[str], write: Callable[[str], None]
     return dest
 
 
-def write_otio(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
-    """Write the cut as an ``.otio`` (JSON) file, atomically."""
+def music_track(tracklist: dict[str, Any], root: Path) -> otio.schema.Track:
+    """The music bed as an OTIO audio track ``Music`` (``music.tracklist``): one clip per play of a track at its
+    record place, in samples at 48 kHz (exact: the plays start and end on samples, not frames), its source range the
+    part of the track played, silence (loop off) as a ``Gap``; metadata ``vidasm.music`` holds the tracklist entry."""
+    rate = tracklist["sample_rate"]
+    track = otio.schema.Track(name="Music", kind=otio.schema.TrackKind.Audio)
+    at = 0
+    for e in tracklist["tracks"]:
+        if e["record_in_sample"] > at:
+            gap = opentime.RationalTime(e["record_in_sample"] - at, rate)
+            track.append(otio.schema.Gap(source_range=opentime.TimeRange(duration=gap)))
+        whole = opentime.TimeRange(opentime.RationalTime(0, rate), opentime.RationalTime(e["source_samples"], rate))
+        reference = otio.schema.ExternalReference(target_url=_target_url(str(root / e["file"])), available_range=whole)
+        src_in, src_out = e["source_in_sample"], e["source_out_sample"]
+        used = opentime.TimeRange(opentime.RationalTime(src_in, rate), opentime.RationalTime(src_out - src_in, rate))
+        track.append(otio.schema.Clip(name=e["title"], media_reference=reference, source_range=used,
+                                      metadata={"vidasm": {"music": dict(e)}}))  # fmt: skip
+        at = e["record_out_sample"]
+    if tracklist["cut_samples"] > at:
+        rest = opentime.RationalTime(tracklist["cut_samples"] - at, rate)
+        track.append(otio.schema.Gap(source_range=opentime.TimeRange(duration=rest)))
+    return track
+
+
+def write_otio(
+    timeline: Timeline, path: str | os.PathLike[str], *, music: dict[str, Any] | None = None, root: Path | None = None
+) -> Path:
+    """Write the cut as an ``.otio`` (JSON) file, atomically; with ``music`` (a tracklist, ``music.tracklist``;
+    its files relative to ``root``) a ``Music`` audio track after ``A1``."""
     result = to_otio(timeline)
+    if music is not None:
+        result.tracks.append(music_track(music, Path(root or ".")))
     return _write_atomically(path, lambda tmp: otio.adapters.write_to_file(result, tmp, adapter_name="otio_json"))
 
 

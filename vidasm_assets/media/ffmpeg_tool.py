@@ -74,6 +74,9 @@ FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "afade": ("type", "start_sample", "nb_samples"),
     "acrossfade": ("nb_samples", "curve1", "curve2"),
     "concat": ("n", "v", "a"),
+    # the music bed (music.py)
+    "asplit": (),
+    "sidechaincompress": ("threshold", "ratio", "attack", "release", "mix"),
 }
 BURN_IN_FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "drawtext": ("fontfile", "text", "expansion", "timecode", "timecode_rate", "tc24hmax", "fontsize", "fontcolor",

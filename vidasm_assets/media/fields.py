@@ -49,6 +49,10 @@ UNION_TAGS = ("shot", "card")
 """The tags of the sequence entry union (``project.Entry``): pydantic puts them in the location, after the index."""
 
 
+MUSIC_TAGS = ("settings", "switch")
+"""The tags of project.json ``music``'s union (``project.MusicChoice``): its settings, or true/false."""
+
+
 def _union_member(part: object) -> bool:
     """A location part pydantic adds for a member of a union (``int``, ``literal['all','first']``,
     ``function-before[check(), int]``): no field of project.json."""
@@ -62,6 +66,8 @@ def problems(exc: ValidationError) -> list[str]:
         loc: tuple[Any, ...] = tuple(err["loc"])
         if len(loc) > 2 and loc[0] == "sequence" and loc[2] in UNION_TAGS:  # the entry kind's union tag
             loc = (*loc[:2], *loc[3:])
+        if len(loc) > 1 and loc[0] == "music" and loc[1] in MUSIC_TAGS:  # music's union tag (settings or a switch)
+            loc = (loc[0], *loc[2:])
         loc = tuple(p for p in loc if not _union_member(p))
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):

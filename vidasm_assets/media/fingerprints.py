@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from .errors import MediaNotFoundError, MediaPermissionError
+from .errors import InvalidMediaError, MediaNotFoundError, MediaPermissionError
+from .limits import regular_file
 from .outputs import write_text_atomic
 from .project import Project, Take
 
@@ -90,3 +92,17 @@ def render_fingerprint(take: Take, cache: FingerprintCache | None = None) -> str
         raise MediaPermissionError(f"{take.path}: cannot be read (permission denied)", path=take.path) from exc
     except OSError as exc:
         raise MediaNotFoundError(f"{take.path}: cannot be read ({exc.strerror or exc})", path=take.path) from exc
+
+
+def music_fingerprint(path: Path, cache: FingerprintCache | None = None) -> str:
+    """Content fingerprint of a music track (part of the music's data version, ``music.music_values``): checked to
+    be a regular, readable file first (a FIFO never blocks), a missing or unreadable one a typed error naming it."""
+    regular_file(path, MediaNotFoundError, InvalidMediaError, "a music track")
+    if not os.access(path, os.R_OK):
+        raise MediaPermissionError(f"{path}: music track cannot be read (permission denied)", path=path)
+    try:
+        return (cache or FingerprintCache()).fingerprint(path)
+    except PermissionError as exc:
+        raise MediaPermissionError(f"{path}: music track cannot be read (permission denied)", path=path) from exc
+    except OSError as exc:
+        raise MediaNotFoundError(f"{path}: music track cannot be read ({exc.strerror or exc})", path=path) from exc

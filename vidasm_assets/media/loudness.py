@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable
@@ -131,25 +132,34 @@ class _Job:
     """One shot's normalization: what every strategy needs."""
 
     run: Run
-    take: Take
+    take: Take | None  # the render (None: ``src`` is an intermediate of vidasm's own, e.g. the raw music mix)
     dest: Path
     samples: int
     seconds: float
     source: cmd.AudioSource
     target_i: float
     target_tp: float
+    src: Path | None = None  # what is read (default: the take's file)
 
     @property
     def ceiling(self) -> float:
         return self.target_tp - TP_HEADROOM_DB
 
+    @property
+    def input(self) -> Path:
+        if self.src is not None:
+            return self.src
+        assert self.take is not None
+        return self.take.path
+
     def pcm(self, tmp: Path) -> cmd.PcmJob:
-        return cmd.PcmJob(self.take.path, tmp, self.samples, self.source)
+        return cmd.PcmJob(self.input, tmp, self.samples, self.source)
 
     def write(self, args_for: Callable[[Path], list[str]]) -> str:
-        """Run one FFmpeg command that writes the shot's PCM (atomically, named after the render on failure)."""
-        with atomic_output(self.dest) as tmp, _source_kept(self.take):
-            return self.run(args_for(tmp), path=self.take.path, total_seconds=self.seconds)
+        """Run one FFmpeg command that writes the PCM (atomically, named after its input on failure)."""
+        kept = _source_kept(self.take) if self.take is not None else contextlib.nullcontext()
+        with atomic_output(self.dest) as tmp, kept:
+            return self.run(args_for(tmp), path=self.input, total_seconds=self.seconds)
 
     def measure_output(self) -> tuple[float, float | None]:
         return measure_loudness(self.run, self.dest, samples=self.samples)
@@ -199,6 +209,24 @@ def normalize_audio(run: Run, project: Project, take: Take, info: MediaInfo, fra
         "offset_s": round(float(source.offset), 6),
         "tracks": tracks_used,
     }
+    return _apply(job, m, base)
+
+
+def normalize_pcm(run: Run, src: Path, dest: Path, *, samples: int, target_i: float, target_tp: float) -> AudioResult:
+    """A 48 kHz stereo PCM file of vidasm's own (the programme with its music bed, ``music.py``) brought to the
+    loudness target (LUFS) under the true-peak ceiling (dBTP) by the same strategies as a shot's sound
+    (``normalize_audio``: kept as is below the -70 LUFS gate, loudnorm linear, or gain plus a true-peak limiter),
+    written to ``dest`` as exactly ``samples`` samples, and measured again with ebur128."""
+    job = _Job(run, None, dest, samples, samples / cmd.AUDIO_RATE, cmd.FIRST_TRACK, target_i, target_tp, src=src)
+    measure = cmd.loudness_measure_cmd(src, target_i=target_i, target_tp=target_tp, lra=7, samples=samples)
+    m = parse_loudness_measurement(run(measure, path=src))
+    base = {"measured_i": m.input_i, "measured_tp": m.input_tp, "measured_lra": m.input_lra,
+            "measured_thresh": m.input_thresh, "tracks": "programme + music"}  # fmt: skip
+    return _apply(job, m, base)
+
+
+def _apply(job: _Job, m: cmd.LoudnessMeasurement, base: dict[str, Any]) -> AudioResult:
+    """The strategy for a measured source (``normalize_audio`` says which and when)."""
     if not math.isfinite(m.input_i) or m.input_i <= SILENCE_LUFS:
         return _keep_as_is(job, m, base)
     notes: list[str] = []

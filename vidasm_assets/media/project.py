@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
     ValidationError,
     ValidationInfo,
@@ -56,6 +57,9 @@ ASSEMBLIES_DIR = Path("04_Project_Files") / "assemblies"
 CACHE_DIR = "05_Cache"
 EXPORTS_DIR = "06_Exports"
 PROJECT_FILE = "project.json"
+MUSIC_DIR = "music"
+MUSIC_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".aif", ".aiff")
+"""Audio files of a project's ``music/`` folder that are music tracks (matched case-insensitively)."""
 
 
 def check_name(value: str, what: str) -> str:
@@ -380,6 +384,61 @@ def _card_label(index: int, card: CardEntry, card_id: str) -> str:
     return f"sequence[{index}] (card {card.card[:30]!r}, {how} {card_id!r})"
 
 
+class MusicSettings(_Strict):
+    """project.json ``music``: the music bed under the cut (``music.py`` has the model).
+
+    ``tracks``: files of the project folder, relative to it, played one after another (None: the audio files of
+    the project's ``music/`` folder in natural order). ``level_db``: the bed's loudness relative to the
+    programme's loudness target (LU; -6 puts the music 6 LU under the target before ducking). ``duck_db``: how
+    far the music is lowered under programme sound (dB; 0 = no ducking), by a sidechain compressor keyed by the
+    programme. ``fade_out_seconds``: the bed's fade to silence at the cut's end (seconds, its last sample
+    silent). ``loop``: the tracks repeat until the cut ends (false: they play once, then silence)."""
+
+    tracks: list[str] | None = None
+    level_db: Annotated[float, number(-40, 10, "LU")] = -6.0
+    duck_db: Annotated[float, number(0, 24, "dB")] = 12.0
+    fade_out_seconds: Annotated[float, number(0, 60, "seconds")] = 2.0
+    loop: StrictBool = True
+
+    @field_validator("tracks")
+    @classmethod
+    def _tracks(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError('lists no track; list files like "music/bed.wav" or leave tracks out for music/')
+        for t in v:
+            if not t.strip() or any(ord(c) < 32 for c in t):
+                raise ValueError(f"track {t!r} is empty or holds a control character")
+            if not t.lower().endswith(MUSIC_EXTENSIONS):
+                raise ValueError(f"track {t!r} is no audio file ({', '.join(MUSIC_EXTENSIONS)})")
+        return v
+
+
+class GenerateSettings(_Strict):
+    """project.json ``generate``: a sequence made for a music video (``generate.py``): shots of the project drawn
+    at random with a fixed ``seed`` until the music's length is filled, each use ``cut_frames`` long (a range
+    ``[min, max]`` of timeline frames, drawn per use; the last use trimmed to land on the music's end), never the
+    same shot twice in a row."""
+
+    seed: Annotated[int, count(0, 2**63 - 1)]
+    cut_frames: tuple[Annotated[int, count(1, what="frames")], Annotated[int, count(1, what="frames")]] | None = None
+
+    @field_validator("cut_frames")
+    @classmethod
+    def _range(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and v[0] > v[1]:
+            raise ValueError(f"cut_frames {list(v)} must be [min, max] with min <= max")
+        return v
+
+
+MusicChoice = Annotated[
+    Annotated[MusicSettings, Tag("settings")] | Annotated[StrictBool, Tag("switch")],
+    Discriminator(lambda v: "switch" if isinstance(v, bool) else "settings"),
+]
+"""project.json ``music``: its settings, or ``true``/``false`` (the music/ folder with the defaults, or no music)."""
+
+
 def _entry_kind(v: Any) -> str:
     return "card" if (isinstance(v, dict) and "card" in v) or isinstance(v, CardEntry) else "shot"
 
@@ -410,6 +469,27 @@ class ProjectSpec(_Strict):
     allow_outside_workspace: bool = False
     # text drawn over the cut in record time (overlays.py); an entry's own are its "overlays"
     overlays: list[CutOverlay] = []
+    # the music bed (music.py): settings, true (the music/ folder with the defaults) or false (no music even with a
+    # music/ folder); absent: the music/ folder's audio files when there are any
+    music: MusicChoice | None = None
+    # a generated sequence for music videos (generate.py); exclusive with "sequence"
+    generate: GenerateSettings | None = None
+
+    @model_validator(mode="after")
+    def _generate_or_sequence(self) -> ProjectSpec:
+        if self.generate is not None and self.entries is not None:
+            raise FieldError(
+                ["generate"], "a generated sequence and an explicit 'sequence' exclude each other; remove one"
+            )
+        if self.generate is not None and self.music is False:
+            raise FieldError(["generate"], "a generated sequence fills the music's length, but 'music' is false")
+        return self
+
+    def music_settings(self) -> MusicSettings | None:
+        """The music bed's settings; None when ``music`` is false."""
+        if self.music is False:
+            return None
+        return self.music if isinstance(self.music, MusicSettings) else MusicSettings()
 
     @field_validator("resolution")
     @classmethod
@@ -811,7 +891,8 @@ class Project:
         return dict(sorted(out.items(), key=lambda kv: natural_key(kv[0])))
 
     def sequence(self) -> list[ShotRef]:
-        """The cut's shots in story order: project.json's sequence, else every shot folder (natural order). A
+        """The cut's shots in story order: project.json's sequence, the generated one (``generate``: ``generate.py``),
+        else every shot folder (natural order). A
         folder without a usable render is still a shot: it fails naming the folder (or is a placeholder); only
         a folder whose one content is a render still being written (``pending_folder``) waits.
 
@@ -832,6 +913,10 @@ class Project:
                     )
                     for e in self.spec.sequence
                 ]
+            elif self.spec.generate is not None:  # a music video's sequence, drawn with a fixed seed
+                from .generate import generated_refs
+
+                self._sequence = generated_refs(self)
             else:
                 # every shot folder, with or without a usable render: only removing the folder removes the shot
                 self._sequence = [ShotRef(s) for s in self.shot_folders() if not self.pending_folder(s)]
@@ -867,6 +952,45 @@ class Project:
                 path=self.root / PROJECT_FILE,
             )
         return path
+
+    def music_tracks(self) -> list[Path]:
+        """The music bed's tracks in play order: project.json ``music.tracks`` (relative to the project folder), else
+        the audio files (``MUSIC_EXTENSIONS``) of the project's ``music/`` folder in natural order (hidden files and
+        files still being written are skipped); none when ``music`` is false. Each must lie inside the project
+        folder: ``UnsafePathError`` naming the path, where it leads and project.json otherwise. Whether each can be
+        read is checked when it is fingerprinted (``music.music_values``), naming the file."""
+        settings = self.spec.music_settings()
+        if settings is None:
+            return []
+        if settings.tracks is not None:
+            paths = [self.root / t for t in settings.tracks]
+        else:
+            folder = self.root / MUSIC_DIR
+            names = [e.name for e in _scan(folder, "music folder") if not in_progress(e.name)
+                     and e.name.lower().endswith(MUSIC_EXTENSIONS) and not _is_dir(e)]  # fmt: skip
+            paths = [folder / name for name in sorted(names, key=natural_key)]
+        root = self.root.resolve()
+        for path in paths:
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                raise UnsafePathError(
+                    f"{self.root / PROJECT_FILE}: field 'music.tracks': {os.path.relpath(path, self.root)} resolves to "
+                    f"{target}, outside the project folder {root}: a music track must be a file of the project",
+                    path=self.root / PROJECT_FILE,
+                )
+        return paths
+
+    def has_music(self) -> bool:
+        """Whether the cut gets a music bed (``music_tracks`` lists any)."""
+        return bool(self.music_tracks())
+
+    def mix_path(self) -> Path:
+        """The delivered sound when there is music: the programme with the music bed, 48 kHz PCM."""
+        return self.cache_dir / "mix" / f"{self.name}_mix.wav"
+
+    def tracklist_paths(self) -> tuple[Path, Path]:
+        """The music used, beside the EDL: ``<project>_tracklist.txt`` (to read) and ``.json`` (to parse)."""
+        return (self.assemblies_dir / f"{self.name}_tracklist.txt", self.assemblies_dir / f"{self.name}_tracklist.json")
 
     def shots(self) -> list[str]:
         """Every shot of the cut once, in the order of its first use (a shot may be used more than once)."""
@@ -941,6 +1065,7 @@ class Project:
             "cut": [self.cut_path()],
             "edl": [self.edl_path()],
             "otio": [self.otio_path(), self.fcp_xml_path()],
+            "mix": [self.mix_path(), *self.tracklist_paths()],
         }
         if asset in fixed:
             return fixed[asset]
@@ -970,6 +1095,7 @@ class Project:
             *(cache / "segments" / p for p in self.spec.exports),
             *([cache / "cards", *(cache / "cards" / p for p in self.spec.exports)] if self.spec.cards() else []),
             *(cache / "transitions" / f for f in ("cut", *self.spec.exports)),  # rendered sections (transitions.py)
+            *([cache / "mix", cache / "music"] if self.spec.music_settings() is not None else []),
             self.assemblies_dir,
             self.exports_dir,
         ]
@@ -1050,9 +1176,10 @@ def _load(root: Path, name: str) -> Project:
     folder = root / name
     project = Project(name, folder, load_spec(folder / PROJECT_FILE), workspace_presets=load_workspace_presets(root))
     project.exports()  # an unknown preset is an error of this project.json, said now
-    for card in project.entries():  # a card's image outside the project folder: refused by name, now
+    for card in project.entries() if project.spec.cards() else []:  # a card's image outside the project: now
         if isinstance(card, CardRef):
             project.card_image(card)
+    project.music_tracks()  # a music track outside the project folder: refused by name, now
     check_confined(project, root)
     return project
 

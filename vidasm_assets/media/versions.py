@@ -39,6 +39,8 @@ class Asset(str, Enum):
     DELIVERY = "delivery"  # delivery_<preset>
     SEGMENTS = "segments"  # segments_<preset>: one shot's picture at a preset's settings (partitioned by shot)
     PRESET = "preset"  # preset_<preset>: the observed settings of one delivery preset
+    MUSIC = "music"  # observed: the music tracks' content and the music.* settings (music.py)
+    MIX = "mix"  # the programme with the music bed, ducked, at the loudness target (the deliveries' sound)
 
 
 NO_RENDER = "missing"
@@ -57,6 +59,7 @@ CODE_VERSIONS: Mapping[Asset, str] = {
     Asset.OTIO: "otio-2",  # 2: a dip's two Transitions say the whole dip and their part (issue 12)
     Asset.DELIVERY: "delivery-2",  # 2: joined from per-shot segments (issue 11)
     Asset.SEGMENTS: "segments-1",
+    Asset.MIX: "mix-1",
 }
 
 
@@ -212,8 +215,21 @@ def edl_inputs(timeline_v: str, style: str) -> Inputs:
     return Inputs(Asset.EDL, {"timeline": timeline_v, "editorial.edl_style": style})
 
 
-def otio_inputs(timeline_v: str) -> Inputs:
-    return Inputs(Asset.OTIO, {"timeline": timeline_v})
+def otio_inputs(timeline_v: str, music_v: str | None = None) -> Inputs:
+    """The OTIO/FCP XML: the timeline and, with a music bed, the music (its track in the .otio)."""
+    return Inputs(Asset.OTIO, {"timeline": timeline_v, **({"music": music_v} if music_v else {})})
+
+
+def music_version(values: Mapping[str, Any]) -> str:
+    """The observed data version of the music (``music.music_values``: tracks' content, play order, settings)."""
+    return stable_hash(Asset.MUSIC.value, dict(values))
+
+
+def mix_inputs(project: Project, cut_v: str, music_v: str) -> Inputs:
+    """The mix: the cut (its sound is the programme the bed is ducked under), the music, the loudness target."""
+    a = project.spec.audio
+    return Inputs(Asset.MIX, {"cut": cut_v, "music": music_v, "audio.loudness_lufs": a.loudness_lufs,
+                              "audio.true_peak_db": a.true_peak_db})  # fmt: skip
 
 
 def preset_version(preset: Preset) -> str:
@@ -242,12 +258,17 @@ def segment_inputs(
     return Inputs(Asset.SEGMENTS, values, {"take": take})
 
 
-def delivery_inputs(preset: Preset, cut_v: str, segments: Mapping[str, str] | None = None) -> Inputs:
+def delivery_inputs(
+    preset: Preset, cut_v: str, segments: Mapping[str, str] | None = None, mix_v: str | None = None
+) -> Inputs:
     """A delivery: its preset's settings, the cut (its sound, and its picture for a preset at the conform's
-    settings) and, for a preset with segments, each real shot's segment version (``shot -> version``)."""
+    settings), for a preset with segments each real shot's segment version (``shot -> version``) and, with a
+    music bed, the mix (its sound then)."""
     values: dict[str, Any] = {"preset": preset.settings(), "cut": cut_v}
     if segments is not None:
         values["segments"] = dict(segments)
+    if mix_v is not None:
+        values["mix"] = mix_v
     return Inputs(Asset.DELIVERY, values)
 
 
@@ -256,20 +277,26 @@ def rollup_inputs(
     timeline: Timeline,
     shots: Mapping[str, tuple[str, str]],
     segments: Mapping[str, Mapping[str, str]] | None = None,
+    music_v: str | None = None,
 ) -> dict[str, Inputs]:
     """Every project-level asset's inputs, keyed by asset name (``delivery_<preset>`` for deliveries).
-    ``segments``: preset -> shot -> segment version, for the presets that have segments."""
+    ``segments``: preset -> shot -> segment version, for the presets that have segments; ``music_v``: the
+    music's version when the project has a music bed (then a ``mix`` too)."""
     tl = timeline_inputs(timeline)
     cut = cut_inputs(tl.version, shots, crossfade_of(timeline))
     out: dict[str, Inputs] = {
         Asset.TIMELINE.value: tl,
         Asset.CUT.value: cut,
         Asset.EDL.value: edl_inputs(tl.version, project.spec.editorial.edl_style),
-        Asset.OTIO.value: otio_inputs(tl.version),
+        Asset.OTIO.value: otio_inputs(tl.version, music_v),
     }
+    mix = mix_inputs(project, cut.version, music_v) if music_v else None
+    if mix is not None:
+        out[Asset.MIX.value] = mix
     for preset in project.exports():
         segs = (segments or {}).get(preset.name)
-        out[f"{Asset.DELIVERY.value}_{preset.name}"] = delivery_inputs(preset, cut.version, segs)
+        out[f"{Asset.DELIVERY.value}_{preset.name}"] = delivery_inputs(preset, cut.version, segs,
+                                                                       mix.version if mix else None)  # fmt: skip
     return out
 
 
@@ -328,7 +355,7 @@ def explain(expected: Inputs, recorded: Mapping[str, Any] | None) -> str:
             reasons.append(f"{what} rebuilt or changed: " + ", ".join(changed[:8]) + more)
         elif name in ("preset", "burn_in") and isinstance(was, dict) and isinstance(now, dict):
             reasons.append(f"{name.replace('_', '-')} " + _dict_change(was, now))
-        elif name in ("timeline", "cut"):
+        elif name in ("timeline", "cut", "music", "mix"):
             reasons.append(f"the {name} changed")
         else:
             reasons.append(f"project.json {name}: {_short(was)} -> {_short(now)}")

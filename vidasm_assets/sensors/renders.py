@@ -25,6 +25,8 @@ from ..assets.restate import AssetEvent, reconcile_shots
 from ..backfill import GraphQLError
 from ..media import versions as v
 from ..media.errors import VidasmError
+from ..media.fingerprints import load_fingerprints, save_fingerprints
+from ..media.music import music_values
 from ..media.project import Project
 from ..media.ranges import shot_uses
 from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
@@ -35,12 +37,23 @@ SENSOR_NAME = "render_sensor"
 RELOAD_RETRY_SECONDS = 300
 """A reload asked for a new project that still is not in the code location is asked again after this long."""
 
+
+def _music_version(project: Project) -> str:
+    """The music's data version ("" without music): its tracks are fingerprinted (a stat when unchanged, through
+    the fingerprint cache), so a new mix of a track is seen like a new render."""
+    cache = load_fingerprints(project)
+    values = music_values(project, cache)
+    save_fingerprints(project, cache)
+    return v.music_version(values) if values is not None else ""
+
+
 FACETS = {facet.value: (lambda project, f=facet: v.facet_versions(project)[f]) for facet in v.SPEC_FACETS}
-"""project.json facet -> its data version, for the pure scan (``media.watch``)."""
+FACETS[n.MUSIC] = _music_version
+"""project.json facet (and the music) -> its data version, for the pure scan (``media.watch``)."""
 
 
-def rollup_keys(project: str, presets: list[str]) -> list[dg.AssetKey]:
-    names = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *[n.delivery(p) for p in presets]]
+def rollup_keys(project: str, presets: list[str], music: bool = False) -> list[dg.AssetKey]:
+    names = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, *([n.MIX] if music else []), *[n.delivery(p) for p in presets]]
     return [n.key(project, a) for a in names]
 
 
@@ -58,6 +71,8 @@ def _observations(instance: dg.DagsterInstance, ch: ProjectChanges, existing: se
     P = ch.project
     events = []
     for facet, version in ch.specs.items():
+        if not version:  # no music (the only facet that can be absent)
+            continue
         key = n.key(P, facet)
         if recorded_observation(instance, key) != version:
             events.append(dg.AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version}))
@@ -144,6 +159,7 @@ def _project_requests(
     presets: list[str],
     workspace: WorkspaceResource,
     facets: dict,
+    music: bool = False,
 ) -> tuple[list[dg.RunRequest], list, list]:
     P = ch.project
     pname = n.shots_partitions_name(P)
@@ -167,7 +183,7 @@ def _project_requests(
         runs.append(
             dg.RunRequest(
                 job_name=n.assemble_job_name(P),
-                asset_selection=rollup_keys(P, presets),
+                asset_selection=rollup_keys(P, presets, music),
                 run_key=f"{P}/assemble/without/{'+'.join(remove)}/{ch.versions[n.EDIT_SPEC]}",
                 tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
             )
@@ -211,9 +227,11 @@ def announce_new_projects(
 
 
 def build_render_sensor(
-    presets: dict[str, list[str]], jobs: list, *, minimum_interval_seconds: int = 30
+    presets: dict[str, list[str]], jobs: list, *, minimum_interval_seconds: int = 30, music: set[str] | None = None
 ) -> dg.SensorDefinition:
-    """``presets`` maps each project in this code location to its delivery presets."""
+    """``presets`` maps each project in this code location to its delivery presets; ``music``: the projects whose
+    definitions have the music assets (a music change is observed like a project.json facet, and automation
+    rebuilds the mix, the OTIO and the deliveries)."""
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -251,7 +269,8 @@ def build_render_sensor(
             except VidasmError as exc:  # project.json broken since the scan: next tick
                 context.log.error(f"project {ch.project}: {exc}")
                 continue
-            r, p, e = _project_requests(context.instance, ch, presets[ch.project], workspace, facets)
+            r, p, e = _project_requests(context.instance, ch, presets[ch.project], workspace, facets,
+                                        ch.project in (music or set()))  # fmt: skip
             runs += r
             partition_requests += p
             events += e
