@@ -30,6 +30,8 @@ from vidasm_assets.media.rates import Rate
 from vidasm_assets.media.timeline import Timeline
 from vidasm_assets.planner import plan_workspace
 
+pytestmark = pytest.mark.media
+
 FPS = 24
 SIZE = (160, 90)
 IMAGE_COLOUR = (200, 40, 40)

@@ -19,6 +19,8 @@ from vidasm_assets.media.errors import FFmpegBuildError, ToolNotFoundError
 
 from ..support.helpers import ffmpeg_build
 
+pytestmark = pytest.mark.media
+
 
 @pytest.fixture(autouse=True)
 def _fresh_choice() -> None:

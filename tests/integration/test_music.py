@@ -39,6 +39,8 @@ from vidasm_assets.media.project import GenerateSettings, load_project
 from vidasm_assets.media.rates import Rate
 from vidasm_assets.media.timeline import Timeline
 
+pytestmark = pytest.mark.media
+
 FPS = 24
 SIZE = "160x90"
 RATE = 48_000

@@ -29,6 +29,8 @@ from vidasm_assets.media.errors import RangeError
 from vidasm_assets.media.presets import CUT_VIDEO
 from vidasm_assets.media.project import discover_projects, load_project
 
+pytestmark = pytest.mark.media
+
 FPS = 24
 FRAMES = 48
 RAMPS = {"sh010": "40+2*N", "sh020": "200-2*N", "sh030": "100+N"}

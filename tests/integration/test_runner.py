@@ -19,6 +19,8 @@ from vidasm_assets.media.errors import (
 from vidasm_assets.media.runner import find_ffmpeg, run_ffmpeg
 from vidasm_assets.resources import FFmpegResource, StepMeter
 
+pytestmark = pytest.mark.media
+
 SLOW = [
     "-f",
     "lavfi",

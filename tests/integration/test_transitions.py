@@ -30,6 +30,8 @@ from vidasm_assets.media.project import discover_projects, load_project
 from vidasm_assets.media.rates import Rate
 from vidasm_assets.media.timeline import Timeline
 
+pytestmark = pytest.mark.media
+
 FPS = 24
 FRAMES = 48
 RAMPS = {"sh010": "40+2*N", "sh020": "200-2*N", "sh030": "100+N", "sh040": "60+3*N"}

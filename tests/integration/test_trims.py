@@ -38,6 +38,8 @@ from vidasm_assets.media.rates import Rate
 from vidasm_assets.media.shots import shot_frames
 from vidasm_assets.media.timeline import Timeline
 
+pytestmark = pytest.mark.media
+
 FPS = 24
 FRAMES = 48
 SOURCE_TC = "01:00:00:00"
