@@ -944,14 +944,19 @@ class Project:
         if card.background.startswith("#"):
             return None
         path = self.root / card.background
+        self._confined(path, f"card {card.id}'s background {card.background!r}", "a card's image")
+        return path
+
+    def _confined(self, path: Path, what: str, kind: str) -> None:
+        """``UnsafePathError`` naming project.json, ``what``, where ``path`` leads and the project folder when it
+        resolves outside the project folder (``kind``: what must be a file of the project)."""
         target, root = path.resolve(), self.root.resolve()
         if not target.is_relative_to(root):
             raise UnsafePathError(
-                f"{self.root / PROJECT_FILE}: card {card.id}'s background {card.background!r} resolves to {target}, "
-                f"outside the project folder {root}: a card's image must be a file of the project",
+                f"{self.root / PROJECT_FILE}: {what} resolves to {target}, outside the project folder {root}: "
+                f"{kind} must be a file of the project",
                 path=self.root / PROJECT_FILE,
             )
-        return path
 
     def music_tracks(self) -> list[Path]:
         """The music bed's tracks in play order: project.json ``music.tracks`` (relative to the project folder), else
@@ -969,15 +974,8 @@ class Project:
             names = [e.name for e in _scan(folder, "music folder") if not in_progress(e.name)
                      and e.name.lower().endswith(MUSIC_EXTENSIONS) and not _is_dir(e)]  # fmt: skip
             paths = [folder / name for name in sorted(names, key=natural_key)]
-        root = self.root.resolve()
         for path in paths:
-            target = path.resolve()
-            if not target.is_relative_to(root):
-                raise UnsafePathError(
-                    f"{self.root / PROJECT_FILE}: field 'music.tracks': {os.path.relpath(path, self.root)} resolves to "
-                    f"{target}, outside the project folder {root}: a music track must be a file of the project",
-                    path=self.root / PROJECT_FILE,
-                )
+            self._confined(path, f"field 'music.tracks': {os.path.relpath(path, self.root)}", "a music track")
         return paths
 
     def has_music(self) -> bool:
