@@ -40,7 +40,7 @@ from .burnins import BOX_COLOUR, filter_value
 from .errors import FFmpegBuildError, RangeError
 from .ffmpeg_tool import FFmpeg
 from .project import PROJECT_FILE, Project, SequenceEntry
-from .timeline import Overlay, TimelineClip
+from .timeline import Overlay, TimelineClip, record_starts
 
 DEFAULT_SIZE = 1 / 20
 """An overlay's text height without ``size``: a share of the frame height (54 px at 1080 lines)."""
@@ -51,15 +51,6 @@ LOWER_THIRD_BASE = 0.8
 edge, leaving the bottom to captions)."""
 
 
-def _record_starts(clips: Sequence[TimelineClip]) -> list[int]:
-    out, at = [], 0
-    for c in clips:
-        at -= c.overlap
-        out.append(at)
-        at += c.frames
-    return out
-
-
 def resolve_overlays(project: Project, clips: Sequence[TimelineClip]) -> tuple[Overlay, ...]:
     """Every overlay of project.json in record frames: each entry's (``clips[i]`` is the entry ``sequence[i]``),
     then the cut's. ``RangeError`` naming the field and the entry (or the cut) with its length when one starts or
@@ -67,7 +58,7 @@ def resolve_overlays(project: Project, clips: Sequence[TimelineClip]) -> tuple[O
     from .editorial import timecode_to_frames  # editorial imports project
 
     pj = project.root / PROJECT_FILE
-    starts = _record_starts(clips)
+    starts = record_starts(clips)
     out: list[Overlay] = []
     for i, entry in enumerate(project.spec.entries or []):
         if not isinstance(entry, SequenceEntry) or not entry.overlays:

@@ -11,6 +11,7 @@ drop-frame flag) and as the record-rate source in an EDL needs (``source_start_f
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -113,12 +114,7 @@ class Timeline:
     def record_starts(self) -> list[int]:
         """Each clip's first record frame, counted from the cut's first frame (a dissolve starts the incoming clip
         its frames before the outgoing one ends)."""
-        out, at = [], 0
-        for c in self.clips:
-            at -= c.overlap
-            out.append(at)
-            at += c.frames
-        return out
+        return record_starts(self.clips)
 
     def total_samples(self, sample_rate: int = 48000) -> int:
         """The cut's samples: each clip's own (``Rate.samples_for_frames``) minus each overlap's."""
@@ -178,3 +174,15 @@ def _clip_from_dict(d: dict[str, Any]) -> TimelineClip:
     tc = d.get("source_timecode")
     tr = {k: tuple(d[k]) for k in ("transition_in", "transition_out") if d.get(k)}
     return TimelineClip(**{**d, "source_timecode": SourceTimecode.from_dict(tc) if tc else None, **tr})
+
+
+def record_starts(clips: Sequence[TimelineClip]) -> list[int]:
+    """Each of ``clips``' first record frame, counted from the cut's first frame (a dissolve or dip starts the
+    incoming clip its ``overlap`` frames before the outgoing one ends): ``Timeline.record_starts``, also for clips
+    not yet in a timeline (``overlays.resolve_overlays``)."""
+    out, at = [], 0
+    for c in clips:
+        at -= c.overlap
+        out.append(at)
+        at += c.frames
+    return out
