@@ -35,12 +35,14 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
     jobs: list = []
     presets: dict[str, list[str]] = {}
     music: set[str] = set()
+    segments: dict[str, list[str]] = {}
     for name in sorted([*ws.projects, *ws.errors]):
         if name in ws.errors and not name.replace("-", "").replace("_", "").isalnum():
             continue  # an invalid folder name cannot be an asset key
         project_presets = ws.projects[name].exports() if name in ws.projects else [BUILTIN_PRESETS["web"]]
         pa = build_project_assets(name, project_presets, _has_music(ws.projects.get(name)))
         presets[name] = pa.presets
+        segments[name] = pa.segments
         if pa.music:
             music.add(name)
         assets += pa.assets
@@ -59,7 +61,7 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
         workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"), **options)
     interval = int(os.environ.get("VIDASM_SENSOR_INTERVAL") or 30)
     sensors = [
-        build_render_sensor(presets, jobs, minimum_interval_seconds=interval, music=music),
+        build_render_sensor(presets, jobs, minimum_interval_seconds=interval, music=music, segments=segments),
         dg.AutomationConditionSensorDefinition(
             "vidasm_automation",
             target=dg.AssetSelection.all(),

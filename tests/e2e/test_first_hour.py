@@ -41,7 +41,7 @@ query State($path: [String!]!) {
 }
 """
 FAILED_SHOT_RUNS = """
-query { runsOrError(filter: {statuses: [FAILURE], pipelineName: "gamma__shots"}) { __typename
+query { runsOrError(filter: {statuses: [FAILURE], tags: [{key: "vidasm/project", value: "gamma"}]}) { __typename
   ... on Runs { results { runId tags { key value } } } } }
 """
 

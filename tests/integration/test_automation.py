@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +15,7 @@ from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import plan_project
 
 from ..support.helpers import QUIET, build_workspace
+from ..support.sensor import Ticker, age, runs, through_to_delivery
 
 pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 TINY = RenderSpec(64, 36, "24", 0.5, -20)
@@ -99,25 +101,64 @@ def test_code_version_bump_marks_stale_without_rebuilding(tmp_path: Path, make_p
     assert dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor).total_requested == 0
 
 
-def test_a_presets_segments_follow_their_shot_by_automation(tmp_path: Path, make_project, instance, ffmpeg) -> None:
-    """Under `vidasm ui` the sensor runs a changed shot's picture and audio; automation then asks for that shot's
-    segment of each preset (only that partition) and the roll-ups, each once; a changed preset asks for its
-    segments and delivery only."""
+@dataclass
+class Built:
+    """Project alpha (3 shots, web and proxy) built, automation evaluated once, then a new version of sh020."""
+
+    root: Path
+    defs: dg.Definitions
+    cursor: str
+
+
+@pytest.fixture
+def sh020_changed(tmp_path: Path, make_project, instance, ffmpeg) -> Built:
     renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 4)}
     make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36", "exports": ["web", "proxy"]})
     assert all(o.success for o in build_workspace(instance, tmp_path))
     defs = build_definitions(tmp_path)
     cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+    age(tmp_path / "alpha" / "03_Renders")  # settled: the sensor counts them at once
+    age(
+        make_render(
+            ffmpeg, tmp_path / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4", RenderSpec(64, 36, "24", 1, -9)
+        )
+    )
+    return Built(tmp_path, defs, cursor)
 
-    make_render(ffmpeg, tmp_path / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4", RenderSpec(64, 36, "24", 1, -9))
-    project = discover_projects(tmp_path).projects["alpha"]
+
+def test_a_presets_segments_follow_their_shot_by_automation(sh020_changed: Built, instance) -> None:
+    """When the sensor runs a changed shot's picture and audio alone (several shots changed, or its project was
+    busy), automation then asks for that shot's segment of each preset (only that partition) and the roll-ups,
+    each once."""
+    defs = sh020_changed.defs
+    project = discover_projects(sh020_changed.root).projects["alpha"]
     plan = plan_project(instance, project)  # observes the new render, as the sensor does
     job = defs.resolve_job_def(n.shots_job_name("alpha"))
     r = job.execute_in_process(instance=instance, partition_key="sh020", run_config=QUIET,
                                asset_selection=[n.key("alpha", "picture"), n.key("alpha", "audio")])  # fmt: skip
     assert r.success and "segments_proxy" in plan.shot_builds()["sh020"]
-    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=sh020_changed.cursor)
     segs = result.get_requested_partitions(n.key("alpha", "segments_proxy"))
     assert segs == {"sh020"}
     assert result.get_num_requested(n.key("alpha", "delivery_proxy")) == 1
     assert requested(result, "alpha") == dict.fromkeys(ROLLUPS, 1)
+
+
+def test_the_sensors_one_run_per_change_leaves_automation_nothing(sh020_changed: Built, instance) -> None:
+    """One changed shot of an idle project: the sensor asks for one run, the shot and every roll-up (its segment
+    of each preset included); it builds everything, and automation then asks for nothing."""
+    t = Ticker(sh020_changed.root, instance)
+    data = t.tick()
+    assert runs(data) == {through_to_delivery("alpha", "sh020", ("web", "proxy"), segments=("proxy",))}
+    (req,) = data.run_requests
+    r = t.defs.resolve_job_def(req.job_name).execute_in_process(
+        instance=instance, partition_key=req.partition_key, asset_selection=list(req.asset_selection or []),
+        run_config=QUIET, tags=req.tags,
+    )  # fmt: skip
+    assert r.success
+    built = {(e.asset_key.path[1], e.partition) for e in r.get_asset_materialization_events()}
+    assert (n.segments("proxy"), "sh020") in built and ("cut", None) in built
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=sh020_changed.cursor)
+    assert result.total_requested == 0, requested(result, "alpha")
+    project = discover_projects(sh020_changed.root).projects["alpha"]
+    assert [it.label for it in plan_project(instance, project, record=False).items if it.needs_build] == []

@@ -22,7 +22,7 @@ from vidasm_assets.planner import plan_project
 from vidasm_assets.sensors import renders
 
 from ..support.helpers import QUIET, build_workspace
-from ..support.sensor import TINY, Ticker, age, runs
+from ..support.sensor import TINY, Ticker, age, runs, through_to_delivery
 
 pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 ROLLUPS = [n.TIMELINE, n.CUT, n.EDL, n.OTIO, n.delivery("web")]
@@ -138,5 +138,5 @@ def test_sensor_asks_the_webserver_to_reload_once_per_new_project(
     assert len(calls) == (0 if url is None else 1)  # not again on every tick (RELOAD_RETRY_SECONDS)
     t.reload()  # what the webserver's reload does to the code location
     data = t.tick()
-    assert {r[0] for r in runs(data)} == {"gamma__shots", "delta__shots"}
+    assert runs(data) == {through_to_delivery("gamma", "g010"), through_to_delivery("delta", "d010")}
     assert WatchCursor.from_json(t.cursor).reloads == {}

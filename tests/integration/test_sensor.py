@@ -20,7 +20,7 @@ from ..support.helpers import build_workspace
 pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 
 
-from ..support.sensor import TINY, Ticker, age, partition_changes, runs  # noqa: E402
+from ..support.sensor import TINY, Ticker, age, partition_changes, runs, through_to_delivery  # noqa: E402
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_first_tick_adds_every_shot_and_launches_its_build(ws: Path, instance) -
     assert runs(data) == {
         ("alpha__shots", "sh010", ("alpha/audio", "alpha/picture")),
         ("alpha__shots", "sh020", ("alpha/audio", "alpha/picture")),
-        ("beta__shots", "b010", ("beta/audio", "beta/picture")),
+        through_to_delivery("beta", "b010"),  # beta's only shot: it goes on to the roll-ups in the same run
     }
     observed = {(e.asset_key.to_user_string(), e.partition) for e in data.asset_events}
     assert ("alpha/render", "sh010") in observed and ("beta/edit_spec", None) in observed
@@ -67,9 +67,39 @@ def test_new_version_rebuilds_that_shot_only(ws: Path, instance, ffmpeg: str) ->
     )
     age(new)
     data = t.tick()
-    assert runs(data) == {("alpha__shots", "sh020", ("alpha/audio", "alpha/picture"))}
+    assert runs(data) == {through_to_delivery("alpha", "sh020")}
     assert partition_changes(data) == set()
     assert [(e.asset_key.to_user_string(), e.partition) for e in data.asset_events] == [("alpha/render", "sh020")]
+
+
+def test_a_change_while_its_project_builds_leaves_the_rollups_to_automation(ws: Path, instance, ffmpeg: str) -> None:
+    """A run of the same project under way (its roll-ups may be about to rebuild): the changed shot gets its own
+    run and automation the roll-ups, once both are done. Another project's run changes nothing."""
+    import uuid
+
+    import dagster as dg
+
+    t = Ticker(ws, instance)
+    t.tick()
+    other = dg.DagsterRun(
+        job_name=n.shots_job_name("beta"), run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED
+    )
+    instance.add_run(other)
+    age(
+        make_render(
+            ffmpeg, ws / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4", RenderSpec(64, 36, "24", 0.5, -12)
+        )
+    )
+    assert runs(t.tick()) == {through_to_delivery("alpha", "sh020")}
+    busy = dg.DagsterRun(
+        job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+        asset_selection=frozenset({n.key("alpha", n.CUT)}),
+    )  # fmt: skip
+    instance.add_run(busy)
+    age(
+        make_render(ffmpeg, ws / "alpha" / "03_Renders" / "sh010" / "sh010_v002.mp4", RenderSpec(64, 36, "24", 0.5, -9))
+    )
+    assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}
 
 
 def test_half_written_render_waits_for_the_settle_time(ws: Path, instance, ffmpeg: str) -> None:
@@ -81,7 +111,7 @@ def test_half_written_render_waits_for_the_settle_time(ws: Path, instance, ffmpe
         fh.write(b"\0" * 10)
     assert runs(t.tick()) == set()
     age(growing, time.time() - 31)  # still for longer than the settle time
-    assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}
+    assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
 
 
 def test_temp_and_hidden_files_are_never_picked_up(ws: Path, instance) -> None:
@@ -104,7 +134,7 @@ def test_new_shot_folder(ws: Path, instance, ffmpeg: str) -> None:
     age(make_render(ffmpeg, ws / "beta" / "03_Renders" / "b020" / "b020_v001.mp4", TINY))
     data = t.tick()
     assert partition_changes(data) == {("add", "beta__shots", ("b020",))}
-    assert runs(data) == {("beta__shots", "b020", ("beta/audio", "beta/picture"))}
+    assert runs(data) == {through_to_delivery("beta", "b020")}
 
 
 def test_deleted_shot_reassembles_without_it(ws: Path, instance) -> None:
@@ -161,7 +191,7 @@ def test_broken_project_json_and_new_project_do_not_crash(ws: Path, instance, ma
     t.reload()
     data = t.tick()
     assert partition_changes(data) == {("add", "gamma__shots", ("g010",))}
-    assert runs(data) == {("gamma__shots", "g010", ("gamma/audio", "gamma/picture"))}
+    assert runs(data) == {through_to_delivery("gamma", "g010")}
 
 
 def test_scan_of_a_big_workspace_is_cheap(tmp_path: Path) -> None:
@@ -180,10 +210,8 @@ def test_sensor_targets_every_job(ws: Path) -> None:
     defs = build_definitions(ws)
     sensor = defs.resolve_sensor_def(SENSOR_NAME)
     assert {j.name for j in sensor.jobs} == {
-        n.shots_job_name("alpha"),
-        n.assemble_job_name("alpha"),
-        n.shots_job_name("beta"),
-        n.assemble_job_name("beta"),
+        *(f(p) for p in ("alpha", "beta") for f in (n.shots_job_name, n.assemble_job_name)),
+        *(n.shot_to_delivery_job_name(p) for p in ("alpha", "beta")),
     }
 
 
@@ -199,11 +227,11 @@ def test_a_trim_change_asks_for_that_shot_only(ws: Path, instance) -> None:
     assert runs(t.tick()) == set()
     spec["sequence"] = [{"shot": "sh010", "in": 3, "out": 9}, {"shot": "sh020"}]
     pj.write_text(json.dumps(spec))
-    assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}
+    assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
     assert all(o.success for o in build_workspace(instance, ws))
     spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
     pj.write_text(json.dumps(spec))
-    assert runs(t.tick()) == {("alpha__shots", "sh010", ("alpha/audio", "alpha/picture"))}
+    assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
 
 
 def test_a_music_change_is_observed_and_automation_rebuilds_the_mix_otio_and_deliveries_only(

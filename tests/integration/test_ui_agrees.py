@@ -23,7 +23,7 @@ from vidasm_assets.media.project import discover_projects
 from vidasm_assets.planner import plan_project
 
 from ..support.helpers import QUIET, build_workspace
-from ..support.sensor import TINY, Ticker, age, runs
+from ..support.sensor import TINY, Ticker, age, runs, through_to_delivery
 
 pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 SHOT_ASSETS = {n.PICTURE: PICTURE_CHECKS, n.AUDIO: AUDIO_CHECKS}
@@ -122,7 +122,7 @@ def test_sensor_makes_the_ui_agree_after_a_fix(built: Path, instance: dg.Dagster
         assert runs(t.tick()) == set()
     cause()
     data = t.tick()
-    assert runs(data) == {("alpha__shots", "sh020", ("alpha/audio", "alpha/picture"))}
+    assert runs(data) == {through_to_delivery("alpha", "sh020")}
     assert run_requested(t, data) == [False]
     for a in SHOT_ASSETS:  # what the UI showed before this fix
         assert partition_status(instance, "alpha", a) == {"sh010": MATERIALIZED, "sh020": FAILED}

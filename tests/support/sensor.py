@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from vidasm_assets.assets import names as n
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec
 from vidasm_assets.resources import WorkspaceResource
@@ -78,3 +79,13 @@ def partition_changes(data) -> set[tuple[str, str, tuple[str, ...]]]:
         kind = "add" if isinstance(req, dg.AddDynamicPartitionsRequest) else "delete"
         out.add((kind, req.partitions_def_name, tuple(sorted(req.partition_keys))))
     return out
+
+
+def through_to_delivery(
+    project: str, shot: str, presets: tuple[str, ...] = ("web",), segments: tuple[str, ...] = ()
+) -> tuple[str, str, tuple[str, ...]]:
+    """The run one changed shot gets when its project is idle: its picture and audio (and its segment of each
+    preset in ``segments``), then the project's roll-ups, in one run (as ``runs`` lists it)."""
+    names = ["audio", "picture", *(n.segments(p) for p in segments), "timeline", "cut", "edl", "otio"]
+    names += [n.delivery(p) for p in presets]
+    return (n.shot_to_delivery_job_name(project), shot, tuple(sorted(f"{project}/{a}" for a in names)))

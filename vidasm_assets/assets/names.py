@@ -58,6 +58,11 @@ def assemble_job_name(project: str) -> str:
     return f"{safe(project)}__assemble"
 
 
+def shot_to_delivery_job_name(project: str) -> str:
+    """The job that takes one changed shot through to the deliveries in one run (the render sensor's fast path)."""
+    return f"{safe(project)}__shot_to_delivery"
+
+
 def delivery(preset: str) -> str:
     return f"{DELIVERY_PREFIX}{preset}"
 

@@ -33,6 +33,7 @@ class ProjectAssets:
     jobs: list = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
     music: bool = False
+    segments: list[str] = field(default_factory=list)  # the per-shot segment assets (presets that encode per shot)
 
 
 def build_project_assets(project_name: str, presets: list[Preset], music: bool = False) -> ProjectAssets:
@@ -60,5 +61,14 @@ def build_project_assets(project_name: str, presets: list[Preset], music: bool =
         selection=dg.AssetSelection.assets(*rollups),
         description=f"Timeline, cut, EDL and deliveries of {project_name}.",
     )
-    return ProjectAssets(project_name, p.shots, [*sources, *shots, *segments, *rollups], [shots_job, assemble_job],
-                         [preset.name for preset in presets], music)  # fmt: skip
+    # One changed shot and everything after it in one run: one run-worker start instead of three (issue 13).
+    shot_to_delivery_job = dg.define_asset_job(
+        n.shot_to_delivery_job_name(project_name),
+        selection=dg.AssetSelection.assets(*shots, *segments, *rollups),
+        description=f"One changed shot of {project_name} through to its deliveries: its picture, audio and segments, "
+        "then the timeline, cut, EDL and deliveries.",
+    )
+    jobs = [shots_job, assemble_job, shot_to_delivery_job]
+    return ProjectAssets(project_name, p.shots, [*sources, *shots, *segments, *rollups], jobs,
+                         [preset.name for preset in presets], music,
+                         [n.segments(preset.name) for preset in presets if needs_segments(preset)])  # fmt: skip

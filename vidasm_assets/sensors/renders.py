@@ -1,8 +1,10 @@
 """The file sensor: one sensor watching every project's 03_Renders.
 
 It adds shot partitions, records each settled render's data version as an observation, and launches the
-shot runs whose expected versions differ from what was built. The project roll-ups (timeline, cut, EDL,
-deliveries) follow by declarative automation, once per batch of shot runs, not once per shot.
+shot runs whose expected versions differ from what was built. When one shot of a project changed and no run
+of that project is under way (the common case: an artist publishes a version), its run goes on through the
+roll-ups (timeline, cut, EDL, deliveries): one run per change. Otherwise the roll-ups follow by declarative
+automation, once per batch of shot runs, not once per shot.
 """
 
 from __future__ import annotations
@@ -153,6 +155,47 @@ def _shot_runs(
     return runs, fresh
 
 
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def project_busy(instance: dg.DagsterInstance, project: str) -> bool:
+    """A run that touches ``project`` is queued or in progress (launched by this sensor, automation, the UI or
+    the CLI): its roll-ups may be about to be rebuilt, so a new change leaves them to automation."""
+    prefix = f"{n.safe(project)}__"
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_STATUSES)):
+        if run.job_name.startswith(prefix):
+            return True
+        if any(key.path[0] == project for key in run.asset_selection or ()):
+            return True
+    return False
+
+
+def through_to_delivery(
+    run: dg.RunRequest, project: str, rollups: list[dg.AssetKey], segments: list[str]
+) -> dg.RunRequest:
+    """One shot's run extended to everything after it: the shot's segments of each preset, then the timeline,
+    cut, EDL, OTIO and deliveries, in one run on ``<project>__shot_to_delivery``.
+
+    Why: a change otherwise costs three runs (the shot; automation's segments; automation's roll-ups), each
+    waiting for an automation tick and starting a run-worker process: 25 s median for 2 s of FFmpeg work
+    (BENCHMARKS.md, "Reacting to renders"). After this run automation asks for nothing: eager's "handled" reset
+    is the roll-ups' own update (``assets/automation.py``; tests/integration/test_automation.py).
+    A segment already built at its inputs is reused, not encoded again (``assets/segments.py``)."""
+    shot_assets = list(run.asset_selection or [])
+    return dg.RunRequest(
+        job_name=n.shot_to_delivery_job_name(project),
+        partition_key=run.partition_key,
+        asset_selection=[*shot_assets, *(n.key(project, s) for s in segments), *rollups],
+        run_key=run.run_key,
+        tags={**run.tags, "vidasm/through": "delivery"},
+    )
+
+
 def _project_requests(
     instance: dg.DagsterInstance,
     ch: ProjectChanges,
@@ -160,6 +203,7 @@ def _project_requests(
     workspace: WorkspaceResource,
     facets: dict,
     music: bool = False,
+    segments: list[str] | None = None,
 ) -> tuple[list[dg.RunRequest], list, list]:
     P = ch.project
     pname = n.shots_partitions_name(P)
@@ -178,6 +222,10 @@ def _project_requests(
                              uses=lambda shot: shot_uses(project, shot))  # fmt: skip
     if fresh or remove:
         events += _reconcile(instance, workspace, ch, fresh)
+    if len(runs) == 1 and not remove and not project_busy(instance, P):
+        # the common case, one shot changed: the shot and its roll-ups in one run (many shots: one run each,
+        # and the roll-ups once by automation when they are all done)
+        runs = [through_to_delivery(runs[0], P, rollup_keys(P, presets, music), segments or [])]
     if remove and not runs:
         # Nothing upstream will materialize, so automation would not notice: reassemble without the shot.
         runs.append(
@@ -227,11 +275,16 @@ def announce_new_projects(
 
 
 def build_render_sensor(
-    presets: dict[str, list[str]], jobs: list, *, minimum_interval_seconds: int = 30, music: set[str] | None = None
+    presets: dict[str, list[str]],
+    jobs: list,
+    *,
+    minimum_interval_seconds: int = 30,
+    music: set[str] | None = None,
+    segments: dict[str, list[str]] | None = None,
 ) -> dg.SensorDefinition:
     """``presets`` maps each project in this code location to its delivery presets; ``music``: the projects whose
     definitions have the music assets (a music change is observed like a project.json facet, and automation
-    rebuilds the mix, the OTIO and the deliveries)."""
+    rebuilds the mix, the OTIO and the deliveries); ``segments``: each project's per-shot segment assets."""
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -270,7 +323,7 @@ def build_render_sensor(
                 context.log.error(f"project {ch.project}: {exc}")
                 continue
             r, p, e = _project_requests(context.instance, ch, presets[ch.project], workspace, facets,
-                                        ch.project in (music or set()))  # fmt: skip
+                                        ch.project in (music or set()), (segments or {}).get(ch.project))  # fmt: skip
             runs += r
             partition_requests += p
             events += e
