@@ -257,7 +257,7 @@ def _expected(seed: int) -> list[tuple[str, int, int]]:
     lengths = {s: round(sec * FPS) for s, sec in SHOTS.items()}
     uses = generate(list(SHOTS), lengths, round(MUSIC_S * FPS), seed=seed,
                     cut_frames=cut_range(GenerateSettings(seed=seed, cut_frames=(6, 14)), Rate(FPS)))  # fmt: skip
-    return [(u.shot, u.in_, u.out) for u in uses]
+    return [(u.shot, u.start, u.end) for u in uses]
 
 
 def test_the_generated_cut_fills_the_musics_length_without_a_shot_twice_in_a_row(generated) -> None:

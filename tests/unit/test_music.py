@@ -170,7 +170,7 @@ def test_the_same_seed_gives_the_same_sequence_filling_exactly_the_length(seed: 
     assert a == generate(SHOTS, LENGTHS, 500, seed=seed, cut_frames=(6, 40))
     assert sum(u.frames for u in a) == 500
     assert all(u.frames <= 40 for u in a) and all(u.frames >= 6 for u in a[:-1])
-    assert all(0 <= u.in_ < u.out <= LENGTHS[u.shot] for u in a)  # each a range of its render
+    assert all(0 <= u.start < u.end <= LENGTHS[u.shot] for u in a)  # each a range of its render
     assert all(x.shot != y.shot for x, y in itertools.pairwise(a)), "a shot twice in a row"
 
 

@@ -14,10 +14,10 @@ from ..media.project import Project
 from ..media.thumbnails import make_contact_sheet
 from ..media.timeline import Timeline
 from ..media.transitions import Report
-from ..resources import FFmpegResource, StepMeter, WorkspaceResource
+from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
 from .metadata import image_markdown, media_metadata
-from .results import check_specs, current_input, read_timeline, result
+from .results import RollupStep, check_specs, current_input, result
 from .scope import ProjectScope
 
 
@@ -55,9 +55,8 @@ def cut_asset(p: ProjectScope) -> dg.AssetsDefinition:
     def cut(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
-        meter = StepMeter()
-        project = workspace.project(p.name)
-        tl, tv = read_timeline(context.instance, project)
+        step = RollupStep.start(context, workspace, p.name)
+        meter, project, tl, tv = step.meter, step.project, step.timeline, step.timeline_version
         mine = v.cut_inputs(tv, shot_versions(context.instance, project, tl), v.crossfade_of(tl))
         if tl.overlays:
             require_overlays(ffmpeg.tool)

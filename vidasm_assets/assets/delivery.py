@@ -17,10 +17,10 @@ from ..media.presets import Preset, needs_segments
 from ..media.probe import probe
 from ..media.project import Project
 from ..media.timeline import Timeline
-from ..resources import FFmpegResource, StepMeter, WorkspaceResource
+from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
 from .metadata import media_metadata
-from .results import current_input, read_timeline, result
+from .results import RollupStep, current_input, result
 from .scope import ProjectScope
 
 
@@ -67,10 +67,9 @@ def delivery_asset(p: ProjectScope, preset: Preset, *, music: bool = False) -> d
     def _delivery(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
-        meter = StepMeter()
-        project = workspace.project(p.name)
+        step = RollupStep.start(context, workspace, p.name)
+        meter, project, tl = step.meter, step.project, step.timeline
         now = project.preset(preset.name)
-        tl, _ = read_timeline(context.instance, project)
         if tl.overlays and needs_segments(now):  # sections drawn at the preset's settings (overlays.py)
             require_overlays(ffmpeg.tool)
         cut_v = current_input(context.instance, project, p.key(n.CUT))

@@ -12,7 +12,7 @@ from ..media.timeline import Timeline
 from ..resources import StepMeter, WorkspaceResource
 from . import names as n
 from .music import music_version_now
-from .results import current_input, read_timeline, result
+from .results import RollupStep, current_input, result
 from .scope import ProjectScope
 
 
@@ -91,9 +91,8 @@ def export_asset(p: ProjectScope, name: str, *, music: bool = False) -> dg.Asset
         description=description,
     )
     def _export(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
-        meter = StepMeter()
-        project = workspace.project(p.name)
-        tl, tv = read_timeline(context.instance, project)
+        step = RollupStep.start(context, workspace, p.name)
+        meter, project, tl, tv = step.meter, step.project, step.timeline, step.timeline_version
         extra: dict = {}
         if with_music:  # the music as the mix laid it out (its tracklist), for the OTIO's music track
             current_input(context.instance, project, p.key(n.MIX))

@@ -12,10 +12,10 @@ from ..media.music import build_mix, music_values
 from ..media.outputs import stamped
 from ..media.probe import probe
 from ..media.project import Project
-from ..resources import FFmpegResource, StepMeter, WorkspaceResource
+from ..resources import FFmpegResource, WorkspaceResource
 from . import names as n
 from .metadata import media_metadata
-from .results import check_specs, current_input, read_timeline, result
+from .results import RollupStep, check_specs, current_input, result
 from .scope import ProjectScope
 
 
@@ -56,9 +56,8 @@ def mix_asset(p: ProjectScope) -> dg.AssetsDefinition:
     def mix(
         context: dg.AssetExecutionContext, ffmpeg: FFmpegResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
-        meter = StepMeter()
-        project = workspace.project(p.name)
-        tl, _ = read_timeline(context.instance, project)
+        step = RollupStep.start(context, workspace, p.name)
+        meter, project, tl = step.meter, step.project, step.timeline
         cut_v = current_input(context.instance, project, p.key(n.CUT))
         mine = v.mix_inputs(project, cut_v, music_version_now(project))
         run = ffmpeg.runner(context, f"{p.name} mix", meter)

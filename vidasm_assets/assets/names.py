@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import dagster as dg
 
 from ..media.versions import Asset
@@ -46,21 +48,19 @@ def key(project: str, name: str) -> dg.AssetKey:
     return dg.AssetKey([project, name])
 
 
-def shots_partitions_name(project: str) -> str:
-    return f"{safe(project)}__shots"
+def scoped(project: str, name: str) -> str:
+    """A Dagster name of the project's own (its jobs, its shots' partitions): ``<project>__<name>``."""
+    return f"{safe(project)}__{name}"
 
 
-def shots_job_name(project: str) -> str:
-    return f"{safe(project)}__shots"
-
-
-def assemble_job_name(project: str) -> str:
-    return f"{safe(project)}__assemble"
-
-
-def shot_to_delivery_job_name(project: str) -> str:
-    """The job that takes one changed shot through to the deliveries in one run (the render sensor's fast path)."""
-    return f"{safe(project)}__shot_to_delivery"
+shots_partitions_name = partial(scoped, name="shots")
+"""The project's dynamic partitions: one per shot."""
+shots_job_name = partial(scoped, name="shots")
+"""The job of one shot's picture, audio and segments (partition = shot)."""
+assemble_job_name = partial(scoped, name="assemble")
+"""The job of the project's roll-ups: timeline, cut, EDL, OTIO, deliveries."""
+shot_to_delivery_job_name = partial(scoped, name="shot_to_delivery")
+"""One changed shot through to the deliveries in one run (the render sensor's path for one change)."""
 
 
 def delivery(preset: str) -> str:

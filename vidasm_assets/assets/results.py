@@ -4,6 +4,8 @@ recorded)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dagster as dg
 
 from ..media import versions as v
@@ -11,7 +13,7 @@ from ..media.checks import CheckOutcome
 from ..media.errors import VidasmError
 from ..media.project import Project
 from ..media.timeline import Timeline
-from ..resources import StepMeter
+from ..resources import StepMeter, WorkspaceResource
 from . import names as n
 from .metadata import metadata_safe
 from .records import (
@@ -113,3 +115,20 @@ def read_timeline(instance: dg.DagsterInstance, project: Project) -> tuple[Timel
     """The one loader of the timeline its consumers (cut, EDL, OTIO) use: typed, with its recorded version."""
     version = current_input(instance, project, n.key(project.name, n.TIMELINE))
     return Timeline.from_json(project.timeline_path().read_text()), version
+
+
+@dataclass
+class RollupStep:
+    """What a roll-up step (cut, EDL, OTIO, mix, delivery) starts from: its meter (running from now), the project as
+    project.json says now, and the timeline it reads with the timeline's recorded version."""
+
+    meter: StepMeter
+    project: Project
+    timeline: Timeline
+    timeline_version: str
+
+    @classmethod
+    def start(cls, context: dg.AssetExecutionContext, workspace: WorkspaceResource, project: str) -> RollupStep:
+        meter = StepMeter()  # first: the step's wall time includes reading the project and the timeline
+        loaded = workspace.project(project)
+        return cls(meter, loaded, *read_timeline(context.instance, loaded))

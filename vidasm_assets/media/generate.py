@@ -29,6 +29,7 @@ from .errors import InvalidMediaError, MediaNotFoundError, ProjectConfigError
 from .limits import regular_file
 from .probe import probe
 from .project import PROJECT_FILE, GenerateSettings, Project, ShotRef, select_take
+from .ranges import Frames
 from .rates import AUDIO_RATE, Rate
 
 DEFAULT_CUT_SECONDS = (1, 3)
@@ -36,16 +37,13 @@ DEFAULT_CUT_SECONDS = (1, 3)
 
 
 @dataclass(frozen=True)
-class Use:
-    """One generated use: the shot and its range of the render in timeline frames (``out`` exclusive)."""
+class Use(Frames):
+    """One generated use: its range of the shot's render in timeline frames (``start``, ``end`` exclusive;
+    ``frames`` its length) and the shot."""
 
+    start: int
+    end: int
     shot: str
-    in_: int
-    out: int
-
-    @property
-    def frames(self) -> int:
-        return self.out - self.in_
 
 
 def cut_range(settings: GenerateSettings, rate: Rate) -> tuple[int, int]:
@@ -79,7 +77,7 @@ def generate(
         shot = rng.choice(choices)
         frames = min(rng.randint(lo, hi), lengths[shot], left)
         start = rng.randint(0, lengths[shot] - frames)
-        uses.append(Use(shot, start, start + frames))
+        uses.append(Use(start, start + frames, shot))
         left -= frames
     return uses
 
@@ -125,4 +123,4 @@ def generated_refs(project: Project) -> list[ShotRef]:
                         cut_frames=cut_range(settings, rate))  # fmt: skip
     except ValueError as exc:
         raise ProjectConfigError(f"{pj}: field 'generate': {exc}", path=pj) from exc
-    return [ShotRef(u.shot, in_=u.in_, out=u.out) for u in uses]
+    return [ShotRef(u.shot, in_=u.start, out=u.end) for u in uses]
