@@ -29,22 +29,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from .assets import names as n
-from .assets.records import FFMPEG_KEY, MEDIA_KEY, RATIO_KEY, WALL_KEY, metric
+from .assets.records import FFMPEG_KEY, IN_PROGRESS, MEDIA_KEY, QUEUED, RATIO_KEY, WALL_KEY, metric, run_project
 from .assets.restate import RESTATED_KEY
 from .media.errors import ListenError
 
-PROJECT_TAG = "vidasm/project"
 RATIO_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0)
 """Upper bounds of the processing-ratio histogram (seconds of work per second of media)."""
-QUEUED = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED)
-"""Waiting runs: queued, or created and not launched yet (neither holds a worker or a pool slot)."""
-IN_PROGRESS = (
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-    dg.DagsterRunStatus.SUSPENDED,
-)
-"""Runs that started and have not finished (Dagster's own in-progress statuses)."""
 DEFAULT_PORT = 9650
 SEED = 5
 """Newest materializations read per asset key on its first visit, for the last-ratio gauge (restated ones skipped)."""
@@ -178,14 +168,7 @@ class InstanceCollector(Collector):
         return left
 
     def _project_of(self, run: dg.DagsterRun) -> str:
-        """The project a run built: its ``vidasm/project`` tag (vidasm build, the render sensor), else its assets'
-        key prefix (automation, the UI), else its job's name (``<project>__shots``, ``-`` written ``_``)."""
-        if run.tags.get(PROJECT_TAG):
-            return run.tags[PROJECT_TAG]
-        if run.asset_selection:
-            return next(iter(run.asset_selection)).path[0]
-        prefix = run.job_name.rsplit("__", 1)[0]
-        return next((p for p in sorted(self._projects) if n.safe(p) == prefix), prefix)
+        return run_project(run, self._projects)
 
     def _read_failures(self, left: int) -> int:
         while left > 0:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dagster as dg
+
+from . import names as n
 
 DATA_VERSION_TAG = "dagster/data_version"
 INPUTS_KEY = "inputs"
@@ -97,3 +101,34 @@ def latest_versions(
             break
         cursor = page.cursor
     return {p: found.get(p) for p in partitions}
+
+
+PROJECT_TAG = "vidasm/project"
+"""The tag naming the project a run builds (``vidasm build``, the render sensor)."""
+QUEUED = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED)
+"""Waiting runs: queued, or created and not launched yet (neither holds a worker or a pool slot)."""
+IN_PROGRESS = (
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+    dg.DagsterRunStatus.SUSPENDED,
+)
+"""Runs that started and have not finished (Dagster's own in-progress statuses)."""
+
+
+def run_project(run: dg.DagsterRun, projects: Iterable[str] = ()) -> str:
+    """The project a run builds: its ``vidasm/project`` tag (vidasm build, the render sensor), else its assets'
+    key prefix (automation, the UI), else its job's name (``<project>__shots``; ``projects`` gives back a name
+    whose ``-`` the job name wrote ``_``)."""
+    if run.tags.get(PROJECT_TAG):
+        return run.tags[PROJECT_TAG]
+    if run.asset_selection:
+        return next(iter(run.asset_selection)).path[0]
+    prefix = run.job_name.rsplit("__", 1)[0]
+    return next((p for p in sorted(projects) if n.safe(p) == prefix), prefix)
+
+
+def busy_projects(instance: dg.DagsterInstance, projects: Iterable[str] = ()) -> set[str]:
+    """The projects with a run queued or in progress (one query for all of them)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=[*QUEUED, *IN_PROGRESS]))
+    return {run_project(run, projects) for run in runs}

@@ -18,6 +18,7 @@ import requests
 from ..assets import names as n
 from ..assets.records import (
     DATA_VERSION_TAG,
+    busy_projects,
     latest_materialization,
     latest_versions,
     recorded_inputs,
@@ -155,26 +156,6 @@ def _shot_runs(
     return runs, fresh
 
 
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
-
-
-def project_busy(instance: dg.DagsterInstance, project: str) -> bool:
-    """A run that touches ``project`` is queued or in progress (launched by this sensor, automation, the UI or
-    the CLI): its roll-ups may be about to be rebuilt, so a new change leaves them to automation."""
-    prefix = f"{n.safe(project)}__"
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE_STATUSES)):
-        if run.job_name.startswith(prefix):
-            return True
-        if any(key.path[0] == project for key in run.asset_selection or ()):
-            return True
-    return False
-
-
 def through_to_delivery(
     run: dg.RunRequest, project: str, rollups: list[dg.AssetKey], segments: list[str]
 ) -> dg.RunRequest:
@@ -204,6 +185,7 @@ def _project_requests(
     facets: dict,
     music: bool = False,
     segments: list[str] | None = None,
+    busy: bool = False,
 ) -> tuple[list[dg.RunRequest], list, list]:
     P = ch.project
     pname = n.shots_partitions_name(P)
@@ -222,7 +204,7 @@ def _project_requests(
                              uses=lambda shot: shot_uses(project, shot))  # fmt: skip
     if fresh or remove:
         events += _reconcile(instance, workspace, ch, fresh)
-    if len(runs) == 1 and not remove and not project_busy(instance, P):
+    if len(runs) == 1 and not remove and not busy:
         # the common case, one shot changed: the shot and its roll-ups in one run (many shots: one run each,
         # and the roll-ups once by automation when they are all done)
         runs = [through_to_delivery(runs[0], P, rollup_keys(P, presets, music), segments or [])]
@@ -310,6 +292,7 @@ def build_render_sensor(
         runs: list[dg.RunRequest] = []
         partition_requests: list = []
         events: list[dg.AssetObservation] = []
+        busy = busy_projects(context.instance, presets) if res.changes else set()  # one query per tick
         for ch in res.changes:
             for msg in ch.errors:
                 context.log.warning(f"{ch.project}/{msg}")
@@ -323,7 +306,8 @@ def build_render_sensor(
                 context.log.error(f"project {ch.project}: {exc}")
                 continue
             r, p, e = _project_requests(context.instance, ch, presets[ch.project], workspace, facets,
-                                        ch.project in (music or set()), (segments or {}).get(ch.project))  # fmt: skip
+                                        ch.project in (music or set()), (segments or {}).get(ch.project),
+                                        ch.project in busy)  # fmt: skip
             runs += r
             partition_requests += p
             events += e
