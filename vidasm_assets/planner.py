@@ -8,6 +8,7 @@ assets can never disagree on what "fresh" means.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -35,6 +36,7 @@ from .media.probe import MediaInfo, probe
 from .media.project import NAME_RE, CardRef, Project, Workspace
 from .media.ranges import shot_span, shot_uses
 from .media.shots import shot_frames
+from .media.timeline import Timeline
 
 if TYPE_CHECKING:
     from .workers import ShotWorkers
@@ -116,7 +118,13 @@ def _last_run_failed(instance: dg.DagsterInstance, job: str, partition: str | No
 
 
 def _item(
-    instance: dg.DagsterInstance, project: Project, asset: str, partition: str | None, expected: v.Inputs, force: bool
+    instance: dg.DagsterInstance,
+    project: Project,
+    asset: str,
+    partition: str | None,
+    expected: v.Inputs,
+    force: bool,
+    moved: bool = False,
 ) -> Item:
     """Gather what the instance recorded and what is on disk, and let ``versions.decide`` judge."""
     key = n.key(project.name, asset)
@@ -130,8 +138,19 @@ def _item(
         failed_checks=failed_checks_of(mat),
         last_run_failed=_last_run_failed(instance, job, partition),
         force=force,
+        moved=moved,
     )
     return Item(asset, partition, state, reason)
+
+
+def _timeline_moved(project: Project, tl: Timeline) -> bool:
+    """The timeline file names the renders at other paths than ``tl`` (the workspace was moved or is mounted
+    elsewhere); a missing or unreadable file is the stamps' business."""
+    try:
+        written = json.loads(project.timeline_path().read_text())
+        return [c["source_path"] for c in written["clips"]] != [c.source_path for c in tl.clips]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def plan_project(
@@ -182,7 +201,8 @@ def plan_project(
                 plan.items.append(_item(instance, project, n.segments(preset.name), clip.shot, seg, force))
     fingerprints.save_fingerprints(project, cache)
     expected = v.rollup_inputs(project, tl, shots, segments, music_v)
-    plan.items += [_item(instance, project, asset, None, expected[asset], force) for asset in rollups]
+    moved = _timeline_moved(project, tl)
+    plan.items += [_item(instance, project, a, None, expected[a], force, moved and a == n.TIMELINE) for a in rollups]
     timeline = plan.item(n.TIMELINE)
     burn_in_assets = {n.segments(p.name) for p in burn_ins}
     plan.timeline_first = bool(timeline and timeline.needs_build) and any(

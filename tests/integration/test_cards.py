@@ -20,7 +20,14 @@ import pycmx
 import pytest
 from PIL import Image
 
-from tests.support.helpers import build_workspace, built_instance, last_storage_id, materialized_since, rebuild
+from tests.support.helpers import (
+    build_workspace,
+    built_instance,
+    forked_project,
+    last_storage_id,
+    materialized_since,
+    rebuild,
+)
 from tests.unit.test_editorial import check_edl
 from vidasm_assets.make import make
 from vidasm_assets.media.cards import CARDS_DIR, hex_colour
@@ -116,6 +123,13 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
         yield root, folder, instance
 
 
+@pytest.fixture
+def changed(built, tmp_path: Path):
+    """A copy of the module's build for a test that changes it: the other tests read ``built`` as it was made."""
+    with forked_project(built, tmp_path) as copy:
+        yield copy
+
+
 def test_each_card_is_in_the_cut_and_deliveries_at_its_record_frames_for_exactly_its_length(built) -> None:
     _, folder, _ = built
     project = load_project(folder.parent, "cards")
@@ -161,10 +175,10 @@ def test_the_edl_and_otio_carry_the_cards(built) -> None:
     assert [c.duration().value for c in cards] == [f for _, f, _ in card_entries(SEQUENCE)]
 
 
-def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(built) -> None:
+def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(changed) -> None:
     """Make-like, from the event log: a card's new text re-renders that card in the cut and the deliveries, and
     re-writes the EDL/OTIO; no shot's picture, audio or segment is built. Adding a card does the same."""
-    root, folder, instance = built
+    root, folder, instance = changed
     project = load_project(root, "cards")
     shot_files = {p: p.stat().st_mtime_ns for p in (project.picture_path("sh010"), project.audio_path("sh020"))}
     old_cards = {*(project.cache_dir / CARDS_DIR).glob("card1-*"), *(project.cache_dir / CARDS_DIR).glob("*/card1-*")}
@@ -196,10 +210,10 @@ def test_a_card_text_change_or_a_new_card_rebuilds_the_roll_ups_and_no_shot(buil
     assert materialized_since(instance, mark) == set()
 
 
-def test_a_new_background_image_under_the_same_name_redraws_the_card(built) -> None:
+def test_a_new_background_image_under_the_same_name_redraws_the_card(changed) -> None:
     """The image's content, not its name, is what the card shows: replacing the file rebuilds the roll-ups (no
     shot), and the card shows the new picture."""
-    root, folder, instance = built
+    root, folder, instance = changed
     project = load_project(root, "cards")
     sequence = json.loads((folder / "project.json").read_text())["sequence"]
     new_colour = (40, 160, 60)

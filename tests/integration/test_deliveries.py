@@ -8,10 +8,12 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from xml.etree import ElementTree
 
 import av
 import dagster as dg
 import numpy as np
+import opentimelineio as otio
 import pytest
 
 from vidasm_assets.media.assembly import delivery_segments
@@ -23,7 +25,7 @@ from vidasm_assets.media.project import load_project
 from vidasm_assets.media.runner import bind
 from vidasm_assets.media.timeline import Timeline
 
-from ..support.helpers import Built, build_workspace, last_storage_id, loudness, materialized_since
+from ..support.helpers import Built, build_workspace, forked, last_storage_id, loudness, materialized_since
 
 pytestmark = pytest.mark.media
 
@@ -83,6 +85,13 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
     home = tmp_path_factory.mktemp("dagster_home")
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         yield Built(root, instance, build_workspace(instance, root))
+
+
+@pytest.fixture
+def changed(built: Built, tmp_path: Path):
+    """A copy of the module's build for a test that changes it (the other tests read ``built`` as it was made)."""
+    with forked(built.root, built.instance, tmp_path) as (root, instance):
+        yield Built(root, instance, [])
 
 
 def _video(path: Path) -> dict:
@@ -244,55 +253,74 @@ def test_review_burn_ins_are_drawn_where_promised(built: Built) -> None:
         assert middle.mean() < 1.0  # the picture itself untouched (same encoder, same settings)
 
 
-def test_rebuild_after_one_shot_changes(built: Built, ffmpeg: str) -> None:
+def test_rebuild_after_one_shot_changes(changed: Built, ffmpeg: str) -> None:
     """A new take of the middle shot (same length): that shot's picture, audio and segment of every preset are
     re-encoded, then each delivery re-joined; every other segment file untouched (same inode and mtime)."""
-    project = load_project(built.root, "p")
+    project = load_project(changed.root, "p")
     presets = [p.name for p in project.exports()]
     seg_presets = sorted({p.parent.name for p in (project.cache_dir / "segments").glob("*/*")})
     untouched = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (project.cache_dir / "segments").glob("*/*")
                  if p.stem != "sh020"}  # fmt: skip
-    after = last_storage_id(built.instance)
+    after = last_storage_id(changed.instance)
     make_render(ffmpeg, project.shot_dir("sh020") / "sh020_v002.mp4", RenderSpec(320, 180, "24", 1.25, -16))
-    outcomes = build_workspace(built.instance, built.root)
+    outcomes = build_workspace(changed.instance, changed.root)
     assert outcomes and all(o.success for o in outcomes), outcomes
-    got = materialized_since(built.instance, after)
+    got = materialized_since(changed.instance, after)
     want = {"p/picture[sh020]", "p/audio[sh020]", *(f"p/segments_{s}[sh020]" for s in seg_presets),
             "p/timeline", "p/cut", "p/edl", "p/otio", *(f"p/delivery_{s}" for s in presets)}  # fmt: skip
     assert got == want
     assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in untouched} == untouched
     # a no-op build after it writes nothing
-    after = last_storage_id(built.instance)
-    assert build_workspace(built.instance, built.root) == []
-    assert materialized_since(built.instance, after) == set()
+    after = last_storage_id(changed.instance)
+    assert build_workspace(changed.instance, changed.root) == []
+    assert materialized_since(changed.instance, after) == set()
 
 
-def test_changing_one_preset_rebuilds_that_preset_only(built: Built) -> None:
-    project = load_project(built.root, "p")
+def test_changing_one_preset_rebuilds_that_preset_only(changed: Built) -> None:
+    project = load_project(changed.root, "p")
     other = {p: p.stat().st_mtime_ns for p in project.exports_dir.iterdir() if "tiny" not in p.name}
     pj = project.root / "project.json"
     data = json.loads(pj.read_text())
     data["presets"]["tiny"]["video"]["crf"] = 35
     pj.write_text(json.dumps(data))
-    after = last_storage_id(built.instance)
-    outcomes = build_workspace(built.instance, built.root)
+    after = last_storage_id(changed.instance)
+    outcomes = build_workspace(changed.instance, changed.root)
     assert outcomes and all(o.success for o in outcomes), outcomes
-    got = materialized_since(built.instance, after)
+    got = materialized_since(changed.instance, after)
     assert got == {"p/segments_tiny[sh010]", "p/segments_tiny[sh020]", "p/segments_tiny[sh030]", "p/delivery_tiny"}
     assert {p: p.stat().st_mtime_ns for p in other} == other
 
 
-def test_burn_in_segments_follow_the_record_timecode(built: Built, ffmpeg: str) -> None:
+def test_burn_in_segments_follow_the_record_timecode(changed: Built, ffmpeg: str) -> None:
     """The first shot gets longer: every later shot's record timecode moves, so their review segments are
     re-encoded; the other presets' segments of those shots are not."""
-    project = load_project(built.root, "p")
+    project = load_project(changed.root, "p")
     make_render(ffmpeg, project.shot_dir("sh010") / "sh010_v002.mp4", RenderSpec(320, 180, "24", 1.5, -24))
-    after = last_storage_id(built.instance)
-    outcomes = build_workspace(built.instance, built.root)
+    after = last_storage_id(changed.instance)
+    outcomes = build_workspace(changed.instance, changed.root)
     assert outcomes and all(o.success for o in outcomes), outcomes
-    got = materialized_since(built.instance, after)
+    got = materialized_since(changed.instance, after)
     assert {"p/segments_review[sh020]", "p/segments_review[sh030]"} <= got
     assert "p/segments_master[sh020]" not in got and "p/segments_hevc[sh030]" not in got
+
+
+def test_a_moved_workspace_rewrites_only_what_names_its_renders(built: Built, changed: Built) -> None:
+    """The workspace copied to another path (as a shared volume mounted elsewhere): ``changed``'s fixture checked
+    that its first build rewrote the timeline and the OTIO/FCP XML only; here, that they name the renders at the
+    new path, and that no picture or sound file was written again."""
+    before, after = load_project(built.root, "p"), load_project(changed.root, "p")
+    renders = after.root / "03_Renders"
+    timeline = json.loads(after.timeline_path().read_text())
+    assert all(Path(c["source_path"]).is_relative_to(renders) for c in timeline["clips"])
+    refs = [c.media_reference.target_url for c in otio.adapters.read_from_file(str(after.otio_path())).find_clips()]
+    assert {url.rsplit("/", 1)[1] for url in refs} == set(RENDERS), refs  # picture and sound tracks
+    assert all(url.startswith(renders.as_uri() + "/") for url in refs), refs
+    urls = [e.text for e in ElementTree.parse(after.fcp_xml_path()).iter("pathurl")]
+    assert urls and all(str(renders) in (url or "") for url in urls), urls
+    assert str(before.root) not in after.otio_path().read_text() + after.fcp_xml_path().read_text()
+    for old in [*before.exports_dir.iterdir(), before.cut_path(), *(before.cache_dir / "segments").glob("*/*")]:
+        new = after.root / old.relative_to(before.root)
+        assert new.stat().st_mtime_ns == old.stat().st_mtime_ns, new  # copied, never written again
 
 
 def test_mismatched_segments_are_refused_before_the_join(tmp_path: Path, ffmpeg: str, make_project) -> None:

@@ -27,6 +27,7 @@ import pytest
 from tests.support.helpers import (
     build_workspace,
     built_instance,
+    forked_project,
     last_storage_id,
     loudness,
     materialized_since,
@@ -205,8 +206,15 @@ def _picture_encoders(argv: list[str]) -> list[str]:
     return out
 
 
-def test_a_music_change_rebuilds_the_mix_the_otio_and_the_deliveries_sound_only(built, ffmpeg: str) -> None:
-    root, folder, instance = built
+@pytest.fixture
+def changed(built, tmp_path: Path):
+    """A copy of the module's build for a test that changes it: the other tests read ``built`` as it was made."""
+    with forked_project(built, tmp_path) as copy:
+        yield copy
+
+
+def test_a_music_change_rebuilds_the_mix_the_otio_and_the_deliveries_sound_only(changed, ffmpeg: str) -> None:
+    root, folder, instance = changed
     runs_before = {r.run_id for r in instance.get_runs()}
     tone(ffmpeg, folder / "music/bed.wav", 300, 2.0, title="New Tune")  # another track under the same name
     got = rebuild(root, instance)
@@ -279,8 +287,12 @@ def test_the_generated_cut_fills_the_musics_length_without_a_shot_twice_in_a_row
     ]
 
 
-def test_the_same_seed_rebuilds_nothing_and_a_new_seed_recuts(generated) -> None:
-    root, folder, instance = generated
+def test_the_same_seed_rebuilds_nothing_and_a_new_seed_recuts(generated, tmp_path: Path) -> None:
+    with forked_project(generated, tmp_path) as (root, folder, instance):
+        _new_seed_recuts(root, folder, instance)
+
+
+def _new_seed_recuts(root: Path, folder: Path, instance: dg.DagsterInstance) -> None:
     assert _nothing_rebuilt(root, instance)
     before = Timeline.from_json((folder / "05_Cache/timeline.json").read_text())
     set_spec(folder, generate={"seed": 8, "cut_frames": [6, 14]})

@@ -21,7 +21,14 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from tests.support.helpers import build_workspace, built_instance, decoded_audio_samples, ffmpeg_build, rebuild
+from tests.support.helpers import (
+    build_workspace,
+    built_instance,
+    decoded_audio_samples,
+    ffmpeg_build,
+    forked_project,
+    rebuild,
+)
 from tests.support.media_sources import luma_render
 from vidasm_assets.media.assembly import build_timeline
 from vidasm_assets.media.demo import write_project
@@ -70,9 +77,13 @@ def set_sequence(folder: Path, **changes: object) -> None:
     (folder / "project.json").write_text(json.dumps({**data, **changes}))
 
 
+OVERLAID = {"sequence": [SEQUENCE[0], {**SEQUENCE[1], "overlays": [ENTRY]}, SEQUENCE[2]], "overlays": [CUT_WIDE]}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
-    """The project built without overlays; what it made is kept (decoded) for the tests to compare with."""
+    """The project built without overlays, what it made kept (decoded) for the tests to compare with; then the
+    overlays added and built again: (root, folder, instance, before, what the second build materialized)."""
     root = tmp_path_factory.mktemp("overlays")
     folder = write_project(root, "ov", {"fps": FPS, "resolution": "128x72", "sequence": SEQUENCE,
                                         "exports": EXPORTS})  # fmt: skip
@@ -84,7 +95,16 @@ def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
         project = load_project(root, "ov")
         before = {p: (pictures(p), packets(p), decoded_audio_samples(p)) for p in
                   (project.cut_path(), *(project.delivery_path(e) for e in EXPORTS))}  # fmt: skip
-        yield root, folder, instance, before
+        set_sequence(folder, **OVERLAID)
+        yield root, folder, instance, before, rebuild(root, instance)
+
+
+@pytest.fixture
+def changed(built, tmp_path: Path):
+    """A copy of the overlaid build for a test that changes it: the other tests read ``built`` as it was made."""
+    root, folder, instance, _, _ = built
+    with forked_project((root, folder, instance), tmp_path) as copy:
+        yield copy
 
 
 def _compare(before: np.ndarray, after: np.ndarray, overlays: list[tuple[range, slice]]) -> None:
@@ -108,10 +128,8 @@ def test_overlays_are_drawn_where_they_are_and_nowhere_else(built) -> None:
     """Adding overlays rebuilds the roll-ups only (no shot's picture, sound or segment, from the event log); the
     cut and both deliveries show them in their frames and regions, hostile text included, the rest is unchanged
     (the bodies' packets byte for byte), the length and the sound's samples too."""
-    root, folder, instance, before = built
-    set_sequence(folder, sequence=[SEQUENCE[0], {**SEQUENCE[1], "overlays": [ENTRY]}, SEQUENCE[2]],
-                 overlays=[CUT_WIDE])  # fmt: skip
-    assert rebuild(root, instance) == ROLL_UPS
+    root, _, instance, before, rebuilt = built
+    assert rebuilt == ROLL_UPS
     project = load_project(root, "ov")
     gop = round(FPS * CUT_VIDEO.gop_seconds)
     for path, (pics, pkts, samples) in before.items():
@@ -139,7 +157,7 @@ def _cut_metadata(instance: dg.DagsterInstance) -> dict[str, str]:
 
 
 def test_the_edl_and_otio_carry_the_overlays(built) -> None:
-    root, _, _, _ = built
+    root = built[0]
     project = load_project(root, "ov")
     text = project.edl_path().read_text()
     events = list(pycmx.parse_cmx3600(io.StringIO(text)).events)
@@ -157,10 +175,10 @@ def test_the_edl_and_otio_carry_the_overlays(built) -> None:
     assert got == [("Jane Doe", 56, 10), (HOSTILE, 30, 12)]
 
 
-def test_changing_one_overlays_text_renders_that_overlay_only(built) -> None:
+def test_changing_one_overlays_text_renders_that_overlay_only(changed) -> None:
     """Make-like: the roll-ups re-join, only the sections drawing that overlay are rendered (the old ones removed),
     every other cached section is the same file; the picture changes only in that overlay's frames."""
-    root, folder, instance, _ = built
+    root, folder, instance = changed
     project = load_project(root, "ov")
     cache = {w: project.cache_dir / "transitions" / w for w in ("cut", "proxy")}
     was = {w: sections(f) for w, f in cache.items()}
@@ -193,7 +211,7 @@ def test_changing_one_overlays_text_renders_that_overlay_only(built) -> None:
 
 
 def test_an_overlay_past_its_entry_fails_naming_it(built, tmp_path: Path) -> None:
-    _, folder, _, _ = built
+    folder = built[1]
     spec = {
         "fps": FPS,
         "resolution": "128x72",

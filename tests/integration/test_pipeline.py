@@ -22,6 +22,7 @@ from ..support.helpers import (
     Built,
     build_workspace,
     decoded_audio_samples,
+    forked,
     last_storage_id,
     loudness,
     materialized_since,
@@ -199,23 +200,22 @@ def test_nothing_rebuilds_when_nothing_changed(built) -> None:
     assert materialized_since(instance, mark) == set()
 
 
-def _restore(built: Built, undo) -> None:
-    """Undo a test's change to the module's workspace and rebuild it, so the next test finds it as built (no
-    test depends on what another left behind)."""
-    undo()
-    assert all(o.success for o in build_workspace(built.instance, built.root))
+@pytest.fixture
+def changed(built: Built, tmp_path: Path):
+    """A copy of the module's build for a test that changes it: the other tests read ``built`` as it was made."""
+    with forked(built.root, built.instance, tmp_path) as (root, instance):
+        yield Built(root, instance, [])
 
 
-def test_rebuild_set_after_one_new_version(built, ffmpeg: str, request: pytest.FixtureRequest) -> None:
+def test_rebuild_set_after_one_new_version(changed: Built, ffmpeg: str) -> None:
     """A new version of one shot rebuilds that shot and its project's roll-ups, nothing else."""
-    root, instance = built.root, built.instance
+    root, instance = changed.root, changed.instance
     old_beta_cut = (root / "beta" / "05_Cache" / "cut" / "beta_cut.mov").stat().st_mtime_ns
-    v2 = make_render(
+    make_render(
         ffmpeg,
         root / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4",
         RenderSpec(640, 360, "30", 1.0, -12),
     )
-    request.addfinalizer(lambda: _restore(built, v2.unlink))
     mark = last_storage_id(instance)
     outcomes = build_workspace(instance, root)
     assert all(o.success for o in outcomes)
@@ -236,11 +236,8 @@ def test_rebuild_set_after_one_new_version(built, ffmpeg: str, request: pytest.F
         assert c.streams.video[0].frames == 48 + 24 + 48 + 24
 
 
-def test_loudness_target_change_rebuilds_only_audio(built, request: pytest.FixtureRequest) -> None:
-    root, instance = built.root, built.instance
-    pj = root / "beta" / "project.json"
-    before = pj.read_text()
-    request.addfinalizer(lambda: _restore(built, lambda: pj.write_text(before)))
+def test_loudness_target_change_rebuilds_only_audio(changed: Built) -> None:
+    root, instance = changed.root, changed.instance
     set_spec(root / "beta", audio={"loudness_lufs": -20, "true_peak_db": -1.0})
     mark = last_storage_id(instance)
     assert all(o.success for o in build_workspace(instance, root))
@@ -248,8 +245,8 @@ def test_loudness_target_change_rebuilds_only_audio(built, request: pytest.Fixtu
     assert got == {"beta/audio[b010]", "beta/audio[b020]", "beta/cut", "beta/delivery_web"}
 
 
-def test_broken_render_fails_narrowly_and_keeps_previous_outputs(built, ffmpeg: str) -> None:
-    root, instance = built.root, built.instance
+def test_broken_render_fails_narrowly_and_keeps_previous_outputs(changed: Built, ffmpeg: str) -> None:
+    root, instance = changed.root, changed.instance
     project = discover_projects(root).projects["alpha"]
     cut_before = project.cut_path().read_bytes()
     web_before = project.delivery_path("web").read_bytes()
@@ -371,13 +368,11 @@ def test_source_timecode_style_and_record_start(tmp_path: Path, make_project, in
     assert frames == video_frames_and_duration(tmp_path / "gamma" / "05_Cache" / "cut" / "gamma_cut.mov")[0] == expected
 
 
-def test_pixels_only_change_leaves_editorial_alone(built, ffmpeg: str, request: pytest.FixtureRequest) -> None:
+def test_pixels_only_change_leaves_editorial_alone(changed: Built, ffmpeg: str) -> None:
     """Same take, same length, new pixels: the shot and cut rebuild, the EDL and timelines do not."""
-    root, instance = built.root, built.instance
+    root, instance = changed.root, changed.instance
     project = discover_projects(root).projects["beta"]
     path = project.select_take("b010").path
-    original = path.read_bytes()
-    request.addfinalizer(lambda: _restore(built, lambda: path.write_bytes(original)))
     make_render(ffmpeg, path, RenderSpec(320, 180, "25", 1.2, -18, pattern="smptehdbars"))
     mark = last_storage_id(instance)
     assert all(o.success for o in build_workspace(instance, root))

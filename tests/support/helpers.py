@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -116,3 +117,31 @@ def built_instance(root: Path, home: Path) -> Iterator[dg.DagsterInstance]:
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         rebuild(root, instance)
         yield instance
+
+
+@contextlib.contextmanager
+def forked(root: Path, instance: dg.DagsterInstance, into: Path) -> Iterator[tuple[Path, dg.DagsterInstance]]:
+    """A copy of a built workspace and of the instance it was built in, for a test that changes it: the module's
+    build stays as it was, so every test holds in any order.
+
+    The copy is a moved workspace, so this checks what a move costs on the way: the first build rewrites each
+    project's timeline and OTIO/FCP XML only (they name the renders by path; nothing is encoded again), a second
+    build nothing."""
+    shutil.copytree(root, into / "workspace", symlinks=True)  # copy2: modification times kept, as mv and rsync -a
+    shutil.copytree(instance.root_directory, into / "home", symlinks=True)
+    projects = sorted(p.parent.name for p in (into / "workspace").glob("*/project.json"))
+    with dg.DagsterInstance.local_temp(tempdir=str(into / "home")) as copy:
+        assert rebuild(into / "workspace", copy) == {f"{p}/{a}" for p in projects for a in ("timeline", "otio")}
+        mark = last_storage_id(copy)
+        assert build_workspace(copy, into / "workspace") == [] and materialized_since(copy, mark) == set()
+        yield into / "workspace", copy
+
+
+@contextlib.contextmanager
+def forked_project(
+    built: tuple[Path, Path, dg.DagsterInstance], into: Path
+) -> Iterator[tuple[Path, Path, dg.DagsterInstance]]:
+    """``forked`` for a module's ``(root, project folder, instance)`` build: the copy in the same shape."""
+    root, folder, instance = built
+    with forked(root, instance, into) as (copy, copied):
+        yield copy, copy / folder.relative_to(root), copied

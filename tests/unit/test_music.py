@@ -151,7 +151,7 @@ def test_music_enters_the_mix_otio_and_deliveries_only_when_there_is_music(tmp_p
     assert plain["delivery_web"].values == {"preset": BUILTIN_PRESETS["web"].settings(), "cut": plain["cut"].version}
     assert music["delivery_web"].values["mix"] == music["mix"].version
     assert music["cut"] == plain["cut"] and music["edl"] == plain["edl"]
-    assert music["otio"].values == {"timeline": plain["timeline"].version, "music": "m1"}
+    assert music["otio"].values == {"timeline": plain["timeline"].version, "location": str(project.root), "music": "m1"}
     other = v.rollup_inputs(project, tl, {"sh010": ("a", "b")}, music_v="m2")
     assert other["mix"].version != music["mix"].version
     assert other["delivery_web"].version != music["delivery_web"].version

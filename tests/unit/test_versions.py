@@ -58,6 +58,37 @@ def test_decide(recorded, recorded_inputs, on_disk, failed, last_failed, force, 
     assert got == (state, reason)
 
 
+def test_a_moved_output_is_stale_only_once_it_is_fresh_otherwise() -> None:
+    def decide(on_disk: str | None, moved: bool) -> tuple[str, str]:
+        return v.decide(PIC, recorded=PIC.version, recorded_inputs=_rec(PIC), on_disk=on_disk, failed_checks=[],
+                        last_run_failed=False, moved=moved)  # fmt: skip
+
+    assert decide(PIC.version, moved=True) == ("stale", "it names its renders at their old path (the workspace moved)")
+    assert decide(None, moved=True)[0] == "missing" and decide(PIC.version, moved=False) == ("fresh", "")
+
+
+def test_the_timeline_version_does_not_depend_on_where_the_workspace_is() -> None:
+    """Its files are relative to the project folder: the same project mounted at two paths has one timeline (and
+    so one cut and one set of deliveries); the OTIO/FCP XML name the files by absolute URL, so they follow the
+    location, and the reason says so."""
+    from vidasm_assets.media.rates import Rate
+    from vidasm_assets.media.timeline import Timeline, TimelineClip
+
+    def timeline(root: str) -> Timeline:
+        clip = TimelineClip(shot="sh010", take="v001", clip_name="sh010_v001", frames=48,
+                            source_path=f"{root}/03_Renders/sh010/sh010_v001.mp4")  # fmt: skip
+        return Timeline("p", Rate(24), (clip,))
+
+    here, there = Path("/mnt/a/p"), Path("/Volumes/b/p")
+    tv = v.timeline_inputs(timeline(str(here)), here)
+    assert tv == v.timeline_inputs(timeline(str(there)), there)
+    assert tv.values["timeline"]["clips"][0]["source_path"] == "03_Renders/sh010/sh010_v001.mp4"
+    assert tv != v.timeline_inputs(timeline(str(there)), here)  # files outside the project stay absolute
+    otio_here, otio_there = v.otio_inputs(tv.version, here), v.otio_inputs(tv.version, there)
+    assert otio_here.version != otio_there.version
+    assert v.explain(otio_there, otio_here.to_record()) == "the workspace moved: /mnt/a/p -> /Volumes/b/p"
+
+
 def test_a_cut_says_which_shots_changed() -> None:
     before = v.cut_inputs("tl", {"sh010": ("p1", "a1"), "sh020": ("p2", "a2")})
     after = v.cut_inputs("tl", {"sh010": ("p1", "a1"), "sh020": ("p2b", "a2")})

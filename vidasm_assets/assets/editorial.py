@@ -27,7 +27,7 @@ def timeline_asset(p: ProjectScope) -> dg.AssetsDefinition:
         meter = StepMeter()
         project = workspace.project(p.name)
         tl = build_timeline(project)
-        mine = v.timeline_inputs(tl)
+        mine = v.timeline_inputs(tl, project.root)
         with stamped(project.stamps(n.TIMELINE, None, mine.version)):
             write_text_atomic(project.timeline_path(), tl.to_json())
         unreadable = [f"{c.shot}: {c.source_timecode_error}" for c in tl.clips if c.source_timecode_error]
@@ -62,7 +62,7 @@ def _write_edl(project: Project, tl: Timeline, tv: str, **_music: object) -> tup
 def _write_otio(
     project: Project, tl: Timeline, tv: str, music: dict | None = None, music_v: str | None = None
 ) -> tuple[v.Inputs, dict]:
-    mine = v.otio_inputs(tv, music_v)
+    mine = v.otio_inputs(tv, project.root, music_v)
     with stamped(project.stamps(n.OTIO, None, mine.version)):
         write_otio(tl, project.otio_path(), music=music, root=project.root)
         write_fcp_xml(tl, project.fcp_xml_path())

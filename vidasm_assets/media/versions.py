@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path, PurePath
 from typing import Any
 
 from . import transitions
@@ -190,9 +191,23 @@ def shot_inputs(
 # ---------------------------------------------------------------- project roll-ups
 
 
-def timeline_inputs(timeline: Timeline) -> Inputs:
-    """The timeline: its editorial content (order, takes, lengths, source timecodes, story metadata)."""
-    return Inputs(Asset.TIMELINE, {"timeline": timeline.to_dict()})
+def located_timeline(timeline: Timeline, root: Path) -> dict[str, Any]:
+    """The timeline as a dict, each clip's file relative to the project folder ``root`` (files outside it stay as
+    they are): what the timeline says wherever the workspace is mounted."""
+    out = timeline.to_dict()
+    for clip in out["clips"]:
+        path = PurePath(clip["source_path"])
+        if clip["source_path"] and path.is_relative_to(root):
+            clip["source_path"] = path.relative_to(root).as_posix()
+    return out
+
+
+def timeline_inputs(timeline: Timeline, root: Path) -> Inputs:
+    """The timeline: its editorial content (order, takes, lengths, source timecodes, story metadata), with its
+    files relative to the project folder ``root``: a workspace moved or mounted at another path keeps every
+    version, so its cut and deliveries are not encoded again (the timeline file itself is rewritten, and the
+    OTIO/FCP XML, which name the files by absolute URL; ``planner``)."""
+    return Inputs(Asset.TIMELINE, {"timeline": located_timeline(timeline, root)})
 
 
 def cut_inputs(timeline_v: str, shots: Mapping[str, tuple[str, str]], crossfade: str | None = None) -> Inputs:
@@ -215,9 +230,11 @@ def edl_inputs(timeline_v: str, style: str) -> Inputs:
     return Inputs(Asset.EDL, {"timeline": timeline_v, "editorial.edl_style": style})
 
 
-def otio_inputs(timeline_v: str, music_v: str | None = None) -> Inputs:
-    """The OTIO/FCP XML: the timeline and, with a music bed, the music (its track in the .otio)."""
-    return Inputs(Asset.OTIO, {"timeline": timeline_v, **({"music": music_v} if music_v else {})})
+def otio_inputs(timeline_v: str, root: Path, music_v: str | None = None) -> Inputs:
+    """The OTIO/FCP XML: the timeline, the project folder ``root`` (both files name the media by absolute file
+    URL: a moved workspace rewrites them) and, with a music bed, the music (its track in the .otio)."""
+    values = {"timeline": timeline_v, "location": str(root), **({"music": music_v} if music_v else {})}
+    return Inputs(Asset.OTIO, values)
 
 
 def music_version(values: Mapping[str, Any]) -> str:
@@ -282,13 +299,13 @@ def rollup_inputs(
     """Every project-level asset's inputs, keyed by asset name (``delivery_<preset>`` for deliveries).
     ``segments``: preset -> shot -> segment version, for the presets that have segments; ``music_v``: the
     music's version when the project has a music bed (then a ``mix`` too)."""
-    tl = timeline_inputs(timeline)
+    tl = timeline_inputs(timeline, project.root)
     cut = cut_inputs(tl.version, shots, crossfade_of(timeline))
     out: dict[str, Inputs] = {
         Asset.TIMELINE.value: tl,
         Asset.CUT.value: cut,
         Asset.EDL.value: edl_inputs(tl.version, project.spec.editorial.edl_style),
-        Asset.OTIO.value: otio_inputs(tl.version, music_v),
+        Asset.OTIO.value: otio_inputs(tl.version, project.root, music_v),
     }
     mix = mix_inputs(project, cut.version, music_v) if music_v else None
     if mix is not None:
@@ -357,6 +374,9 @@ def explain(expected: Inputs, recorded: Mapping[str, Any] | None) -> str:
             reasons.append(f"{name.replace('_', '-')} " + _dict_change(was, now))
         elif name in ("timeline", "cut", "music", "mix"):
             reasons.append(f"the {name} changed")
+        elif name == "location":
+            reasons.append(f"the workspace moved: {_short(was, 60)} -> {_short(now, 60)}" if was else
+                           "where the media is now recorded")  # fmt: skip
         else:
             reasons.append(f"project.json {name}: {_short(was)} -> {_short(now)}")
     gone = [n for n in before if n not in expected.values]
@@ -379,12 +399,14 @@ def decide(
     failed_checks: list[str],
     last_run_failed: bool,
     force: bool = False,
+    moved: bool = False,
 ) -> tuple[State, str]:
     """Is one asset (partition) fresh, and if not, why: make's decision as a pure function.
 
     ``recorded`` is the data version of its latest materialization, ``on_disk`` the version its output files
     are stamped with (None: missing, unstamped or changed since). Fresh means all three agree with what the
-    inputs are now, and the output passed its blocking checks.
+    inputs are now, and the output passed its blocking checks. ``moved``: the output names its files by a path
+    that is no longer theirs (the timeline of a workspace moved to another path): rewritten, same version.
     """
     if force:
         return "stale", "forced (--all)"
@@ -396,6 +418,8 @@ def decide(
         state, reason = "missing", "output missing, unstamped or changed since it was built"
     elif on_disk != recorded:
         state, reason = "stale", "the output on disk is not the one recorded (an interrupted build)"
+    elif moved:
+        state, reason = "stale", "it names its renders at their old path (the workspace moved)"
     elif failed_checks:
         return "failed", f"failed check(s) {', '.join(failed_checks)}"
     else:
