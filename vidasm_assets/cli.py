@@ -34,23 +34,28 @@ WorkspaceOpt = Annotated[
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Argument(help="Where to write the demo workspace")] = Path("workspace"),
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Where to write the demo workspace (default: VIDASM_WORKSPACE, else ./workspace)"),
+    ] = None,
 ) -> None:
-    """Write a demo workspace of two small, deliberately heterogeneous projects (again: finish what is missing)."""
+    """Write a demo workspace of two small, deliberately heterogeneous projects (again: finish what is missing).
+    Where ``vidasm build`` looks by default, so the two commands agree."""
     from .media.demo import make_demo_workspace
     from .media.errors import VidasmError
     from .media.runner import find_ffmpeg
 
+    directory = workspace_root(directory)
     t0 = time.monotonic()
     try:
-        made = make_demo_workspace(find_ffmpeg(), directory.resolve())
+        made = make_demo_workspace(find_ffmpeg(), directory)
     except VidasmError as exc:  # FFmpeg's own words included; rerunning finishes what is missing
         console.print(f"[red]demo not complete[/]: {escape(str(exc))}")
         raise typer.Exit(1) from None
     if not made:
-        console.print(f"the demo workspace under {directory.resolve()} is complete: nothing to write")
+        console.print(f"the demo workspace under {directory} is complete: nothing to write")
         return
-    console.print(f"[green]wrote {len(made)} renders[/] under {directory.resolve()} in {time.monotonic() - t0:.1f} s")
+    console.print(f"[green]wrote {len(made)} renders[/] under {directory} in {time.monotonic() - t0:.1f} s")
 
 
 def _instance():

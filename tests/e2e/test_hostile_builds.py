@@ -329,3 +329,17 @@ def test_the_demo_shows_ffmpegs_error_when_generation_fails(tmp_path: Path) -> N
     assert code == 0, out
     assert sorted(discover_projects(root).projects) == ["teaser", "trailer"]
     assert [t.name for t in sorted(locked.iterdir())] == ["sh030_v001.mp4"]
+
+
+def test_demo_and_build_agree_on_the_workspace_when_it_is_set(tmp_path: Path) -> None:
+    """``VIDASM_WORKSPACE`` set and no folder given: ``vidasm demo`` writes where ``vidasm status`` and ``build``
+    look, not into the current directory."""
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    env = {**cli_env(tmp_path / "home"), "VIDASM_WORKSPACE": str(tmp_path / "ws")}
+    code, out = vidasm("demo", env=env, timeout=300, cwd=elsewhere)
+    assert code == 0, out
+    assert sorted(discover_projects(tmp_path / "ws").projects) == ["teaser", "trailer"]
+    assert list(elsewhere.iterdir()) == []
+    code, out = vidasm("status", env=env, timeout=300, cwd=elsewhere)
+    assert code == 0 and "teaser" in out and "trailer" in out, out
