@@ -60,6 +60,7 @@ from vidasm_assets.media.commands import (
     preset_size,
 )
 from vidasm_assets.media.demo import write_project
+from vidasm_assets.media.ffmpeg_tool import capabilities
 from vidasm_assets.media.loudness import measure_loudness
 from vidasm_assets.media.outputs import atomic_output
 from vidasm_assets.media.presets import (
@@ -267,6 +268,14 @@ def render_argv(
     ]  # fmt: skip
 
 
+def pattern_for(ffmpeg: str, index: int) -> str:
+    """``PATTERNS[index]``, or when this FFmpeg lacks that source (Debian's 5.1 has no ``zoneplate``, added in 6.1)
+    the next one it has: the generated media differs in that shot's picture only."""
+    have = capabilities(ffmpeg).filters
+    ring = PATTERNS[index % len(PATTERNS) :] + PATTERNS[: index % len(PATTERNS)]
+    return next(p for p in ring if p.split("=")[0] in have)
+
+
 def make_shot_render(
     ffmpeg: str, dest: Path, index: int, count: int, *, size: str, rate: Rate, seconds: float, version: int = 1
 ) -> Path:
@@ -278,7 +287,7 @@ def make_shot_render(
         argv = render_argv(
             ffmpeg,
             tmp,
-            PATTERNS[index % len(PATTERNS)],
+            pattern_for(ffmpeg, index),
             size=size,
             rate=rate,
             seconds=seconds,
