@@ -209,10 +209,10 @@ def music_graph(music_input: int, samples: int, spec: dict) -> list[str]:
               "[lvl]anull[bed]"]  # fmt: skip
     return [
         f"[{music_input}:a:0]{audio_prep_filter()},apad,atrim=end_sample={samples},asetpts=PTS-STARTPTS{fade_out},"
-        f"loudnorm=I={LOUDNESS + settings.level_db:g}:TP={TRUE_PEAK:g},aresample={AUDIO_RATE}[lvl]",
+        f"loudnorm=I={LOUDNESS + settings.level_db:g}:TP={TRUE_PEAK:g},{audio_prep_filter()}[lvl]",
         *ducked,
         f"[dlg0][bed]amix=inputs=2:duration=first:normalize=0,loudnorm=I={LOUDNESS:g}:TP={TRUE_PEAK:g},"
-        f"aresample={AUDIO_RATE},apad,atrim=end_sample={samples},asetpts=PTS-STARTPTS[a]",
+        f"{audio_prep_filter()},apad,atrim=end_sample={samples},asetpts=PTS-STARTPTS[a]",
     ]
 
 
