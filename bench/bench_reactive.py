@@ -146,6 +146,10 @@ def latency_bench(ffmpeg: str, changes: int, shots: int, tmp: Path) -> dict:
             print(f"change {n + 1}: {shot} latency {s['latency']:.1f} s, step compute {s['compute']:.1f} s, "
                   f"detect {s['detect']:.1f} s, launch {s['launch']:.1f} s, {len(runs)} runs {s['jobs']}",
                   flush=True)  # fmt: skip
+            for r in sorted(runs, key=lambda r: float(r["creationTime"])):  # which run did what, for the log
+                steps = [st["stepKey"] for st in r["stepStats"]]
+                print(f"  {r['jobName']} {r['status']} created +{float(r['creationTime']) - landed:.1f} s: "
+                      f"{', '.join(steps) or 'no step'}", flush=True)  # fmt: skip
         return {"samples": samples, "shots": shots}
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):
