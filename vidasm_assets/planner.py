@@ -8,7 +8,6 @@ assets can never disagree on what "fresh" means.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -147,10 +146,10 @@ def _timeline_moved(project: Project, tl: Timeline) -> bool:
     """The timeline file names the renders at other paths than ``tl`` (the workspace was moved or is mounted
     elsewhere); a missing or unreadable file is the stamps' business."""
     try:
-        written = json.loads(project.timeline_path().read_text())
-        return [c["source_path"] for c in written["clips"]] != [c.source_path for c in tl.clips]
+        written = Timeline.from_json(project.timeline_path().read_text())
     except (OSError, ValueError, KeyError, TypeError):
         return False
+    return [c.source_path for c in written.clips] != [c.source_path for c in tl.clips]
 
 
 def plan_project(

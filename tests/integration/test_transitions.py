@@ -18,7 +18,7 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from tests.support.helpers import build_workspace, built_instance, loudness, rebuild
+from tests.support.helpers import build_workspace, built_instance, forked_project, loudness, rebuild
 from tests.support.media_sources import luma_render
 from vidasm_assets.media import transitions
 from vidasm_assets.media.assembly import build_timeline
@@ -105,7 +105,9 @@ def record_frames(sequence: list[dict]) -> int:
     return sum(e.get("out", FRAMES) - e.get("in", 0) for e in sequence) - overlaps
 
 
-def _built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
+    """The project built as SEQUENCE says; read only (tests that change it use ``changed``)."""
     root = tmp_path_factory.mktemp("transitions")
     folder = write_project(root, "tr", {"fps": FPS, "resolution": "64x36", "sequence": SEQUENCE,
                                         "exports": EXPORTS})  # fmt: skip
@@ -116,16 +118,11 @@ def _built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
         yield root, folder, instance
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
-    """The project built as SEQUENCE says; read only (tests that change it use ``changed``)."""
-    yield from _built(tmp_path_factory, ffmpeg)
-
-
-@pytest.fixture(scope="module")
-def changed(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str):
-    """The same project built apart, for the tests that edit it: each holds in any order after the others."""
-    yield from _built(tmp_path_factory, ffmpeg)
+@pytest.fixture
+def changed(built, tmp_path: Path):
+    """A copy of the module's build for a test that changes it: the other tests read ``built`` as it was made."""
+    with forked_project(built, tmp_path) as copy:
+        yield copy
 
 
 def sources(folder: Path) -> dict[str, list[float]]:
