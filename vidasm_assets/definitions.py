@@ -19,7 +19,7 @@ from .media.errors import VidasmError
 from .media.presets import BUILTIN_PRESETS
 from .media.project import Project, discover_projects
 from .resources import FFmpegResource, WorkspaceResource
-from .sensors import build_render_sensor
+from .sensors import build_render_sensor, default_watch_seconds
 from .settings import workspace_root
 
 log = logging.getLogger("vidasm")
@@ -60,8 +60,12 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
     else:
         workspace = WorkspaceResource(root=dg.EnvVar("VIDASM_WORKSPACE"), **options)
     interval = int(os.environ.get("VIDASM_SENSOR_INTERVAL") or 30)
+    watch_env = os.environ.get("VIDASM_SENSOR_WATCH_SECONDS")  # unset: the rest of the daemon's loop if interval < 5
+    watch = float(watch_env) if watch_env else default_watch_seconds(interval)
     sensors = [
-        build_render_sensor(presets, jobs, minimum_interval_seconds=interval, music=music, segments=segments),
+        build_render_sensor(
+            presets, jobs, minimum_interval_seconds=interval, music=music, segments=segments, watch_seconds=watch
+        ),
         dg.AutomationConditionSensorDefinition(
             "vidasm_automation",
             target=dg.AssetSelection.all(),

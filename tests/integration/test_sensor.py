@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -12,8 +13,14 @@ import pytest
 from vidasm_assets.assets import names as n
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render
-from vidasm_assets.media.watch import WatchCursor, scan_workspace
-from vidasm_assets.sensors.renders import FACETS, SENSOR_NAME
+from vidasm_assets.media.watch import WatchCursor, scan_workspace, watch_signature
+from vidasm_assets.sensors.renders import (
+    DAEMON_LOOP_SECONDS,
+    FACETS,
+    SENSOR_NAME,
+    WATCH_MARGIN_SECONDS,
+    default_watch_seconds,
+)
 
 from ..support.helpers import build_workspace
 
@@ -263,3 +270,86 @@ def test_a_music_change_is_observed_and_automation_rebuilds_the_mix_otio_and_del
     asked = {a for a in rollups if result.get_num_requested(n.key("alpha", a))}
     assert asked == {n.MIX, n.OTIO, n.delivery("web")}  # requested together: no picture step among them
     assert not any(result.get_num_requested(n.key("beta", a)) for a in rollups if a != n.MIX)
+
+
+def _land_later(seconds: float, make) -> threading.Thread:
+    """``make()`` a render ``seconds`` from now, from another thread (an artist publishing during the tick)."""
+    th = threading.Thread(target=lambda: (time.sleep(seconds), make()), daemon=True)
+    th.start()
+    return th
+
+
+def test_a_watching_tick_sees_a_render_that_lands_during_it(ws: Path, instance, ffmpeg: str, tmp_path: Path,
+                                                           monkeypatch) -> None:  # fmt: skip
+    """With a watch window (the default at sensor intervals under the daemon's 5-s loop), a tick that found nothing
+    keeps watching the folders and answers as soon as a render lands and settles, with that shot's run: without
+    the watch it would have ended empty and the render waited for the next loop."""
+    monkeypatch.setenv("VIDASM_SENSOR_WATCH_SECONDS", "30")
+    t = Ticker(ws, instance, settle=1)
+    t.tick()  # first look: builds everything
+    part = tmp_path / "sh010_v002.mp4"
+    make_render(ffmpeg, part, RenderSpec(64, 36, "24", 0.5, -9))
+    age(part, time.time() - 5)  # finished writing a while ago: settled as soon as it is renamed in
+    th = _land_later(0.5, lambda: part.rename(ws / "alpha" / "03_Renders" / "sh010" / part.name))
+    t0 = time.monotonic()
+    data = t.tick()
+    took = time.monotonic() - t0
+    th.join()
+    assert runs(data) == {through_to_delivery("alpha", "sh010")}
+    assert took < 30, "the tick watched its whole window instead of answering when the render landed"
+
+
+def test_a_watching_tick_waits_for_a_fresh_render_to_settle(ws: Path, instance, ffmpeg: str, tmp_path: Path,
+                                                           monkeypatch) -> None:  # fmt: skip
+    """A render written into the shot folder during the watch counts only once it has been still for the settle
+    time, still inside the same tick."""
+    monkeypatch.setenv("VIDASM_SENSOR_WATCH_SECONDS", "30")
+    t = Ticker(ws, instance, settle=1)
+    t.tick()
+    dest = ws / "beta" / "03_Renders" / "b010" / "b010_v002.mp4"
+    th = _land_later(0.3, lambda: make_render(ffmpeg, dest, RenderSpec(64, 36, "25", 0.5, -9)))
+    t0 = time.monotonic()
+    data = t.tick()
+    took = time.monotonic() - t0
+    th.join()
+    assert runs(data) == {through_to_delivery("beta", "b010")}
+    assert dest.stat().st_mtime + 1 <= time.time(), "picked up before it had been still for the settle time"
+    assert took < 30
+
+
+def test_a_tick_with_nothing_to_see_watches_its_window_and_ends_empty(ws: Path, instance, monkeypatch) -> None:
+    monkeypatch.setenv("VIDASM_SENSOR_WATCH_SECONDS", "0.6")
+    t = Ticker(ws, instance)
+    t.tick()
+    t0 = time.monotonic()
+    data = t.tick()
+    assert time.monotonic() - t0 >= 0.6
+    assert runs(data) == set() and not data.asset_events
+
+
+def test_the_watch_window_fills_the_daemons_loop_only_at_short_intervals() -> None:
+    assert default_watch_seconds(1) == DAEMON_LOOP_SECONDS - WATCH_MARGIN_SECONDS
+    assert default_watch_seconds(DAEMON_LOOP_SECONDS) == 0 and default_watch_seconds(30) == 0
+
+
+def test_the_watch_signature_moves_on_what_the_sensor_acts_on(ws: Path) -> None:
+    """A new render, a new shot folder, a project.json edit and a new project move the stat signature; reading a
+    render does not (it is what a full look is for)."""
+    known = {"alpha", "beta"}
+    cursor = scan_workspace(ws, WatchCursor(), known_projects=known, spec_versions=FACETS).cursor
+    sig = watch_signature(ws, cursor)
+    assert watch_signature(ws, cursor) == sig
+    (ws / "alpha" / "03_Renders" / "sh010" / "sh010_v001.mp4").read_bytes()
+    assert watch_signature(ws, cursor) == sig
+    steps = [
+        lambda: (ws / "alpha" / "03_Renders" / "sh010" / "sh010_v002.mp4").write_bytes(b"x"),
+        lambda: (ws / "alpha" / "03_Renders" / "sh030").mkdir(),
+        lambda: (ws / "beta" / "project.json").write_text((ws / "beta" / "project.json").read_text() + "\n "),
+        lambda: (ws / "gamma").mkdir(),
+    ]
+    for i, step in enumerate(steps):
+        time.sleep(0.02)  # a new mtime even on a coarse clock
+        step()
+        now = watch_signature(ws, cursor)
+        assert now != sig, f"step {i} did not move the signature"
+        sig = now

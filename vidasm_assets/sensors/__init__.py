@@ -1,3 +1,3 @@
-from .renders import build_render_sensor
+from .renders import build_render_sensor, default_watch_seconds
 
-__all__ = ["build_render_sensor"]
+__all__ = ["build_render_sensor", "default_watch_seconds"]

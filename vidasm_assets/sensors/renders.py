@@ -32,11 +32,17 @@ from ..media.fingerprints import load_fingerprints, save_fingerprints
 from ..media.music import music_values
 from ..media.project import Project
 from ..media.ranges import shot_uses
-from ..media.watch import ProjectChanges, WatchCursor, scan_workspace
+from ..media.watch import ProjectChanges, ScanResult, WatchCursor, scan_workspace, wait_for_change
 from ..reload import reload_code_location
 from ..resources import WorkspaceResource
 
 SENSOR_NAME = "render_sensor"
+DAEMON_LOOP_SECONDS = 5
+"""Dagster's sensor daemon evaluates sensors once per loop of at least 5 s, whatever a sensor's interval
+(``MIN_INTERVAL_LOOP_TIME`` in ``dagster/_daemon/sensor.py``, 1.13.27; measured: BENCHMARKS.md "Reacting to
+renders")."""
+WATCH_MARGIN_SECONDS = 1
+"""A watching tick ends this long before the daemon's next loop, so the next tick is not delayed by it."""
 RELOAD_RETRY_SECONDS = 300
 """A reload asked for a new project that still is not in the code location is asked again after this long."""
 
@@ -256,6 +262,34 @@ def announce_new_projects(
     )
 
 
+def default_watch_seconds(minimum_interval_seconds: int) -> float:
+    """How long a tick that found nothing keeps watching (``media.watch.wait_for_change``): the rest of the
+    daemon's loop when the sensor's interval is shorter than the loop (a render is then seen within a poll of
+    landing, not at the next loop: up to 5 s later), else 0 (a tick every ``minimum_interval_seconds``)."""
+    if minimum_interval_seconds >= DAEMON_LOOP_SECONDS:
+        return 0.0
+    return float(DAEMON_LOOP_SECONDS - WATCH_MARGIN_SECONDS)
+
+
+def look_and_watch(
+    workspace: WorkspaceResource, projects: set[str], cursor: WatchCursor, watch_seconds: float
+) -> ScanResult:
+    """One look at the workspace (``scan_workspace``); while it finds nothing to do, watch the folders
+    (``wait_for_change``) and look again when something moved, for up to ``watch_seconds`` in all."""
+    until = time.monotonic() + watch_seconds
+
+    def look(cursor: WatchCursor) -> ScanResult:
+        return scan_workspace(workspace.path, cursor, known_projects=projects, spec_versions=FACETS,
+                              settle_seconds=workspace.settle_seconds)  # fmt: skip
+
+    res = look(cursor)
+    while not (res.deferred or any(not ch.empty for ch in res.changes)) and (left := until - time.monotonic()) > 0:
+        if not wait_for_change(workspace.path, res.cursor, seconds=left, settle_seconds=workspace.settle_seconds):
+            break
+        res = look(res.cursor)
+    return res
+
+
 def build_render_sensor(
     presets: dict[str, list[str]],
     jobs: list,
@@ -263,10 +297,13 @@ def build_render_sensor(
     minimum_interval_seconds: int = 30,
     music: set[str] | None = None,
     segments: dict[str, list[str]] | None = None,
+    watch_seconds: float = 0.0,
 ) -> dg.SensorDefinition:
     """``presets`` maps each project in this code location to its delivery presets; ``music``: the projects whose
     definitions have the music assets (a music change is observed like a project.json facet, and automation
-    rebuilds the mix, the OTIO and the deliveries); ``segments``: each project's per-shot segment assets."""
+    rebuilds the mix, the OTIO and the deliveries); ``segments``: each project's per-shot segment assets;
+    ``watch_seconds``: how long a tick that found nothing to do keeps watching the folders with stats
+    (``default_watch_seconds``) before it ends, returning as soon as something lands and has settled."""
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -277,14 +314,7 @@ def build_render_sensor(
         "edits become shot partitions, observations and shot runs.",
     )
     def render_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource) -> dg.SensorResult:
-        cursor = WatchCursor.from_json(context.cursor)
-        res = scan_workspace(
-            workspace.path,
-            cursor,
-            known_projects=set(presets),
-            spec_versions=FACETS,
-            settle_seconds=workspace.settle_seconds,
-        )
+        res = look_and_watch(workspace, set(presets), WatchCursor.from_json(context.cursor), watch_seconds)
         if res.unknown_projects:
             announce_new_projects(context, workspace, res.cursor, res.unknown_projects)
         for name, err in res.broken_projects.items():
