@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import dagster as dg
 import pytest
 
 from vidasm_assets.assets import names as n
+from vidasm_assets.assets.records import recorded_observation
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_render
 from vidasm_assets.media.project import discover_projects
@@ -148,8 +150,15 @@ def test_the_sensors_one_run_per_change_leaves_automation_nothing(sh020_changed:
     """One changed shot of an idle project: the sensor asks for one run, the shot and every roll-up (its segment
     of each preset included); it builds everything, and automation then asks for nothing."""
     t = Ticker(sh020_changed.root, instance)
-    data = t.tick()
+    render = n.key("alpha", n.RENDER)
+    was = recorded_observation(instance, render, "sh020")
+    data = t.tick()  # the Ticker records the tick's observations, as the daemon does before it creates the run
     assert runs(data) == {through_to_delivery("alpha", "sh020", ("web", "proxy"), segments=("proxy",))}
+    # An automation tick between the sensor's tick and its run's creation: the render's new version is not
+    # observed yet (the run observes it), so nothing looks updated and nothing is asked for twice.
+    assert recorded_observation(instance, render, "sh020") == was
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=sh020_changed.cursor)
+    assert result.total_requested == 0, requested(result, "alpha")
     (req,) = data.run_requests
     r = t.defs.resolve_job_def(req.job_name).execute_in_process(
         instance=instance, partition_key=req.partition_key, asset_selection=list(req.asset_selection or []),
@@ -158,7 +167,9 @@ def test_the_sensors_one_run_per_change_leaves_automation_nothing(sh020_changed:
     assert r.success
     built = {(e.asset_key.path[1], e.partition) for e in r.get_asset_materialization_events()}
     assert (n.segments("proxy"), "sh020") in built and ("cut", None) in built
-    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=sh020_changed.cursor)
+    now = recorded_observation(instance, render, "sh020")  # the run's picture step observed what it built from
+    assert now not in (None, was) and now == json.loads(data.cursor)["shots"]["alpha"]["sh020"][3]
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=result.cursor)
     assert result.total_requested == 0, requested(result, "alpha")
     project = discover_projects(sh020_changed.root).projects["alpha"]
     assert [it.label for it in plan_project(instance, project, record=False).items if it.needs_build] == []

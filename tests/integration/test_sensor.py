@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from vidasm_assets.assets import names as n
+from vidasm_assets.assets.records import DATA_VERSION_TAG
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render
 from vidasm_assets.media.watch import WatchCursor, scan_workspace, watch_signature
@@ -53,8 +54,9 @@ def test_first_tick_adds_every_shot_and_launches_its_build(ws: Path, instance) -
     }
     observed = {(e.asset_key.to_user_string(), e.partition) for e in data.asset_events}
     assert ("alpha/render", "sh010") in observed and ("beta/edit_spec", None) in observed
-    # alpha: 2 renders + 3 facets + its web preset; beta: 1 render + 3 facets + web
-    assert len(observed) == 3 + 2 * 3 + 2 and ("alpha/preset_web", None) in observed
+    # alpha: 2 renders + 3 facets + its web preset; beta: 3 facets + web (its one run observes its render)
+    assert len(observed) == 2 + 2 * 3 + 2 and ("alpha/preset_web", None) in observed
+    assert ("beta/render", "b010") not in observed
     # nothing changed: nothing to do
     again = t.tick()
     assert runs(again) == set() and partition_changes(again) == set() and not again.asset_events
@@ -76,7 +78,48 @@ def test_new_version_rebuilds_that_shot_only(ws: Path, instance, ffmpeg: str) ->
     data = t.tick()
     assert runs(data) == {through_to_delivery("alpha", "sh020")}
     assert partition_changes(data) == set()
-    assert [(e.asset_key.to_user_string(), e.partition) for e in data.asset_events] == [("alpha/render", "sh020")]
+    # its one run observes the render it builds from (assets/shots.observe_render), not the tick
+    assert data.asset_events == []
+
+
+def test_a_render_left_to_a_run_that_never_observed_it_is_observed_once_the_run_is_over(
+    ws: Path, instance, ffmpeg: str, monkeypatch
+) -> None:
+    """The tick leaves a one-run change's render observation to that run's shot step. If the run ends without
+    recording it (canceled while queued, or failed before its first step), or never appears, a later tick records
+    it, so Dagster still sees the new render; while the run is queued, the observation stays the run's."""
+    import uuid
+
+    import dagster as dg
+
+    from vidasm_assets.sensors import renders
+
+    t = Ticker(ws, instance)
+    t.tick()
+    for n_, shot in enumerate(("sh020", "sh010")):
+        new = ws / "alpha" / "03_Renders" / shot / f"{shot}_v002.mp4"
+        age(make_render(ffmpeg, new, RenderSpec(64, 36, "24", 0.5, -12 - n_)))
+        data = t.tick()
+        assert runs(data) == {through_to_delivery("alpha", shot)} and data.asset_events == []
+        (req,) = data.run_requests
+        version = json.loads(data.cursor)["owed"][f"alpha/{shot}"][0]
+        assert req.tags[renders.OBSERVES_TAG] == version
+        if shot == "sh020":  # its run is starting, then canceled before it ran a step
+            queued = dg.DagsterRun(job_name=req.job_name, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTING,
+                                   tags=dict(req.tags))  # fmt: skip
+            instance.add_run(queued)
+            data = t.tick()
+            assert not data.asset_events and f"alpha/{shot}" in json.loads(data.cursor)["owed"]
+            instance.report_run_canceled(queued)
+        else:  # its run never appeared (the daemon failed to create it)
+            data = t.tick()
+            assert not data.asset_events  # not yet: the daemon creates it right after the tick
+            monkeypatch.setattr(renders, "OWED_SECONDS", 0)
+        data = t.tick()
+        late = [(e.asset_key.to_user_string(), e.partition, e.tags[DATA_VERSION_TAG]) for e in data.asset_events]
+        assert [e for e in late if e[0] == "alpha/render"] == [("alpha/render", shot, version)]
+        assert f"alpha/{shot}" not in json.loads(data.cursor).get("owed", {})
+        assert not [e for e in t.tick().asset_events if e.asset_key.path[0] == "alpha"]
 
 
 def test_a_change_while_its_project_builds_leaves_the_rollups_to_automation(ws: Path, instance, ffmpeg: str) -> None:

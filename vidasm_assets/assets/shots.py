@@ -23,6 +23,7 @@ from ..media.thumbnails import make_poster
 from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
 from .metadata import audio_report, image_markdown, media_metadata, picture_report
+from .records import DATA_VERSION_TAG, recorded_observation
 from .results import check_specs, result
 from .scope import ProjectScope
 
@@ -53,7 +54,22 @@ def shot_context(context: dg.AssetExecutionContext, workspace: WorkspaceResource
     fp = render_fingerprint(take, cache)
     save_fingerprints(project, cache)
     inputs = v.shot_inputs(fp, take.label, v.spec_facets(project), shot_uses(project, shot))
+    observe_render(context, project_name, shot, fp)
     return ShotContext(shot, project, take, info, inputs, meter)
+
+
+def observe_render(context: dg.AssetExecutionContext, project: str, shot: str, fp: str) -> None:
+    """Record the render this step builds from as the render partition's observed data version, unless the
+    instance already has it: Dagster then records it as this materialization's input version, so the built
+    shot is never shown stale against the render it was made from, whoever launched the run.
+
+    The render sensor leaves this observation to the run it launches for one changed shot and its roll-ups
+    (``sensors/renders.py``): an observation recorded by the sensor's tick lands before that run exists, and an
+    automation tick in between saw the timeline's render updated and nothing in progress, and built the timeline
+    a second time in a run of its own (measured: BENCHMARKS.md "Reacting to renders")."""
+    key = n.key(project, n.RENDER)
+    if recorded_observation(context.instance, key, shot) != fp:
+        context.log_event(dg.AssetObservation(asset_key=key, partition=shot, tags={DATA_VERSION_TAG: fp}))
 
 
 def take_metadata(take: Take, info: MediaInfo, inputs: v.Inputs) -> dict:

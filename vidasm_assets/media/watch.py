@@ -37,13 +37,15 @@ class ShotState:
 
 @dataclass
 class WatchCursor:
-    """Per project: shot -> state, facet -> spec version; plus files seen but not yet settled, and when a
-    code-location reload was last asked for each project folder the code location does not know yet."""
+    """Per project: shot -> state, facet -> spec version; plus files seen but not yet settled, when a
+    code-location reload was last asked for each project folder the code location does not know yet, and the
+    render observations left to the runs that build them (``sensors/renders.hand_to_runs``)."""
 
     shots: dict[str, dict[str, ShotState]] = field(default_factory=dict)
     specs: dict[str, dict[str, str]] = field(default_factory=dict)
     pending: dict[str, list[int | float]] = field(default_factory=dict)
     reloads: dict[str, float] = field(default_factory=dict)
+    owed: dict[str, list] = field(default_factory=dict)  # "project/shot" -> [render version its run observes, time]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -53,6 +55,7 @@ class WatchCursor:
                 "specs": self.specs,
                 "pending": self.pending,
                 **({"reloads": self.reloads} if self.reloads else {}),
+                **({"owed": self.owed} if self.owed else {}),
             },
             separators=(",", ":"),
         )
@@ -70,6 +73,7 @@ class WatchCursor:
             specs=d.get("specs", {}),
             pending=d.get("pending", {}),
             reloads=d.get("reloads", {}),
+            owed=d.get("owed", {}),
         )
 
 
@@ -118,7 +122,7 @@ def scan_workspace(
     ws = discover_projects(root)
     unknown = sorted(set(ws.projects) - known_projects)
     reloads = {p: t for p, t in cursor.reloads.items() if p in unknown}  # forgotten once the location knows it
-    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={}, reloads=reloads)
+    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={}, reloads=reloads, owed=dict(cursor.owed))
     result = ScanResult(new, [], unknown, {k: str(v) for k, v in ws.errors.items()})
     for name in ws.errors:  # keep what we knew; a broken project.json changes nothing until fixed
         if name in cursor.shots:

@@ -97,6 +97,51 @@ def _observations(instance: dg.DagsterInstance, ch: ProjectChanges, existing: se
     return events
 
 
+OBSERVES_TAG = "vidasm/observes"
+"""On a run through to delivery: the render version its shot step records as observed (``hand_to_runs``)."""
+OWED_SECONDS = 600
+"""An observation left to a run that never appeared (its creation failed) is recorded by the sensor after this."""
+
+
+def hand_to_runs(runs: list[dg.RunRequest], events: list, owed: dict[str, list]) -> tuple[list, list]:
+    """``runs`` and ``events`` without the render observations of the shots that get a run through to delivery:
+    those runs' shot steps record them (``assets/shots.observe_render``), once the run exists. Recorded by this
+    tick they would land first, and an automation tick in between would see the timeline's render updated and
+    nothing in progress, and build the timeline a second time in a run of its own. Each is noted in ``owed``
+    (``"project/shot" -> [version, time]``) and its run tagged ``OBSERVES_TAG``."""
+    through = {(r.tags.get("vidasm/project"), r.partition_key) for r in runs if r.tags.get("vidasm/through")}
+    kept, handed = [], {}
+    for e in events:
+        project = e.asset_key.path[0]
+        if e.asset_key == n.key(project, n.RENDER) and (project, e.partition) in through:
+            handed[(project, e.partition)] = (e.tags or {})[DATA_VERSION_TAG]
+            owed[f"{project}/{e.partition}"] = [handed[(project, e.partition)], time.time()]
+        else:
+            kept.append(e)
+    tagged = []
+    for r in runs:
+        version = handed.get((r.tags.get("vidasm/project"), r.partition_key))
+        tagged.append(r.with_replaced_attrs(tags={**r.tags, OBSERVES_TAG: version}) if version else r)
+    return tagged, kept
+
+
+def owed_observations(instance: dg.DagsterInstance, owed: dict[str, list]) -> list:
+    """The render observations left to runs (``hand_to_runs``) that ended without recording them (canceled while
+    queued, or failed before their first step), or that never appeared within ``OWED_SECONDS``: recorded now,
+    so Dagster still sees the new render. An entry waits while its run is queued or in progress."""
+    late = []
+    for entry, (version, since) in list(owed.items()):
+        project, shot = entry.split("/", 1)
+        found = instance.get_runs(filters=dg.RunsFilter(tags={OBSERVES_TAG: version}), limit=1)
+        if (found and not found[0].is_finished) or (not found and time.time() - since < OWED_SECONDS):
+            continue
+        del owed[entry]
+        if recorded_observation(instance, n.key(project, n.RENDER), shot) != version:
+            late.append(dg.AssetObservation(asset_key=n.key(project, n.RENDER), partition=shot,
+                                            tags={DATA_VERSION_TAG: version}))  # fmt: skip
+    return late
+
+
 def _preset_observations(instance: dg.DagsterInstance, project: Project) -> list[dg.AssetObservation]:
     """The exported presets whose settings moved since last observed: their segments and delivery go stale (and
     automation rebuilds those, only those)."""
@@ -212,7 +257,9 @@ def _project_requests(
         events += _reconcile(instance, workspace, ch, fresh)
     if len(runs) == 1 and not remove and not busy:
         # the common case, one shot changed: the shot and its roll-ups in one run (many shots: one run each,
-        # and the roll-ups once by automation when they are all done)
+        # and the roll-ups once by automation when they are all done). That run's shot step records the render's
+        # observation (``assets/shots.observe_render``): recorded here, it would land before the run exists, and
+        # an automation tick in between would build the timeline again in a run of its own (``hand_to_runs``).
         runs = [through_to_delivery(runs[0], P, rollup_keys(P, presets, music), segments or [])]
     if remove and not runs:
         # Nothing upstream will materialize, so automation would not notice: reassemble without the shot.
@@ -323,6 +370,7 @@ def build_render_sensor(
         partition_requests: list = []
         events: list[dg.AssetObservation] = []
         busy = busy_projects(context.instance, presets) if res.changes else set()  # one query per tick
+        events += owed_observations(context.instance, res.cursor.owed)
         for ch in res.changes:
             for msg in ch.errors:
                 context.log.warning(f"{ch.project}/{msg}")
@@ -341,6 +389,7 @@ def build_render_sensor(
             runs += r
             partition_requests += p
             events += e
+        runs, events = hand_to_runs(runs, events, res.cursor.owed)
         if res.deferred:
             context.log.info(f"{res.deferred} shot(s) left for the next tick (hashing budget)")
         context.log.info(f"{len(runs)} run request(s), {len(events)} observation(s)")
