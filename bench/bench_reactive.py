@@ -215,7 +215,8 @@ instance, vidasm's dagster.yaml), sensor and automation at a 1 s interval, settl
 project at 640x360 24 fps, 3 s shots. Each change atomically renames a new version of one shot into
 `03_Renders`. "Step compute" is the sum of the step durations of the runs the change caused (FFmpeg plus probing
 inside the steps); the rest is orchestration, split into "detect" (landing to the first run created: the
-sensor's tick; Dagster's sensor daemon loops every 5 s at most, whatever the sensor's interval), "launch" (that
+sensor's tick; Dagster's sensor daemon loops every 5 s at most, and a tick that found nothing watches the
+folders for 4 s of it), "launch" (that
 run created to its first step: the run queue, checked every second, and the run-worker process start with its
 code loading) and "between" (gaps between steps and runs up to the last step's end).
 
