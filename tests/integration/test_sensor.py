@@ -315,6 +315,30 @@ def test_a_music_change_is_observed_and_automation_rebuilds_the_mix_otio_and_del
     assert not any(result.get_num_requested(n.key("beta", a)) for a in rollups if a != n.MIX)
 
 
+def test_a_music_track_still_being_copied_waits_for_the_settle_time(ws: Path, instance, ffmpeg: str) -> None:
+    """A track copied into music/ under its own name is seen part-written: its new version counts only once it
+    has been still for the settle time, like a render's (before, the half-copied file was observed and mixed)."""
+    import subprocess
+
+    dest = ws / "alpha" / "music" / "bed.wav"
+    dest.parent.mkdir()
+
+    def track(hz: int) -> None:
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=f={hz}:d=0.4", str(dest)], check=True)
+
+    track(200)
+    age(dest.parent)
+    t = Ticker(ws, instance, settle=30)
+    t.tick()
+    track(300)  # written just now
+    data = t.tick()
+    assert not [e for e in data.asset_events if e.asset_key.path[-1] == n.MUSIC]
+    assert str(dest) in json.loads(data.cursor)["pending"]
+    age(dest, time.time() - 31)  # still for longer than the settle time
+    data = t.tick()
+    assert {e.asset_key.to_user_string() for e in data.asset_events} == {"alpha/music"}
+
+
 def _land_later(seconds: float, make) -> threading.Thread:
     """``make()`` a render ``seconds`` from now, from another thread (an artist publishing during the tick)."""
     th = threading.Thread(target=lambda: (time.sleep(seconds), make()), daemon=True)

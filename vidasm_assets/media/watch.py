@@ -173,8 +173,15 @@ def _scan_project(project: Project, look: _Look, spec_versions: dict[str, Any]) 
             kept[shot] = prev
     ch.removed = sorted(set(old) - set(ch.shots))
     look.new.shots[name] = kept
-    versions = {facet: fn(project) for facet, fn in spec_versions.items()}
     before = look.cursor.specs.get(name, {})
+    versions = {}
+    for facet, fn in spec_versions.items():
+        young = _young_tracks(project, look) if facet == MUSIC_FACET else []
+        if young:  # a track still being copied in: the music is what it was until it has settled
+            versions[facet] = before.get(facet, "")
+            ch.waiting += young
+        else:
+            versions[facet] = fn(project)
     ch.specs = {f: v for f, v in versions.items() if before.get(f) != v}
     ch.versions = versions
     ch.fingerprints = {s: st.fp for s, st in kept.items()}
@@ -182,6 +189,25 @@ def _scan_project(project: Project, look: _Look, spec_versions: dict[str, Any]) 
     look.new.specs[name] = versions
     save_fingerprints(project, cache)  # writes only entries that changed
     return ch
+
+
+MUSIC_FACET = MUSIC_DIR
+"""The facet whose files (the music tracks) must have settled like renders before their new version counts."""
+
+
+def _young_tracks(project: Project, look: _Look) -> list[str]:
+    """The music tracks not yet still for the settle time (by mtime), each noted as pending so a watching tick
+    looks again when it has settled. A copy into ``music/`` under the track's own name is seen part-written."""
+    young = []
+    for path in project.music_tracks():
+        try:
+            st = path.stat()
+        except OSError:  # missing or unreadable: the fingerprint names it
+            continue
+        if look.now - st.st_mtime_ns / 1e9 < look.settle_seconds:
+            look.new.pending[str(path)] = _pending(look.cursor.pending.get(str(path)), st, look.now)
+            young.append(path.name)
+    return young
 
 
 def _look_at_shot(
