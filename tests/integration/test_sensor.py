@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vidasm_assets.assets import names as n
-from vidasm_assets.assets.records import DATA_VERSION_TAG
+from vidasm_assets.assets.records import DATA_VERSION_TAG, HANDED_TAG, handed_observations
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render
 from vidasm_assets.media.watch import WatchCursor, scan_workspace, watch_signature
@@ -53,10 +53,15 @@ def test_first_tick_adds_every_shot_and_launches_its_build(ws: Path, instance) -
         through_to_delivery("beta", "b010"),  # beta's only shot: it goes on to the roll-ups in the same run
     }
     observed = {(e.asset_key.to_user_string(), e.partition) for e in data.asset_events}
-    assert ("alpha/render", "sh010") in observed and ("beta/edit_spec", None) in observed
-    # alpha: 2 renders + 3 facets + its web preset; beta: 3 facets + web (its one run observes its render)
-    assert len(observed) == 2 + 2 * 3 + 2 and ("alpha/preset_web", None) in observed
-    assert ("beta/render", "b010") not in observed
+    assert ("alpha/render", "sh010") in observed and ("alpha/edit_spec", None) in observed
+    # alpha: 2 renders + 3 facets + its web preset; beta: none (its one run records its render, facets and preset)
+    assert len(observed) == 2 + 3 + 1 and ("alpha/preset_web", None) in observed
+    assert not [o for o in observed if o[0].startswith("beta/")]
+    (beta,) = [r for r in data.run_requests if r.job_name == n.shot_to_delivery_job_name("beta")]
+    assert {(o.asset_key.to_user_string(), o.partition) for o in handed_observations(beta.tags[HANDED_TAG])} == {
+        ("beta/render", "b010"), ("beta/edit_spec", None), ("beta/picture_spec", None), ("beta/audio_spec", None),
+        ("beta/preset_web", None),
+    }  # fmt: skip
     # nothing changed: nothing to do
     again = t.tick()
     assert runs(again) == set() and partition_changes(again) == set() and not again.asset_events
@@ -102,8 +107,10 @@ def test_a_render_left_to_a_run_that_never_observed_it_is_observed_once_the_run_
         data = t.tick()
         assert runs(data) == {through_to_delivery("alpha", shot)} and data.asset_events == []
         (req,) = data.run_requests
-        version = json.loads(data.cursor)["owed"][f"alpha/{shot}"][0]
-        assert req.tags[renders.OBSERVES_TAG] == version
+        tag = json.loads(data.cursor)["owed"][f"alpha/{shot}"][0]
+        assert req.tags[HANDED_TAG] == tag
+        (handed,) = handed_observations(tag)  # only the render changed
+        version = handed.tags[DATA_VERSION_TAG]
         if shot == "sh020":  # its run is starting, then canceled before it ran a step
             queued = dg.DagsterRun(job_name=req.job_name, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTING,
                                    tags=dict(req.tags))  # fmt: skip

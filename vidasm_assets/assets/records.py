@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 import dagster as dg
@@ -77,6 +78,36 @@ def recorded_observation(instance: dg.DagsterInstance, key: dg.AssetKey, partiti
         return None
     obs = records[0].event_log_entry.asset_observation
     return (obs.tags or {}).get(DATA_VERSION_TAG) if obs else None
+
+
+HANDED_TAG = "vidasm/observes"
+"""On a run the render sensor launches through to delivery: the observations its tick handed to the run
+(``sensors/renders.hand_to_runs``), which the run's first shot step records (``handed_tag``)."""
+
+
+def handed_tag(observations: Iterable[dg.AssetObservation]) -> str:
+    """``HANDED_TAG``'s value: ``[[asset key, partition or null, data version], ...]`` as JSON."""
+    return json.dumps(
+        [[o.asset_key.to_user_string(), o.partition, (o.tags or {})[DATA_VERSION_TAG]] for o in observations],
+        separators=(",", ":"),
+    )
+
+
+def handed_observations(tag: str | None) -> list[dg.AssetObservation]:
+    """The observations a ``handed_tag`` value holds (none for a run without one)."""
+    return [
+        dg.AssetObservation(asset_key=dg.AssetKey.from_user_string(key), partition=part, tags={DATA_VERSION_TAG: ver})
+        for key, part, ver in json.loads(tag or "[]")
+    ]
+
+
+def not_recorded(instance: dg.DagsterInstance, observations: Iterable[dg.AssetObservation]) -> list:
+    """Those of ``observations`` whose data version is not the latest the instance observed for their asset."""
+    return [
+        o
+        for o in observations
+        if recorded_observation(instance, o.asset_key, o.partition) != (o.tags or {})[DATA_VERSION_TAG]
+    ]
 
 
 def latest_versions(

@@ -23,7 +23,7 @@ from ..media.thumbnails import make_poster
 from ..resources import FFmpegResource, StepMeter, WorkspaceResource
 from . import names as n
 from .metadata import audio_report, image_markdown, media_metadata, picture_report
-from .records import DATA_VERSION_TAG, recorded_observation
+from .records import DATA_VERSION_TAG, HANDED_TAG, handed_observations, not_recorded
 from .results import check_specs, result
 from .scope import ProjectScope
 
@@ -59,17 +59,22 @@ def shot_context(context: dg.AssetExecutionContext, workspace: WorkspaceResource
 
 
 def observe_render(context: dg.AssetExecutionContext, project: str, shot: str, fp: str) -> None:
-    """Record the render this step builds from as the render partition's observed data version, unless the
-    instance already has it: Dagster then records it as this materialization's input version, so the built
-    shot is never shown stale against the render it was made from, whoever launched the run.
+    """Record the observations the render sensor handed to this run (``sensors/renders.hand_to_runs``), then
+    the render this step builds from as the render partition's observed data version, unless the instance
+    already has them: Dagster then records them as this materialization's input versions, so the built shot is
+    never shown stale against the render it was made from, whoever launched the run.
 
-    The render sensor leaves this observation to the run it launches for one changed shot and its roll-ups
-    (``sensors/renders.py``): an observation recorded by the sensor's tick lands before that run exists, and an
-    automation tick in between saw the timeline's render updated and nothing in progress, and built the timeline
-    a second time in a run of its own (measured: BENCHMARKS.md "Reacting to renders")."""
-    key = n.key(project, n.RENDER)
-    if recorded_observation(context.instance, key, shot) != fp:
-        context.log_event(dg.AssetObservation(asset_key=key, partition=shot, tags={DATA_VERSION_TAG: fp}))
+    The sensor hands a one-run change's observations to its run because, recorded by its tick, they land before
+    that run exists: an automation tick in between saw the timeline's sources updated and nothing in progress,
+    and built the timeline a second time in a run of its own (measured: BENCHMARKS.md "Reacting to renders")."""
+    mine = dg.AssetObservation(asset_key=n.key(project, n.RENDER), partition=shot, tags={DATA_VERSION_TAG: fp})
+    handed = [
+        o
+        for o in handed_observations(context.run.tags.get(HANDED_TAG))
+        if o.asset_key.path[0] == project and o.asset_key != mine.asset_key  # the render: what this step reads
+    ]
+    for obs in not_recorded(context.instance, [*handed, mine]):
+        context.log_event(obs)
 
 
 def take_metadata(take: Take, info: MediaInfo, inputs: v.Inputs) -> dict:

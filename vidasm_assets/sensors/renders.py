@@ -18,9 +18,13 @@ import requests
 from ..assets import names as n
 from ..assets.records import (
     DATA_VERSION_TAG,
+    HANDED_TAG,
     busy_projects,
+    handed_observations,
+    handed_tag,
     latest_materialization,
     latest_versions,
+    not_recorded,
     recorded_inputs,
     recorded_observation,
 )
@@ -97,48 +101,52 @@ def _observations(instance: dg.DagsterInstance, ch: ProjectChanges, existing: se
     return events
 
 
-OBSERVES_TAG = "vidasm/observes"
-"""On a run through to delivery: the render version its shot step records as observed (``hand_to_runs``)."""
 OWED_SECONDS = 600
-"""An observation left to a run that never appeared (its creation failed) is recorded by the sensor after this."""
+"""Observations handed to a run that never appeared (its creation failed) are recorded by the sensor after this."""
 
 
 def hand_to_runs(runs: list[dg.RunRequest], events: list, owed: dict[str, list]) -> tuple[list, list]:
-    """``runs`` and ``events`` without the render observations of the shots that get a run through to delivery:
-    those runs' shot steps record them (``assets/shots.observe_render``), once the run exists. Recorded by this
-    tick they would land first, and an automation tick in between would see the timeline's render updated and
-    nothing in progress, and build the timeline a second time in a run of its own. Each is noted in ``owed``
-    (``"project/shot" -> [version, time]``) and its run tagged ``OBSERVES_TAG``."""
-    through = {(r.tags.get("vidasm/project"), r.partition_key) for r in runs if r.tags.get("vidasm/through")}
-    kept, handed = [], {}
+    """``runs`` and ``events`` with the observations of each project that gets a run through to delivery handed to
+    that run (its shot's render, the project's changed project.json facets, presets and music): the run's first
+    shot step records them (``assets/shots.record_handed``), once the run exists and holds its roll-ups in
+    progress. Recorded by this tick they would land first, and an automation tick in between would see the
+    roll-ups' sources updated and nothing in progress, and build the timeline (or more) again in a run of its
+    own. Each hand-off is noted in ``owed`` (``"project/shot" -> [tag, time]``, ``owed_observations``)."""
+    through = {r.tags.get("vidasm/project"): r for r in runs if r.tags.get("vidasm/through")}
+    handed: dict[str, list] = {}
+    kept = []
     for e in events:
         project = e.asset_key.path[0]
-        if e.asset_key == n.key(project, n.RENDER) and (project, e.partition) in through:
-            handed[(project, e.partition)] = (e.tags or {})[DATA_VERSION_TAG]
-            owed[f"{project}/{e.partition}"] = [handed[(project, e.partition)], time.time()]
+        run = through.get(project)
+        ours = run is not None and (
+            e.partition is None or (e.asset_key.path[-1] == n.RENDER and e.partition == run.partition_key)
+        )
+        if ours and isinstance(e, dg.AssetObservation):
+            handed.setdefault(project, []).append(e)
         else:
             kept.append(e)
     tagged = []
     for r in runs:
-        version = handed.get((r.tags.get("vidasm/project"), r.partition_key))
-        tagged.append(r.with_replaced_attrs(tags={**r.tags, OBSERVES_TAG: version}) if version else r)
+        obs = handed.get(r.tags.get("vidasm/project")) if r.tags.get("vidasm/through") else None
+        if obs:
+            tag = handed_tag(obs)
+            owed[f"{r.tags['vidasm/project']}/{r.partition_key}"] = [tag, time.time()]
+            r = r.with_replaced_attrs(tags={**r.tags, HANDED_TAG: tag})
+        tagged.append(r)
     return tagged, kept
 
 
 def owed_observations(instance: dg.DagsterInstance, owed: dict[str, list]) -> list:
-    """The render observations left to runs (``hand_to_runs``) that ended without recording them (canceled while
+    """The observations handed to runs (``hand_to_runs``) that ended without recording them (canceled while
     queued, or failed before their first step), or that never appeared within ``OWED_SECONDS``: recorded now,
-    so Dagster still sees the new render. An entry waits while its run is queued or in progress."""
+    so Dagster still sees the new render and settings. An entry waits while its run is queued or in progress."""
     late = []
-    for entry, (version, since) in list(owed.items()):
-        project, shot = entry.split("/", 1)
-        found = instance.get_runs(filters=dg.RunsFilter(tags={OBSERVES_TAG: version}), limit=1)
+    for entry, (tag, since) in list(owed.items()):
+        found = instance.get_runs(filters=dg.RunsFilter(tags={HANDED_TAG: tag}), limit=1)
         if (found and not found[0].is_finished) or (not found and time.time() - since < OWED_SECONDS):
             continue
         del owed[entry]
-        if recorded_observation(instance, n.key(project, n.RENDER), shot) != version:
-            late.append(dg.AssetObservation(asset_key=n.key(project, n.RENDER), partition=shot,
-                                            tags={DATA_VERSION_TAG: version}))  # fmt: skip
+        late += not_recorded(instance, handed_observations(tag))
     return late
 
 
@@ -257,9 +265,8 @@ def _project_requests(
         events += _reconcile(instance, workspace, ch, fresh)
     if len(runs) == 1 and not remove and not busy:
         # the common case, one shot changed: the shot and its roll-ups in one run (many shots: one run each,
-        # and the roll-ups once by automation when they are all done). That run's shot step records the render's
-        # observation (``assets/shots.observe_render``): recorded here, it would land before the run exists, and
-        # an automation tick in between would build the timeline again in a run of its own (``hand_to_runs``).
+        # and the roll-ups once by automation when they are all done). That run's shot step records this tick's
+        # observations of the project (``hand_to_runs``).
         runs = [through_to_delivery(runs[0], P, rollup_keys(P, presets, music), segments or [])]
     if remove and not runs:
         # Nothing upstream will materialize, so automation would not notice: reassemble without the shot.
