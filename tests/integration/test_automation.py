@@ -173,3 +173,39 @@ def test_the_sensors_one_run_per_change_leaves_automation_nothing(sh020_changed:
     assert result.total_requested == 0, requested(result, "alpha")
     project = discover_projects(sh020_changed.root).projects["alpha"]
     assert [it.label for it in plan_project(instance, project, record=False).items if it.needs_build] == []
+
+
+def test_a_one_shot_trim_change_leaves_automation_nothing_either(tmp_path: Path, make_project, instance) -> None:
+    """The same race with a project.json facet: one shot's trim changes the edit spec, which the timeline reads.
+    The sensor hands the edit spec's new version to its one run with the render's, so an automation tick before
+    that run exists sees nothing updated; after it, nothing is left to do, and the run recorded the new version."""
+    renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 3)}
+    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"})
+    pj = tmp_path / "alpha" / "project.json"
+    spec = json.loads(pj.read_text())
+    spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    age(tmp_path / "alpha")
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    t = Ticker(tmp_path, instance)
+    assert runs(t.tick()) == set()
+    cursor = dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
+    edit = n.key("alpha", n.EDIT_SPEC)
+    was = recorded_observation(instance, edit)
+    spec["sequence"] = [{"shot": "sh010", "in": 2, "out": 9}, {"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    data = t.tick()
+    assert runs(data) == {through_to_delivery("alpha", "sh010")} and not data.asset_events
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=cursor)
+    assert result.total_requested == 0, requested(result, "alpha")
+    (req,) = data.run_requests
+    r = t.defs.resolve_job_def(req.job_name).execute_in_process(
+        instance=instance, partition_key=req.partition_key, asset_selection=list(req.asset_selection or []),
+        run_config=QUIET, tags=req.tags,
+    )  # fmt: skip
+    assert r.success
+    assert recorded_observation(instance, edit) not in (None, was)
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=result.cursor)
+    assert result.total_requested == 0, requested(result, "alpha")
+    project = discover_projects(tmp_path).projects["alpha"]
+    assert [it.label for it in plan_project(instance, project, record=False).items if it.needs_build] == []
