@@ -83,7 +83,7 @@ def test_new_version_rebuilds_that_shot_only(ws: Path, instance, ffmpeg: str) ->
     data = t.tick()
     assert runs(data) == {through_to_delivery("alpha", "sh020")}
     assert partition_changes(data) == set()
-    # its one run observes the render it builds from (assets/shots.observe_render), not the tick
+    # its one run observes the render it builds from (assets/shots.record_observations), not the tick
     assert data.asset_events == []
 
 

@@ -54,11 +54,11 @@ def shot_context(context: dg.AssetExecutionContext, workspace: WorkspaceResource
     fp = render_fingerprint(take, cache)
     save_fingerprints(project, cache)
     inputs = v.shot_inputs(fp, take.label, v.spec_facets(project), shot_uses(project, shot))
-    observe_render(context, project_name, shot, fp)
+    record_observations(context, project_name, shot, fp)
     return ShotContext(shot, project, take, info, inputs, meter)
 
 
-def observe_render(context: dg.AssetExecutionContext, project: str, shot: str, fp: str) -> None:
+def record_observations(context: dg.AssetExecutionContext, project: str, shot: str, fp: str) -> None:
     """Record the observations the render sensor handed to this run (``sensors/renders.hand_to_runs``), then
     the render this step builds from as the render partition's observed data version, unless the instance
     already has them: Dagster then records them as this materialization's input versions, so the built shot is

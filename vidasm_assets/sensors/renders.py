@@ -108,7 +108,7 @@ OWED_SECONDS = 600
 def hand_to_runs(runs: list[dg.RunRequest], events: list, owed: dict[str, list]) -> tuple[list, list]:
     """``runs`` and ``events`` with the observations of each project that gets a run through to delivery handed to
     that run (its shot's render, the project's changed project.json facets, presets and music): the run's first
-    shot step records them (``assets/shots.record_handed``), once the run exists and holds its roll-ups in
+    shot step records them (``assets/shots.record_observations``), once the run exists and holds its roll-ups in
     progress. Recorded by this tick they would land first, and an automation tick in between would see the
     roll-ups' sources updated and nothing in progress, and build the timeline (or more) again in a run of its
     own. Each hand-off is noted in ``owed`` (``"project/shot" -> [tag, time]``, ``owed_observations``)."""
