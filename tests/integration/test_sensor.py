@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vidasm_assets.assets import names as n
-from vidasm_assets.assets.records import DATA_VERSION_TAG, HANDED_TAG, handed_observations
+from vidasm_assets.assets.records import DATA_VERSION_TAG, HANDED_TAG, handed_observations, recorded_observation
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render
 from vidasm_assets.media.watch import WatchCursor, scan_workspace, watch_signature
@@ -23,7 +23,7 @@ from vidasm_assets.sensors.renders import (
     default_watch_seconds,
 )
 
-from ..support.helpers import build_workspace
+from ..support.helpers import QUIET, build_workspace
 
 pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 
@@ -127,6 +127,61 @@ def test_a_render_left_to_a_run_that_never_observed_it_is_observed_once_the_run_
         assert [e for e in late if e[0] == "alpha/render"] == [("alpha/render", shot, version)]
         assert f"alpha/{shot}" not in json.loads(data.cursor).get("owed", {})
         assert not [e for e in t.tick().asset_events if e.asset_key.path[0] == "alpha"]
+
+
+def test_a_handed_observation_the_workspace_moved_past_is_never_recorded_over_a_newer_one(
+    ws: Path, instance, ffmpeg: str
+) -> None:
+    """v002 lands: its one run is handed the observation. v003 lands while that run is under way (its own
+    ``__shots`` run; the tick records v003). The first run is then canceled: v002's observation is no longer
+    the shot's render, so it is dropped, not recorded over v003's (the UI would show the shot stale)."""
+    import uuid
+
+    import dagster as dg
+
+    t = Ticker(ws, instance)
+    t.tick()
+    folder = ws / "alpha" / "03_Renders" / "sh020"
+    age(make_render(ffmpeg, folder / "sh020_v002.mp4", RenderSpec(64, 36, "24", 0.5, -12)))
+    (req,) = t.tick().run_requests
+    first = dg.DagsterRun(job_name=req.job_name, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                          tags=dict(req.tags))  # fmt: skip
+    instance.add_run(first)
+    age(make_render(ffmpeg, folder / "sh020_v003.mp4", RenderSpec(64, 36, "24", 0.5, -9)))
+    data = t.tick()
+    assert runs(data) == {("alpha__shots", "sh020", ("alpha/audio", "alpha/picture"))}  # the project is busy
+    v003 = json.loads(data.cursor)["shots"]["alpha"]["sh020"][3]
+    assert [(e.partition, e.tags[DATA_VERSION_TAG]) for e in data.asset_events] == [("sh020", v003)]
+    instance.report_run_canceled(first)
+    data = t.tick()
+    assert not [e for e in data.asset_events if e.asset_key.path[0] == "alpha"]
+    assert "alpha/sh020" not in json.loads(data.cursor).get("owed", {})
+    assert recorded_observation(instance, n.key("alpha", n.RENDER), "sh020") == v003
+
+
+def test_a_take_unpublished_is_built_again(ws: Path, instance, ffmpeg: str) -> None:
+    """v002 then v003 are built by the sensor's runs; v003 is deleted, so v002 is the shot's render again. Its run
+    key must differ from v002's first one: Dagster launches a run key once per sensor, and the shot would stay
+    built from the deleted v003 for good."""
+    assert all(o.success for o in build_workspace(instance, ws))
+    t = Ticker(ws, instance)
+    t.tick()
+    folder = ws / "alpha" / "03_Renders" / "sh020"
+    keys = []
+    for take, level in (("v002", -12), ("v003", -9)):
+        age(make_render(ffmpeg, folder / f"sh020_{take}.mp4", RenderSpec(64, 36, "24", 0.5, level)))
+        (req,) = t.tick().run_requests
+        keys.append(req.run_key)
+        job = t.defs.resolve_job_def(req.job_name)
+        r = job.execute_in_process(instance=instance, partition_key=req.partition_key, run_config=QUIET,
+                                   asset_selection=list(req.asset_selection or []), tags=req.tags)  # fmt: skip
+        assert r.success
+    (folder / "sh020_v003.mp4").unlink()
+    data = t.tick()
+    assert runs(data) == {through_to_delivery("alpha", "sh020")}
+    (again,) = data.run_requests
+    assert again.run_key.split("@")[0] == keys[0].split("@")[0]  # the same versions as v002's first run ...
+    assert again.run_key not in keys  # ... under a key Dagster has not launched yet
 
 
 def test_a_change_while_its_project_builds_leaves_the_rollups_to_automation(ws: Path, instance, ffmpeg: str) -> None:

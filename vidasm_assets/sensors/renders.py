@@ -9,6 +9,7 @@ automation, once per batch of shot runs, not once per shot.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -136,18 +137,32 @@ def hand_to_runs(runs: list[dg.RunRequest], events: list, owed: dict[str, list])
     return tagged, kept
 
 
-def owed_observations(instance: dg.DagsterInstance, owed: dict[str, list]) -> list:
+def owed_observations(instance: dg.DagsterInstance, cursor: WatchCursor) -> list:
     """The observations handed to runs (``hand_to_runs``) that ended without recording them (canceled while
-    queued, or failed before their first step), or that never appeared within ``OWED_SECONDS``: recorded now,
-    so Dagster still sees the new render and settings. An entry waits while its run is queued or in progress."""
+    queued, or failed before their first step), or that never appeared within ``OWED_SECONDS``, and that still
+    hold: recorded now, so Dagster still sees the new render and settings. An entry waits while its run is
+    queued or in progress; one the workspace has moved past since (a newer take, a finished write, project.json
+    edited again) is dropped, never recorded over the newer observation."""
     late = []
-    for entry, (tag, since) in list(owed.items()):
+    for entry, (tag, since) in list(cursor.owed.items()):
         found = instance.get_runs(filters=dg.RunsFilter(tags={HANDED_TAG: tag}), limit=1)
         if (found and not found[0].is_finished) or (not found and time.time() - since < OWED_SECONDS):
             continue
-        del owed[entry]
-        late += not_recorded(instance, handed_observations(tag))
+        del cursor.owed[entry]
+        late += [o for o in not_recorded(instance, handed_observations(tag)) if _still_current(o, cursor)]
     return late
+
+
+def _still_current(obs: dg.AssetObservation, cursor: WatchCursor) -> bool:
+    """Whether ``obs`` is still what the sensor last saw: a render its shot's fingerprint, a project.json facet
+    or the music its version (a preset: whatever it says; presets are observed again when they change)."""
+    project, asset = obs.asset_key.path[0], obs.asset_key.path[-1]
+    version = (obs.tags or {}).get(DATA_VERSION_TAG)
+    if asset == n.RENDER:
+        state = cursor.shots.get(project, {}).get(obs.partition or "")
+        return state is not None and state.fp == version
+    specs = cursor.specs.get(project, {})
+    return asset not in specs or specs[asset] == version
 
 
 def _preset_observations(instance: dg.DagsterInstance, project: Project) -> list[dg.AssetObservation]:
@@ -176,9 +191,11 @@ def _shot_runs(
     *,
     removed: bool,
     uses: Callable[[str], list | None] = lambda shot: None,
+    tick: str = "",
 ) -> tuple[list[dg.RunRequest], list[str]]:
     """A run for each shot whose picture or audio is not at its expected version (a render already built by the
-    CLI needs nothing), and the shots found fresh (for ``_reconcile``)."""
+    CLI needs nothing), and the shots found fresh (for ``_reconcile``). ``tick`` ends each run key
+    (``tick_token``)."""
     P = ch.project
     known = [s for s in ch.fingerprints if s in existing]
     candidates = set(ch.changed)
@@ -208,7 +225,7 @@ def _shot_runs(
                     job_name=n.shots_job_name(P),
                     partition_key=shot,
                     asset_selection=[n.key(P, a) for a in todo],
-                    run_key=f"{P}/{shot}/" + "/".join(expected[a] for a in todo),
+                    run_key=f"{P}/{shot}/" + "/".join(expected[a] for a in todo) + tick,
                     tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
                 )
             )
@@ -245,6 +262,7 @@ def _project_requests(
     music: bool = False,
     segments: list[str] | None = None,
     busy: bool = False,
+    tick: str = "",
 ) -> tuple[list[dg.RunRequest], list, list]:
     P = ch.project
     pname = n.shots_partitions_name(P)
@@ -260,7 +278,7 @@ def _project_requests(
     events: list = _observations(instance, ch, existing) + _preset_observations(instance, workspace.project(P))
     project = workspace.project(P)
     runs, fresh = _shot_runs(instance, ch, facets, existing, removed=bool(remove),
-                             uses=lambda shot: shot_uses(project, shot))  # fmt: skip
+                             uses=lambda shot: shot_uses(project, shot), tick=tick)  # fmt: skip
     if fresh or remove:
         events += _reconcile(instance, workspace, ch, fresh)
     if len(runs) == 1 and not remove and not busy:
@@ -274,7 +292,7 @@ def _project_requests(
             dg.RunRequest(
                 job_name=n.assemble_job_name(P),
                 asset_selection=rollup_keys(P, presets, music),
-                run_key=f"{P}/assemble/without/{'+'.join(remove)}/{ch.versions[n.EDIT_SPEC]}",
+                run_key=f"{P}/assemble/without/{'+'.join(remove)}/{ch.versions[n.EDIT_SPEC]}{tick}",
                 tags={"vidasm/project": P, "vidasm/trigger": SENSOR_NAME},
             )
         )
@@ -314,6 +332,14 @@ def announce_new_projects(
         f"new project(s) {names}: reloaded code location(s) {', '.join(locations)} through "
         f"{workspace.webserver_url}; the next ticks build their shots, timeline, cut, EDL and deliveries"
     )
+
+
+def tick_token(cursor: str | None) -> str:
+    """The end of this tick's run keys: a digest of the cursor the tick started from. Dagster launches a run key
+    once per sensor, so a key of the versions alone would never run again for a change back to earlier versions
+    (a take un-published, a shot removed twice); a tick evaluated again from the same cursor (its result was
+    lost) still asks for the same keys, and gets no second run."""
+    return "@" + hashlib.sha1((cursor or "").encode()).hexdigest()[:12]
 
 
 def default_watch_seconds(minimum_interval_seconds: int) -> float:
@@ -377,7 +403,7 @@ def build_render_sensor(
         partition_requests: list = []
         events: list[dg.AssetObservation] = []
         busy = busy_projects(context.instance, presets) if res.changes else set()  # one query per tick
-        events += owed_observations(context.instance, res.cursor.owed)
+        events += owed_observations(context.instance, res.cursor)
         for ch in res.changes:
             for msg in ch.errors:
                 context.log.warning(f"{ch.project}/{msg}")
@@ -392,7 +418,7 @@ def build_render_sensor(
                 continue
             r, p, e = _project_requests(context.instance, ch, presets[ch.project], workspace, facets,
                                         ch.project in (music or set()), (segments or {}).get(ch.project),
-                                        ch.project in busy)  # fmt: skip
+                                        ch.project in busy, tick_token(context.cursor))  # fmt: skip
             runs += r
             partition_requests += p
             events += e
