@@ -214,15 +214,24 @@ def build(
 
 
 @app.command()
-def status(workspace: WorkspaceOpt = None) -> None:
+def status(
+    projects: Annotated[list[str] | None, typer.Argument(help="Projects to show (default: all)")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
     """Per project: what is built, stale, missing or failed, and why (changes nothing)."""
     from .media.project import discover_projects
     from .planner import plan_workspace
 
     root = workspace_root(workspace)
     console.print(_ffmpeg_line())
+    ws = discover_projects(root)
+    unknown = sorted(set(projects or []) - set(ws.projects) - set(ws.errors))
+    if unknown:
+        known = ", ".join(sorted({*ws.projects, *ws.errors})) or "none"
+        console.print(f"[red]no project {', '.join(map(repr, unknown))} in {root}[/] (projects: {known})")
+        raise typer.Exit(2)
     with _instance() as instance:
-        plans = plan_workspace(instance, discover_projects(root), record=False)
+        plans = [p for p in plan_workspace(instance, ws, record=False) if not projects or p.project in projects]
     any_bad = False
     out = Console(soft_wrap=True)
     for plan in plans:

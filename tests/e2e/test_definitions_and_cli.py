@@ -125,6 +125,14 @@ def test_cli_build_status_and_failure_summary(tmp_path: Path, make_project) -> N
     (bad / "03_Renders" / "b1" / "b1_v002.mp4").unlink()
     st = subprocess.run([vidasm, "status"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert "failed" in st.stdout and "fresh" in st.stdout
+    # one project, as `vidasm build` takes them (piped: one tab-separated line per asset)
+    one = subprocess.run([vidasm, "status", "good"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    lines = [ln.split("\t") for ln in one.stdout.splitlines() if "\t" in ln]
+    assert one.returncode == 0 and lines and {ln[0] for ln in lines} == {"good"}, one.stdout + one.stderr
+    nope = subprocess.run(
+        [vidasm, "status", "nope"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert nope.returncode == 2 and "no project 'nope'" in nope.stdout + nope.stderr, nope.stdout + nope.stderr
     ok = subprocess.run([vidasm, "build", "bad"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert (ws / "bad" / "06_Exports" / "bad_web.mp4").is_file()

@@ -209,3 +209,47 @@ def test_a_one_shot_trim_change_leaves_automation_nothing_either(tmp_path: Path,
     assert result.total_requested == 0, requested(result, "alpha")
     project = discover_projects(tmp_path).projects["alpha"]
     assert [it.label for it in plan_project(instance, project, record=False).items if it.needs_build] == []
+
+
+def test_with_several_shot_runs_under_way_the_delivery_waits_for_its_cut(
+    tmp_path: Path, make_project, instance, ffmpeg: str
+) -> None:
+    """Two shots changed: two ``__shots`` runs under way, the tick's observations recorded. Automation may build the
+    timeline, EDL and OTIO from the renders, but neither the cut (its pictures are in progress) nor the delivery,
+    whose cut is waiting on them: before, the delivery was asked for with the timeline and failed over the old
+    cut. Once the shot runs are done, the cut and the delivery follow, once each."""
+    renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 4)}
+    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"})
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    t = Ticker(tmp_path, instance)
+    t.tick()
+    cursor = dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
+    for shot, level in (("sh010", -9), ("sh020", -12)):
+        folder = tmp_path / "alpha" / "03_Renders" / shot
+        age(make_render(ffmpeg, folder / f"{shot}_v002.mp4", RenderSpec(64, 36, "24", 1, level)))
+    data = t.tick()
+    assert {(r.job_name, r.partition_key) for r in data.run_requests} == {
+        ("alpha__shots", "sh010"),
+        ("alpha__shots", "sh020"),
+    }
+    job = t.defs.resolve_job_def(n.shots_job_name("alpha"))
+    under_way = [
+        instance.create_run_for_job(
+            job,
+            asset_selection=frozenset(r.asset_selection or []),
+            tags=dict(r.tags),
+            status=dg.DagsterRunStatus.STARTED,
+        )
+        for r in data.run_requests
+    ]
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=cursor)
+    asked = requested(result, "alpha")
+    assert "cut" not in asked and n.delivery("web") not in asked, asked
+    for fake, r in zip(under_way, data.run_requests, strict=True):
+        done = job.execute_in_process(instance=instance, partition_key=r.partition_key, run_config=QUIET,
+                                      asset_selection=list(r.asset_selection or []), tags=r.tags)  # fmt: skip
+        assert done.success
+        instance.report_run_canceled(fake)
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=result.cursor)
+    after = requested(result, "alpha")
+    assert after.get("cut") == 1 and after.get(n.delivery("web")) == 1, after

@@ -27,5 +27,16 @@ import dagster as dg
 HANDLED = (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()).with_label("handled")
 """eager's "handled" reset without ``initial_evaluation()``."""
 
-ROLLUP_AUTOMATION: dg.AutomationCondition = dg.AutomationCondition.eager().replace("handled", HANDLED)
+UPSTREAM_IN_PROGRESS = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.any_deps_in_progress()).with_label(
+    "any_deps_waiting_on_in_progress"
+)
+"""A dependency of this asset waits on one of its own dependencies in progress: the delivery's cut while shot
+runs rebuild pictures. eager's own guard looks one level up only, so when several shots changed, automation
+asked for the timeline (which reads the renders, never in progress) and, with it, the delivery from the old
+cut, while the shot runs were still going: a delivery of the new timeline's length over the old cut's frames
+failed its run. Two levels cover vidasm's roll-ups (the deepest path is shot -> cut -> delivery)."""
+
+ROLLUP_AUTOMATION: dg.AutomationCondition = (
+    dg.AutomationCondition.eager().replace("handled", HANDLED) & ~UPSTREAM_IN_PROGRESS
+)
 """Roll-ups follow their shots once per batch, and a project's missing roll-ups are built when it appears."""
