@@ -226,6 +226,24 @@ def test_half_written_render_waits_for_the_settle_time(ws: Path, instance, ffmpe
     assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
 
 
+def test_an_mp4_without_its_index_yet_waits_however_long_it_has_been_still(ws: Path, instance, ffmpeg: str) -> None:
+    """A writer that goes quiet for longer than the settle time (a generator between frames, an export finalizing)
+    leaves an MP4 whose moov atom, written last, is not there yet: the sensor keeps waiting instead of launching a
+    run that fails on a truncated file; once the index is written it counts."""
+    t = Ticker(ws, instance, settle=30)
+    t.tick()
+    dest = ws / "alpha" / "03_Renders" / "sh010" / "sh010_v002.mp4"
+    whole = make_render(ffmpeg, dest, RenderSpec(64, 36, "24", 0.5, -9)).read_bytes()
+    assert whole.index(b"moov") > whole.index(b"mdat")  # the muxer's default: the index after the media
+    dest.write_bytes(whole[: whole.index(b"mdat") + 64])  # header and the start of the media only
+    age(dest)  # still for an hour
+    data = t.tick()
+    assert runs(data) == set() and not data.asset_events
+    dest.write_bytes(whole)
+    age(dest)
+    assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
+
+
 def test_temp_and_hidden_files_are_never_picked_up(ws: Path, instance) -> None:
     t = Ticker(ws, instance)
     t.tick()

@@ -215,10 +215,22 @@ def _top_level_boxes(p: Path, limit: int = 64) -> list[str]:
     return kinds
 
 
+BOX_LIMIT = 64
+"""Top-level boxes read at most when looking for ``moov`` (fragmented files hold one moof + mdat per fragment)."""
+
+
+def unfinished_mp4(path: Path) -> bool:
+    """An MP4/MOV whose top-level boxes start like one (ftyp, wide, mdat, free, skip) but hold no ``moov`` yet:
+    the index muxers write last (FFmpeg's mov/mp4 muxer without ``+faststart``; ISO/IEC 14496-12), so the file
+    is still being written, or its writer died. Reads box headers only; False for other containers."""
+    boxes = _top_level_boxes(path, limit=BOX_LIMIT)
+    started = bool(boxes) and boxes[0] in ("ftyp", "wide", "mdat", "free", "skip")
+    return started and "moov" not in boxes and len(boxes) < BOX_LIMIT  # past the limit: not known, so not unfinished
+
+
 def _unreadable(p: Path, exc: Exception) -> InvalidMediaError:
     """Say what is wrong with a file FFmpeg cannot open, as precisely as the bytes allow."""
-    boxes = _top_level_boxes(p)
-    if boxes and boxes[0] in ("ftyp", "wide", "mdat", "free", "skip") and "moov" not in boxes:
+    if unfinished_mp4(p):
         return InvalidMediaError(
             f"{p}: truncated MP4/MOV: no moov atom (the index FFmpeg needs); the render did not finish writing",
             path=p,

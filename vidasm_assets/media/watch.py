@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import VidasmError
 from .fingerprints import FingerprintCache, load_fingerprints, save_fingerprints
+from .probe import unfinished_mp4
 from .project import MUSIC_DIR, PROJECT_FILE, RENDERS_DIR, Project, discover_projects
 
 
@@ -226,6 +227,9 @@ def _look_at_shot(
     if not _settled(look.cursor.pending.get(key), st, look.now, look.settle_seconds):
         look.new.pending[key] = _pending(look.cursor.pending.get(key), st, look.now)
         ch.waiting.append(take.path.name)
+        return None
+    if unfinished_mp4(take.path):  # settled by the clock, but its writer has not written the index yet
+        ch.waiting.append(f"{take.path.name} (no moov atom yet)")
         return None
     if look.over_budget():
         look.deferred += 1
