@@ -216,6 +216,11 @@ def _cpu(who: int) -> float:
     return r.ru_utime + r.ru_stime
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far (FFmpeg, workers)."""
+    return _cpu(resource.RUSAGE_CHILDREN)
+
+
 @contextmanager
 def measured() -> Iterator[Phase]:
     phase = Phase()

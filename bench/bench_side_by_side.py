@@ -10,8 +10,6 @@ quiet machine.
 
 from __future__ import annotations
 
-import argparse
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +18,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench_build import HAND_BASE, REPO, generate_renders, hand_command, log, md_table, write_section
+from bench_build import (
+    HAND_BASE,
+    REPO,
+    children_cpu,
+    common_args,
+    generate_renders,
+    hand_command,
+    log,
+    md_table,
+    write_section,
+)
 
 from vidasm_assets.media.commands import Target, picture_filter
 from vidasm_assets.media.ffmpeg_tool import select_ffmpeg
@@ -28,26 +36,18 @@ from vidasm_assets.media.presets import BUILTIN_PRESETS, video_args
 from vidasm_assets.media.rates import Rate
 
 
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def _timed(run: Callable[[], object]) -> tuple[float, float]:
-    c0, t0 = _cpu(), time.monotonic()
+    c0, t0 = children_cpu(), time.monotonic()
     run()
-    return time.monotonic() - t0, _cpu() - c0
+    return time.monotonic() - t0, children_cpu() - c0
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shots", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--size", default="1920x1080")
-    ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    ap = common_args(__doc__.splitlines()[0])
+    ap.set_defaults(shots=4)
     args = ap.parse_args()
     ff = select_ffmpeg().exe
-    rate = Rate.from_fps(24)
+    rate = Rate.from_fps(args.fps)
     width, height = (int(v) for v in args.size.split("x"))
     (REPO / "bench" / "out").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_sbs_", dir=REPO / "bench" / "out"))

@@ -160,11 +160,7 @@ def test_the_sensors_one_run_per_change_leaves_automation_nothing(sh020_changed:
     result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=sh020_changed.cursor)
     assert result.total_requested == 0, requested(result, "alpha")
     (req,) = data.run_requests
-    r = t.defs.resolve_job_def(req.job_name).execute_in_process(
-        instance=instance, partition_key=req.partition_key, asset_selection=list(req.asset_selection or []),
-        run_config=QUIET, tags=req.tags,
-    )  # fmt: skip
-    assert r.success
+    r = t.run(req)
     built = {(e.asset_key.path[1], e.partition) for e in r.get_asset_materialization_events()}
     assert (n.segments("proxy"), "sh020") in built and ("cut", None) in built
     now = recorded_observation(instance, render, "sh020")  # the run's picture step observed what it built from
@@ -199,11 +195,7 @@ def test_a_one_shot_trim_change_leaves_automation_nothing_either(tmp_path: Path,
     result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=cursor)
     assert result.total_requested == 0, requested(result, "alpha")
     (req,) = data.run_requests
-    r = t.defs.resolve_job_def(req.job_name).execute_in_process(
-        instance=instance, partition_key=req.partition_key, asset_selection=list(req.asset_selection or []),
-        run_config=QUIET, tags=req.tags,
-    )  # fmt: skip
-    assert r.success
+    t.run(req)
     assert recorded_observation(instance, edit) not in (None, was)
     result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=result.cursor)
     assert result.total_requested == 0, requested(result, "alpha")
@@ -246,9 +238,7 @@ def test_with_several_shot_runs_under_way_the_delivery_waits_for_its_cut(
     asked = requested(result, "alpha")
     assert "cut" not in asked and n.delivery("web") not in asked, asked
     for fake, r in zip(under_way, data.run_requests, strict=True):
-        done = job.execute_in_process(instance=instance, partition_key=r.partition_key, run_config=QUIET,
-                                      asset_selection=list(r.asset_selection or []), tags=r.tags)  # fmt: skip
-        assert done.success
+        t.run(r)
         instance.report_run_canceled(fake)
     result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=result.cursor)
     after = requested(result, "alpha")

@@ -23,7 +23,7 @@ from vidasm_assets.sensors.renders import (
     default_watch_seconds,
 )
 
-from ..support.helpers import QUIET, build_workspace
+from ..support.helpers import build_workspace
 
 pytestmark = [pytest.mark.media, pytest.mark.orchestration]
 
@@ -172,10 +172,7 @@ def test_a_take_unpublished_is_built_again(ws: Path, instance, ffmpeg: str) -> N
         age(make_render(ffmpeg, folder / f"sh020_{take}.mp4", RenderSpec(64, 36, "24", 0.5, level)))
         (req,) = t.tick().run_requests
         keys.append(req.run_key)
-        job = t.defs.resolve_job_def(req.job_name)
-        r = job.execute_in_process(instance=instance, partition_key=req.partition_key, run_config=QUIET,
-                                   asset_selection=list(req.asset_selection or []), tags=req.tags)  # fmt: skip
-        assert r.success
+        t.run(req)
     (folder / "sh020_v003.mp4").unlink()
     data = t.tick()
     assert runs(data) == {through_to_delivery("alpha", "sh020")}

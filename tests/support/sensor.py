@@ -65,6 +65,19 @@ class Ticker:
         self.cursor = data.cursor
         return data
 
+    def run(self, req: dg.RunRequest) -> dg.ExecuteInProcessResult:
+        """Execute a run the tick asked for, as the daemon's run worker would (its job, partition, selection and
+        tags), in process and quietly; asserts that it succeeded."""
+        result = self.defs.resolve_job_def(req.job_name).execute_in_process(
+            instance=self.instance,
+            partition_key=req.partition_key,
+            asset_selection=list(req.asset_selection or []),
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags=req.tags,
+        )
+        assert result.success
+        return result
+
 
 def runs(data) -> set[tuple[str, str | None, tuple[str, ...]]]:
     return {
