@@ -14,7 +14,7 @@ from vidasm_assets.assets import names as n
 from vidasm_assets.assets.records import DATA_VERSION_TAG, HANDED_TAG, handed_observations, recorded_observation
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render
-from vidasm_assets.media.watch import WatchCursor, scan_workspace, watch_signature
+from vidasm_assets.media.watch import INDEX_WAIT_SECONDS, WatchCursor, scan_workspace, watch_signature
 from vidasm_assets.sensors.renders import (
     DAEMON_LOOP_SECONDS,
     FACETS,
@@ -223,22 +223,27 @@ def test_half_written_render_waits_for_the_settle_time(ws: Path, instance, ffmpe
     assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
 
 
-def test_an_mp4_without_its_index_yet_waits_however_long_it_has_been_still(ws: Path, instance, ffmpeg: str) -> None:
+def test_an_mp4_without_its_index_yet_waits_while_its_writer_may_be_paused(ws: Path, instance, ffmpeg: str) -> None:
     """A writer that goes quiet for longer than the settle time (a generator between frames, an export finalizing)
     leaves an MP4 whose moov atom, written last, is not there yet: the sensor keeps waiting instead of launching a
-    run that fails on a truncated file; once the index is written it counts."""
+    run that fails on a truncated file; once the index is written it counts. One still for longer than
+    ``INDEX_WAIT_SECONDS`` counts as it is (its writer died): its run fails naming the truncated file."""
     t = Ticker(ws, instance, settle=30)
     t.tick()
     dest = ws / "alpha" / "03_Renders" / "sh010" / "sh010_v002.mp4"
     whole = make_render(ffmpeg, dest, RenderSpec(64, 36, "24", 0.5, -9)).read_bytes()
     assert whole.index(b"moov") > whole.index(b"mdat")  # the muxer's default: the index after the media
     dest.write_bytes(whole[: whole.index(b"mdat") + 64])  # header and the start of the media only
-    age(dest)  # still for an hour
+    age(dest, time.time() - 60)  # still for a minute: past the settle time, inside INDEX_WAIT_SECONDS
     data = t.tick()
     assert runs(data) == set() and not data.asset_events
     dest.write_bytes(whole)
     age(dest)
     assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
+    other = ws / "beta" / "03_Renders" / "b010" / "b010_v002.mp4"
+    other.write_bytes(whole[: whole.index(b"mdat") + 64])
+    age(other, time.time() - INDEX_WAIT_SECONDS - 1)  # its writer died long ago
+    assert runs(t.tick()) == {through_to_delivery("beta", "b010")}
 
 
 def test_temp_and_hidden_files_are_never_picked_up(ws: Path, instance) -> None:

@@ -192,6 +192,10 @@ def _scan_project(project: Project, look: _Look, spec_versions: dict[str, Any]) 
     return ch
 
 
+INDEX_WAIT_SECONDS = 120
+"""How long an MP4/MOV still without its moov atom is waited for (a writer paused longer than the settle time);
+older, its writer is taken as dead: it counts, and its shot's run fails naming the truncated file."""
+
 MUSIC_FACET = MUSIC_DIR
 """The facet whose files (the music tracks) must have settled like renders before their new version counts."""
 
@@ -228,8 +232,8 @@ def _look_at_shot(
         look.new.pending[key] = _pending(look.cursor.pending.get(key), st, look.now)
         ch.waiting.append(take.path.name)
         return None
-    if unfinished_mp4(take.path):  # settled by the clock, but its writer has not written the index yet
-        ch.waiting.append(f"{take.path.name} (no moov atom yet)")
+    if unfinished_mp4(take.path) and look.now - st.st_mtime_ns / 1e9 < max(look.settle_seconds, INDEX_WAIT_SECONDS):
+        ch.waiting.append(f"{take.path.name} (no moov atom yet)")  # still by the clock, its index not written yet
         return None
     if look.over_budget():
         look.deferred += 1
