@@ -260,3 +260,34 @@ def test_a_range_past_the_end_fails_the_build_by_name(tmp_path: Path, ffmpeg: st
     failures = [o.message for o in outcomes if not o.success]
     assert any(m.startswith("shot sh010: take v001") and "past the end" in m for m in failures), outcomes
     assert all(o.run_id is None for o in outcomes), "no Dagster run that could only fail"
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("interlaced", [False, True])
+def test_trim_before_the_scale_keeps_the_same_frames(ffmpeg: str, tmp_path: Path, interlaced: bool) -> None:
+    """``picture_filter`` drops the frames before ``in`` before scaling them: the frames it keeps are bit for bit
+    the frames of the untrimmed chain at the same positions (decoded, hashed per frame), letterboxed and scaled,
+    and deinterlaced from their real neighbours when the render is interlaced."""
+    import subprocess
+
+    from vidasm_assets.media import commands as c
+
+    src = tmp_path / "r.mp4"
+    args = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1.6", "-c:v", "libx264", "-g", "250",
+            "-bf", "3", "-pix_fmt", "yuv420p"]  # fmt: skip
+    if interlaced:
+        args += ["-vf", "tinterlace=interleave_top,fieldorder=tff", "-flags", "+ildct+ilme", "-x264opts", "tff=1"]
+    subprocess.run([ffmpeg, "-v", "error", "-y", *args, str(src)], check=True)
+    source = c.PictureSource(interlaced=interlaced)
+
+    def hashes(target: c.Target) -> list[str]:
+        out = subprocess.run([ffmpeg, "-v", "error", "-i", str(src), "-vf", c.picture_filter(target, source),
+                              "-f", "framemd5", "-"], check=True, capture_output=True, text=True).stdout  # fmt: skip
+        return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+    rate = Rate(24, 1)
+    start, frames = 17, 12
+    whole = hashes(c.Target(640, 360, rate, start + frames))
+    trimmed = hashes(c.Target(640, 360, rate, frames, start=start))
+    assert len(whole) == start + frames and len(trimmed) == frames
+    assert trimmed == whole[start:]

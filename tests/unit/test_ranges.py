@@ -49,7 +49,11 @@ def test_untrimmed_conform_arguments_are_unchanged() -> None:
 
 def test_trimmed_conform_starts_at_in_and_forces_keyframes_at_cuts() -> None:
     target = c.Target(1920, 1080, FILM, 31, start=5, keyframes=(15, 19))
-    assert "trim=start_frame=5:end_frame=36,setpts=PTS-STARTPTS" in c.picture_filter(target)
+    chain = c.picture_filter(target).split(",")
+    # the frames before in are dropped right after the rate conversion, before the scale; the end cut after the pad
+    assert chain[1:3] == ["trim=start_frame=5", "setpts=PTS-STARTPTS"] and chain[0].startswith("fps=")
+    assert chain.index("trim=start_frame=5") < next(i for i, f in enumerate(chain) if f.startswith("scale="))
+    assert "trim=end_frame=31" in chain and chain.index("trim=end_frame=31") > chain.index("setsar=1")
     argv = c.segment_cmd(Path("in.mp4"), Path("out.mov"), target)
     assert argv[argv.index("-force_key_frames") + 1] == "expr:eq(n,15)+eq(n,19)"
 
