@@ -291,3 +291,32 @@ def test_trim_before_the_scale_keeps_the_same_frames(ffmpeg: str, tmp_path: Path
     trimmed = hashes(c.Target(640, 360, rate, frames, start=start))
     assert len(whole) == start + frames and len(trimmed) == frames
     assert trimmed == whole[start:]
+
+
+def test_a_timecode_is_read_in_the_renders_own_counting_whatever_its_separator(tmp_path: Path, ffmpeg: str) -> None:
+    """On a 29.97 drop-frame render, ``00:11:00:05`` (colons, as many tools write drop-frame labels) is its frame
+    ``00:11:00;05``: read non-drop it would be 2 frames later here (18 at 10 minutes, 108 at an hour). A label the
+    counting skips is refused naming the render; a ``;`` label on a non-drop render is read non-drop."""
+    import subprocess
+
+    from vidasm_assets.media.project import ShotRef, Take, TakeKind
+
+    def render(name: str, tc: str) -> Path:
+        dest = tmp_path / name
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=30000/1001",
+                        "-frames:v", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-timecode", tc, str(dest)],
+                       check=True)  # fmt: skip
+        return dest
+
+    rate = Rate(30000, 1001)
+    df = render("df_v001.mov", "00:10:59;20")  # 20..29, then 00:11:00;02 (00 and 01 are skipped)
+    take, info = Take(df, TakeKind.VERSION, 1), probe(df)
+    whole = shot_frames(info, rate)
+    for label in ("00:11:00:05", "00:11:00;05", "00;11;00;05"):
+        assert entry_range(ShotRef("df", in_=label), take, info, rate, whole).start == 13, label
+    with pytest.raises(RangeError, match=r"df_v001\.mov, which counts drop-frame from 00:10:59;20"):
+        entry_range(ShotRef("df", in_="00:11:00:00"), take, info, rate, whole)
+    ndf = render("ndf_v001.mov", "00:10:59:20")
+    take, info = Take(ndf, TakeKind.VERSION, 1), probe(ndf)
+    for label in ("00:11:00:05", "00:11:00;05"):
+        assert entry_range(ShotRef("ndf", in_=label), take, info, rate, whole).start == 15, label

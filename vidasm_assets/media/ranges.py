@@ -148,18 +148,28 @@ class _Render:
         if tc is not None:
             end = tc.frame + _half_up(Fraction(self.frames) * tc.rate.fraction / self.rate.fraction)
             text += f", source timecode {tc.label}-{label_of(end, tc.nominal, tc.drop_frame)}"
+        else:
+            text += ", no source timecode (its timecodes count from 00:00:00:00)"
         return text
 
     def seconds(self, point: int | str) -> Fraction:
-        """The time of ``point`` from the render's first frame; RangeError for a timecode before its start."""
+        """The time of ``point`` from the render's first frame; RangeError for a timecode before its start or not
+        in the render's counting.
+
+        A timecode is read in the render's own counting, drop frame or not, whatever its separator: a label
+        written ``00:10:00:10`` (colons, as many tools and people write drop-frame labels) on a drop-frame render
+        is its frame ``00:10:00;10``. Read as non-drop, it would land 18 frames later at 10 minutes, 108 at an
+        hour, and silently use other frames than the editor asked for."""
         if isinstance(point, int):
             return self.rate.frames_to_seconds(point)
         tc = self.with_timecode().timecode
         assert tc is not None
         try:
-            frame = SourceTimecode.parse(point, tc.rate).frame
+            frame = SourceTimecode.parse(point, tc.rate, drop_frame=tc.drop_frame).frame
         except ValueError as exc:
-            raise RangeError(f"{point!r} is no timecode of {self.info.path}: {exc}", path=self.info.path) from exc
+            counting = "drop-frame" if tc.drop_frame else "non-drop"
+            raise RangeError(f"{point!r} is no timecode of {self.info.path}, which counts {counting} from "
+                             f"{tc.label}: {exc}", path=self.info.path) from exc  # fmt: skip
         if frame < tc.frame:
             raise RangeError(
                 f"{point} is before the start timecode {tc.label} of {self.info.path}", path=self.info.path

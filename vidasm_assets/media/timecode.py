@@ -138,9 +138,11 @@ class SourceTimecode:
     drop_frame: bool = False
 
     @classmethod
-    def parse(cls, text: str, rate: Rate) -> SourceTimecode:
-        """Read ``text`` at ``rate``; drop frame when it has a ``;``. ValueError saying why it is not a label there."""
+    def parse(cls, text: str, rate: Rate, *, drop_frame: bool | None = None) -> SourceTimecode:
+        """Read ``text`` at ``rate``; drop frame when it has a ``;``, or as ``drop_frame`` says when given (a label
+        read in a render's own counting, whatever its separator). ValueError saying why it is not a label there."""
         hours, minutes, seconds, frames, drop = parse_label(text)
+        drop = drop if drop_frame is None else drop_frame
         nominal = nominal_fps(rate)
         if drop and nominal % 30:
             raise ValueError(f"{text!r} is drop frame (';'), which does not exist at {rate} fps")

@@ -114,8 +114,8 @@ def check_transitions(clips: Sequence[TimelineClip]) -> None:
                 what.append(f"the fade_out needs its last {clip.transition_out[1] + 1} frames")
             raise RangeError(
                 f"take {clip.take} ({Path(clip.source_path).name}): {' and '.join(what)}, {needed} in all, but the "
-                f"entry has {clip.frames} frames (frames {clip.source_in}-{clip.source_in + clip.frames} of the "
-                "render): lengthen the entry's in/out or shorten the transition",
+                f"entry has {clip.frames} frame{'' if clip.frames == 1 else 's'} (frames {clip.source_in}-"
+                f"{clip.source_in + clip.frames} of the render): lengthen the entry's in/out or shorten the transition",
                 path=clip.source_path,
                 shot=clip.shot,
             )
