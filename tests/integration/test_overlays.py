@@ -210,6 +210,26 @@ def test_changing_one_overlays_text_renders_that_overlay_only(changed) -> None:
         assert all(np.abs(after[f] - pics[f])[BOTTOM].mean() < 1.5 for f in range(56, 66))
 
 
+def test_a_transition_change_renders_only_the_sections_whose_drawing_changed(changed) -> None:
+    """A section's key holds what it draws (text, look, its own frames of it), not where the overlay sits in the
+    record: with a watermark over the whole cut and an entry overlay after the dissolve, changing the dissolve's
+    length moves every later frame in the record, yet the later entries' sections draw the same and are reused."""
+    root, folder, instance = changed
+    watermark = {"text": "DRAFT", "at": 0, "position": "top", "size": 10}  # to the cut's end
+    overlays = [CUT_WIDE, watermark]
+    set_sequence(folder, overlays=overlays)
+    rebuild(root, instance)
+    set_sequence(folder, overlays=overlays, sequence=[
+        SEQUENCE[0], {**SEQUENCE[1], "transition_in": {"type": "dissolve", "frames": 8}, "overlays": [ENTRY]},
+        SEQUENCE[2]])  # fmt: skip
+    assert rebuild(root, instance) == ROLL_UPS
+    meta = _cut_metadata(instance)
+    rendered, reused = (set(meta[k].split("; ")) - {"none"} for k in ("transitions_rendered", "transitions_reused"))
+    assert {r for r in rendered if not r.startswith(("sh010 ", "sh010>"))} == set(), rendered
+    assert {r.split(" ")[0] for r in reused} >= {"sh020", "sh030"}, reused
+    assert any("sequence[1].overlays[0]" in r for r in reused), reused
+
+
 def test_an_overlay_past_its_entry_fails_naming_it(built, tmp_path: Path) -> None:
     folder = built[1]
     spec = {

@@ -44,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +403,16 @@ def _source(timeline: Timeline, part: Part, colours: dict[str, cmd.PictureSource
     return Source(Path(clip.source_path), colours[clip.source_path], span.start + part.start, part.frames)
 
 
+def drawn_facts(overlay: Overlay) -> dict[str, Any]:
+    """What an overlay's drawing on a section's frames depends on: its text and look (``drawtext_overlay``). Not
+    where it sits in the record (``start``, ``frames``: a ``Draw``'s own first and last frames say which of the
+    section's frames it covers) nor where project.json states it: an earlier edit that moves the overlay in the
+    record leaves every section whose drawing is the same reused (a watermark over the whole cut re-rendered
+    every section after any change before this)."""
+    return {"text": overlay.text, "position": overlay.position, "size": overlay.size, "colour": overlay.colour,
+            "box": overlay.box}  # fmt: skip
+
+
 def _key(section: Section, sources: Sequence[Source], target: cmd.Target, fingerprints: dict[str, str],
          burn_in: list[Any] | None = None) -> str:  # fmt: skip
     facts: dict[str, Any] = {
@@ -411,7 +421,7 @@ def _key(section: Section, sources: Sequence[Source], target: cmd.Target, finger
         "target": [target.width, target.height, target.rate.num, target.rate.den, repr(target.video)],
     }  # fmt: skip
     if section.draws:  # what the section draws (a section without overlays keeps its key)
-        facts["draws"] = [[asdict(d.overlay), d.first, d.last] for d in section.draws]
+        facts["draws"] = [[drawn_facts(d.overlay), d.first, d.last] for d in section.draws]
         facts["overlays"] = OVERLAYS_VERSION
     if burn_in is not None:
         facts["burn_in"] = burn_in
