@@ -8,6 +8,7 @@ assets can never disagree on what "fresh" means.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -407,7 +408,15 @@ def _run_rollups(
         tags=tags,
     )
     text = _failure_text(result)
-    return Outcome(project, ", ".join(assets), result.success, result.run_id, text, _interrupted(result))
+    label = ", ".join(unbuilt(result, project, assets) if not result.success else assets)
+    return Outcome(project, label, result.success, result.run_id, text, _interrupted(result))
+
+
+def unbuilt(result: dg.ExecuteInProcessResult, project: str, assets: list[str]) -> list[str]:
+    """The assets of ``assets`` (names in ``project``) a run did not materialize, in their order (all of them when
+    it materialized none of them): what a failed run's line names, since those it did build are fresh."""
+    built = {ev.asset_key for ev in result.get_asset_materialization_events()}
+    return [a for a in assets if n.key(project, a) not in built] or list(assets)
 
 
 def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
@@ -462,8 +471,25 @@ def _failure_text(result: dg.ExecuteInProcessResult) -> str:
             err = event.step_failure_data.error
             while err.cause is not None and err.cls_name in ("DagsterExecutionStepExecutionError",):
                 err = err.cause
-            return err.message.strip().splitlines()[0] if err.message else err.cls_name or "failed"
+            return error_line(err.message, err.cls_name)
     return "run failed"
+
+
+def _subclass_names(cls: type) -> set[str]:
+    return {cls.__name__, *(name for sub in cls.__subclasses__() for name in _subclass_names(sub))}
+
+
+def error_line(message: str | None, cls_name: str | None) -> str:
+    """The first line of a step's error as the user reads it: a ``VidasmError``'s own message (it names the file
+    and the cause) without the ``module.Class:`` Python puts before it; any other error keeps its class name
+    (``KeyError: 'x'`` says nothing without it), without the module path."""
+    line = message.strip().splitlines()[0] if message and message.strip() else ""
+    name = cls_name or ""
+    if name and line:
+        prefix = re.match(rf"(?:[A-Za-z_][\w]*\.)*{re.escape(name)}: ", line)
+        if prefix:
+            line = line[prefix.end() :] if name in _subclass_names(VidasmError) else f"{name}: {line[prefix.end() :]}"
+    return line or name or "failed"
 
 
 def agree_in_ui(instance: dg.DagsterInstance, plan: ProjectPlan, shots: list[str]) -> None:

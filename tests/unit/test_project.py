@@ -281,3 +281,22 @@ def test_numbers_that_are_json_numbers_still_load() -> None:
                      {"card": "t", "seconds": 2}],
     })  # fmt: skip
     assert spec.fps == 29.97 and spec.audio.loudness_lufs == -23.0 and spec.cards()[0][1].seconds == 2.0
+
+
+def test_a_burn_in_preset_with_transitions_is_refused_when_the_project_loads(tmp_path: Path) -> None:
+    """Burn-ins are not rendered over transitions: refused naming exports[i] and the entry, before any encode (it
+    failed only at the delivery, after every shot was encoded); the same sequence without review loads."""
+    sequence = [{"shot": "a"}, {"shot": "b", "transition_in": {"type": "dissolve", "frames": 6}}]
+    write(tmp_path / "p" / "project.json", {"sequence": sequence, "exports": ["web", "review"]})
+    with pytest.raises(ProjectConfigError) as info:
+        load_project(tmp_path, "p")
+    msg = str(info.value)
+    assert "project.json: field 'exports[1]': preset 'review' draws burn-ins" in msg, msg
+    assert "sequence[1].transition_in is a dissolve" in msg and len(msg.splitlines()) == 1, msg
+    assert "p" in discover_projects(tmp_path).errors
+    write(tmp_path / "p" / "project.json", {"sequence": sequence, "exports": ["web", "proxy"]})
+    assert [p.name for p in load_project(tmp_path, "p").exports()] == ["web", "proxy"]
+    fade = [{"shot": "a", "transition_out": {"type": "fade_out", "frames": 4}}]
+    write(tmp_path / "p" / "project.json", {"sequence": fade, "exports": ["review"]})
+    with pytest.raises(ProjectConfigError, match=r"sequence\[0\]\.transition_out is a fade_out"):
+        load_project(tmp_path, "p")

@@ -1173,13 +1173,35 @@ def load_workspace_presets(root: Path) -> dict[str, Preset]:
 def _load(root: Path, name: str) -> Project:
     folder = root / name
     project = Project(name, folder, load_spec(folder / PROJECT_FILE), workspace_presets=load_workspace_presets(root))
-    project.exports()  # an unknown preset is an error of this project.json, said now
+    check_exports(project)  # an unknown preset, or one that cannot export this sequence: said now, before any work
     for card in project.entries() if project.spec.cards() else []:  # a card's image outside the project: now
         if isinstance(card, CardRef):
             project.card_image(card)
     project.music_tracks()  # a music track outside the project folder: refused by name, now
     check_confined(project, root)
     return project
+
+
+def check_exports(project: Project) -> None:
+    """Every preset ``exports`` names exists and can export the sequence: ``ProjectConfigError`` naming the file,
+    the preset's place in ``exports`` and the entry in its way. A preset that draws burn-ins cannot export a
+    sequence with transitions yet (``assembly._delivery_pictures`` refuses it there too); said when the project
+    loads, not after its shots were encoded."""
+    presets = project.exports()
+    path = project.root / PROJECT_FILE
+    for i, preset in enumerate(presets):
+        if not (preset.spec.burn_ins and preset.spec.video is not None):
+            continue
+        for j, entry in enumerate(project.spec.entries or []):
+            for side in ("transition_in", "transition_out"):
+                t = getattr(entry, side, None)
+                if t is not None:
+                    raise ProjectConfigError(
+                        f"{path}: field 'exports[{i}]': preset {preset.name!r} draws burn-ins, which are not rendered "
+                        f"over transitions yet, and sequence[{j}].{side} is a {t.type}: export another preset or "
+                        "remove the transitions",
+                        path=path,
+                    )
 
 
 def check_confined(project: Project, workspace: Path) -> None:
