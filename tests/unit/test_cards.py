@@ -66,6 +66,11 @@ def test_cards_are_entries_between_shots_with_derived_ids_and_whole_frames(tmp_p
         ({"card": "x", "seconds": 1, "id": "a b"}, "sequence[0].id", "invalid"),
         ({"card": "x", "seconds": 1, "font": "Comic"}, "sequence[0].font", "unknown field"),
         ({"card": "a\u0007b", "seconds": 1}, "sequence[0].card", "control character"),
+        (
+            {"card": "Ünïcödé 日本語 — «ok» ✓", "seconds": 1},
+            "sequence[0].card",
+            "has no glyph for: '日本語' (U+65E5, U+672C, U+8A9E); they would be drawn as empty boxes",
+        ),
     ],
 )
 def test_an_invalid_card_names_the_file_the_field_and_the_reason(

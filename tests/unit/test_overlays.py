@@ -78,6 +78,7 @@ E0 = "field 'sequence[0].overlays[0]"
         (entry(at=3), f"{E0}.at': unknown field"),
         (entry(text="a\tb"), "holds a control character"),
         (entry(text="a\u0085b"), "holds a control character"),
+        (entry(text="Take 🎬\nÀ bientôt"), "shipped font (DejaVu Sans Mono) has no glyph for: '🎬' (U+1F3AC)"),
         (entry(text="x" * 201), "201 characters; at most 200"),
         (entry(text="1\n2\n3\n4\n5"), "5 lines; at most 4"),
         ({"overlays": [{"text": "x"}]}, "field 'overlays[0].at': Field required"),

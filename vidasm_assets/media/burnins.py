@@ -39,11 +39,11 @@ from pathlib import Path
 
 from .errors import FFmpegBuildError
 from .ffmpeg_tool import FFmpeg
+from .glyphs import FONT_FILE
 from .rates import Rate
 from .timecode import frame_of, is_drop_frame, label_of, nominal_fps, parse_label
 from .timeline import Timeline
 
-FONT_FILE = "DejaVuSansMono.ttf"
 FONT_LICENSE = "LICENSE-DejaVu.txt"
 TEXT_COLOUR = "white"
 BOX_COLOUR = "black@0.55"

@@ -42,6 +42,7 @@ from .errors import (
     VidasmError,
 )
 from .fields import FRAME_NUMBER_MAX, FieldError, count, given, number, one_of, problems
+from .glyphs import FONT_NAME, undrawable
 from .limits import check_readable
 from .outputs import Stamp, stamp_file, stamped_version
 from .presets import BUILTIN_PRESETS, Preset, PresetSpec
@@ -169,7 +170,8 @@ class TransitionSpec(_Strict):
 
 def check_text(v: str, what: str, chars: int, lines: int) -> str:
     """Text drawn on the picture (a card's, an overlay's): not blank, at most ``chars`` characters and ``lines``
-    lines, no control character but the line break (C0, DEL, C1: ValueError naming ``what``)."""
+    lines, no control character but the line break (C0, DEL, C1), every character one the shipped font can draw
+    (``glyphs.undrawable``: CJK and emoji are not in DejaVu Sans Mono): ValueError naming ``what``."""
     if not v.strip():
         raise ValueError(f"{what} is empty")
     if len(v) > chars:
@@ -178,6 +180,11 @@ def check_text(v: str, what: str, chars: int, lines: int) -> str:
         raise ValueError(f"{what} holds {v.count(chr(10)) + 1} lines; at most {lines}")
     if any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in v):
         raise ValueError(f"{what} holds a control character (only line breaks are allowed)")
+    missing = undrawable(v)
+    if missing:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in missing[:8]) + (", ..." if len(missing) > 8 else "")
+        raise ValueError(f"{what} holds characters the shipped font ({FONT_NAME}) has no glyph for: "
+                         f"{''.join(missing[:8])!r} ({codes}); they would be drawn as empty boxes")  # fmt: skip
     return v
 
 
