@@ -67,6 +67,16 @@ def test_cards_are_entries_between_shots_with_derived_ids_and_whole_frames(tmp_p
         ({"card": "x", "seconds": 1, "font": "Comic"}, "sequence[0].font", "unknown field"),
         ({"card": "a\u0007b", "seconds": 1}, "sequence[0].card", "control character"),
         (
+            {"card": "x", "seconds": 1, "transition_in": {"type": "fade_in", "frames": 4}},
+            "sequence[0].transition_in",
+            "a card takes no transition_in yet (cards cut in and out",
+        ),
+        (
+            {"card": "x", "seconds": 1, "overlays": [{"text": "y"}]},
+            "sequence[0].overlays",
+            "a card takes no overlays yet (use the cut's overlays",
+        ),
+        (
             {"card": "Ünïcödé 日本語 — «ok» ✓", "seconds": 1},
             "sequence[0].card",
             "has no glyph for: '日本語' (U+65E5, U+672C, U+8A9E); they would be drawn as empty boxes",

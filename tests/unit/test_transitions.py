@@ -67,6 +67,7 @@ def test_record_length_is_the_sum_minus_the_overlaps() -> None:
         ({"transition_out": {"type": "dissolve", "frames": 6}}, False, "a transition_out can only be fade_out"),
         ({"transition_in": {"type": "dissolve", "frames": 0}}, False, "from 1 to 10,368,000; got 0"),
         ({"transition_in": {"type": "dip", "frames": 1}}, False, "a dip needs at least 2 frames"),
+        ({"transition_in": {"type": "dissolve", "frames": 1}}, False, "a dissolve needs at least 2 frames"),
         ({"transition_in": {"type": "wipe", "frames": 6}}, False, "dissolve"),
         ({"transition_in": {"type": "dissolve", "frames": 6}}, True, "needs a previous entry"),
     ],

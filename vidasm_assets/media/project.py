@@ -165,6 +165,9 @@ class TransitionSpec(_Strict):
     def _dip_frames(self) -> TransitionSpec:
         if self.type == "dip" and self.frames < 2:
             raise FieldError(["frames"], "a dip needs at least 2 frames (down to black, up from black)")
+        if self.type == "dissolve" and self.frames < 2:  # frame k of N is (N-k)/N of the outgoing picture
+            raise FieldError(["frames"], "a dissolve needs at least 2 frames: its first frame is all the "
+                             "outgoing picture, so 1 frame shows none of the incoming one")  # fmt: skip
         return self
 
 
@@ -350,6 +353,18 @@ class CardEntry(_Strict):
     colour: str = "#FFFFFF"  # the text's colour
     id: str | None = None
     notes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_on_cards(cls, data: Any) -> Any:
+        """What a shot entry takes and a card does not yet, said as such (not as an unknown field)."""
+        if isinstance(data, dict):
+            cut = "cards cut in and out: fade the shots beside it from or to black instead"
+            for name, instead in (("transition_in", cut), ("transition_out", cut),
+                                  ("overlays", "use the cut's overlays, which draw over cards too")):  # fmt: skip
+                if name in data:
+                    raise FieldError([name], f"a card takes no {name} yet ({instead})")
+        return data
 
     @field_validator("card")
     @classmethod
