@@ -274,3 +274,16 @@ def test_a_generated_sequence_without_music_names_the_field(tmp_path: Path) -> N
     _project(tmp_path, {"generate": {"seed": 1}})
     with pytest.raises(ProjectConfigError, match=r"field 'generate'.*no music"):
         load_project(tmp_path, "p").sequence()
+
+
+def test_tracklist_plays_meet_at_the_nearest_frame_boundary() -> None:
+    """Plays that start or end inside a frame are cut at the nearest frame boundary: consecutive plays share it
+    (a 2.2 s track looped at 24 fps: 52.8 frames), never overlapping by a frame; frame-aligned ones stay exact."""
+    from vidasm_assets.media.music import record_frame
+
+    film, ntsc = Rate(24), Rate(30000, 1001)
+    track = round(2.2 * 48_000)
+    bounds = [record_frame(k * track, film) for k in range(4)]
+    assert bounds == [0, 53, 106, 158]  # 52.8, 105.6, 158.4 frames
+    assert record_frame(72_000, film) == 36 and record_frame(1_999, film) == 1 and record_frame(999, film) == 0
+    assert record_frame(48_048, ntsc) == 30  # 30 frames of 29.97 fps are 48048 samples

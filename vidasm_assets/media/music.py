@@ -280,18 +280,20 @@ def _clock(samples: int) -> str:
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
-def record_frames(samples: int, rate: Rate) -> tuple[int, int]:
-    """The frame that holds sample ``samples`` of the cut, and whether it is its first sample (0) or not (1)."""
+def record_frame(samples: int, rate: Rate) -> int:
+    """The frame boundary nearest to sample ``samples`` of the cut (half up), as a record frame number: where a
+    play that starts or ends there is cut in frames. Consecutive plays share the boundary, so their timecodes meet
+    (an in at the frame holding the sample and an out after it overlapped them by a frame)."""
     exact = Fraction(samples) * rate.fraction / AUDIO_RATE
-    return math.floor(exact), 0 if exact == math.floor(exact) else 1
+    return math.floor(exact + Fraction(1, 2))
 
 
 def tracklist(project: Project, timeline: Timeline, tracks: Sequence[Track],
               placements: Sequence[Placement]) -> dict[str, Any]:  # fmt: skip
     """The music used, one entry per play in cut order: title (its tag, else the file name), file (relative to the
-    project folder), record in/out timecode at the cut's rate (in: the frame the play starts in; out: the first
-    frame after it, exclusive like an EDL's), the exact record and source samples at 48 kHz and the source
-    in/out as ``HH:MM:SS.mmm`` of the track."""
+    project folder), record in/out timecode at the cut's rate (each at the frame boundary nearest its sample,
+    ``record_frame``; out exclusive like an EDL's, so one play's out is the next one's in), the exact record and
+    source samples at 48 kHz and the source in/out as ``HH:MM:SS.mmm`` of the track."""
     from .editorial import frames_to_timecode, timecode_to_frames
 
     rate = timeline.rate
@@ -299,12 +301,10 @@ def tracklist(project: Project, timeline: Timeline, tracks: Sequence[Track],
     entries = []
     for i, p in enumerate(placements, start=1):
         t = tracks[p.track]
-        rin, _ = record_frames(p.record_in, rate)
-        rout, part = record_frames(p.record_out, rate)
         entries.append({
             "index": i, "title": t.title, "file": os.path.relpath(t.path, project.root),
-            "record_in": frames_to_timecode(start + rin, rate),
-            "record_out": frames_to_timecode(start + rout + part, rate),
+            "record_in": frames_to_timecode(start + record_frame(p.record_in, rate), rate),
+            "record_out": frames_to_timecode(start + record_frame(p.record_out, rate), rate),
             "record_in_sample": p.record_in, "record_out_sample": p.record_out,
             "source_in": _clock(p.source_in), "source_out": _clock(p.source_out),
             "source_in_sample": p.source_in, "source_out_sample": p.source_out,
