@@ -17,7 +17,7 @@ from .assets import build_project_assets
 from .farm import executor_def
 from .media.errors import VidasmError
 from .media.presets import BUILTIN_PRESETS
-from .media.project import Project, discover_projects
+from .media.project import NAME_RE, Project, discover_projects
 from .resources import FFmpegResource, WorkspaceResource
 from .sensors import build_render_sensor, default_watch_seconds
 from .settings import workspace_root
@@ -37,8 +37,8 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
     music: set[str] = set()
     segments: dict[str, list[str]] = {}
     for name in sorted([*ws.projects, *ws.errors]):
-        if name in ws.errors and not name.replace("-", "").replace("_", "").isalnum():
-            continue  # an invalid folder name cannot be an asset key
+        if name in ws.errors and not NAME_RE.fullmatch(name):
+            continue  # an invalid folder name (projé: str.isalnum() is true of é) cannot be an asset key
         project_presets = ws.projects[name].exports() if name in ws.projects else [BUILTIN_PRESETS["web"]]
         pa = build_project_assets(name, project_presets, _has_music(ws.projects.get(name)))
         presets[name] = pa.presets

@@ -296,3 +296,24 @@ def test_a_custom_order_71_render_is_probed_without_killing_the_process(ffmpeg: 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["8", "7.1"]
+
+
+def test_cover_art_listed_first_is_not_taken_for_the_picture(
+    ffmpeg: str, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """An MP4 whose cover art is stream 0 (its udta before the tracks): the shot is its real picture, 24 grey frames
+    (not the red cover, nor "truncated" because the cover holds one frame in a 1 s file)."""
+    root = tmp_path / "ws"
+    folder = write_project(root, "cov", {"fps": 24, "resolution": "64x36"})
+    src = ms.cover_first_mp4(ffmpeg, folder / "03_Renders" / "sh010" / "sh010_v001.mp4", tmp_path, luma=120)
+    with av.open(str(src)) as c:  # the case itself: the cover is the first video stream
+        assert c.streams.video[0].disposition & av.stream.Disposition.attached_pic
+    outcomes = build_workspace(instance, root)
+    assert outcomes and all(o.success for o in outcomes), outcomes
+    project = load_project(root, "cov")
+    with av.open(str(project.picture_path("sh010"))) as c:
+        pictures = [f.to_ndarray(format="rgb24").astype(int) for f in c.decode(video=0)]
+    assert len(pictures) == 24
+    for p in pictures:  # grey, not red: R, G and B within a few code values of each other
+        r, g, b = (p[..., k].mean() for k in range(3))
+        assert abs(r - g) < 6 and abs(r - b) < 6 and 100 < r < 140, (r, g, b)

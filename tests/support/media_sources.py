@@ -148,3 +148,40 @@ def luma_render(
             "-c:a", "pcm_s16le", *(["-timecode", timecode] if timecode else []), str(dest)]  # fmt: skip
     subprocess.run(argv, check=True)
     return dest
+
+
+def cover_first_mp4(ffmpeg: str, dest: Path, work: Path, *, frames: int = 24, luma: int = 120) -> Path:
+    """An MP4 with cover art (a bright red 64x36 JPEG, ``attached_pic``) that FFmpeg and PyAV list as stream 0, ahead
+    of the picture (flat grey ``luma``, ``frames`` at 24 fps) and its tone: the moov's ``udta`` (which holds the
+    ``covr``) moved before its tracks, as some taggers write it. Box sizes and chunk offsets are unchanged."""
+    import struct
+
+    cover = run(ffmpeg, work / "cover.jpg", ["-f", "lavfi", "-i", "color=c=red:s=64x36", "-frames:v", "1"])
+    plain = work / "cover_last.mp4"
+    seconds = frames / 24
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", f"color=c=0x{luma:02x}{luma:02x}{luma:02x}:s=64x36:r=24:d={seconds}",
+                    "-f", "lavfi", "-i", f"sine=f=440:d={seconds}", "-i", str(cover),
+                    "-map", "0", "-map", "1", "-map", "2", "-c:v:0", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:v:1", "mjpeg", "-disposition:v:1", "attached_pic", "-c:a", "aac",
+                    "-movflags", "+faststart", str(plain)], check=True)  # fmt: skip
+    data = bytearray(plain.read_bytes())
+
+    def boxes(start: int, end: int) -> list[tuple[str, int, int]]:
+        out, i = [], start
+        while i < end:
+            size, kind = struct.unpack(">I4s", data[i : i + 8])
+            out.append((kind.decode(), i, size))
+            i += size
+        return out
+
+    _, at, size = next(b for b in boxes(0, len(data)) if b[0] == "moov")
+    kids = boxes(at + 8, at + size)
+    body = [bytes(data[i : i + n]) for _, i, n in kids]
+    names = [k for k, _, _ in kids]
+    udta, trak = names.index("udta"), names.index("trak")
+    order = [*body[:trak], body[udta], *(b for j, b in enumerate(body) if j >= trak and j != udta)]
+    data[at + 8 : at + size] = b"".join(order)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(bytes(data))
+    return dest

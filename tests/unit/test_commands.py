@@ -64,7 +64,7 @@ def test_conform_is_the_segment_command_at_the_cuts_settings() -> None:
     argv = c.segment_cmd(Path("in.mov"), Path("out.mov"), c.Target(320, 180, R24, 48))
     assert argv == [
         "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
-        "-i", "in.mov", "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
+        "-i", "in.mov", "-map", "0:V:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", c.picture_filter(c.Target(320, 180, R24, 48)),
         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-profile:v", "high", "-preset", "medium", "-crf", "20",
         "-maxrate", "1000000", "-bufsize", "2000000",  # web: 8 Mb/s at 1080p scaled by size, at least 1 Mb/s

@@ -302,3 +302,21 @@ def test_a_loader_failure_under_the_memory_ceiling_is_named_as_the_ceiling(loade
     assert isinstance(err, FFmpegOutOfMemoryError)
     assert "under its memory ceiling of 48.0 MiB" in str(err).splitlines()[0]
     assert ChildLimits().explain(127, raw, "r.mp4") is raw  # no ceiling applied: FFmpeg's own error stands
+
+
+@pytest.mark.parametrize("name", ["projé", "p²", "日本", "p q"])
+def test_a_project_folder_with_a_non_ascii_or_spaced_name_fails_alone(tmp_path: Path, name: str) -> None:
+    """``str.isalnum()`` is true of é, ² and CJK: such a folder reached Dagster as an asset group name and every
+    build of the workspace failed with a traceback; it is one project's error, the others load."""
+    import dagster as dg
+
+    from vidasm_assets.definitions import build_definitions
+
+    write(tmp_path / name / "project.json", {})
+    write(tmp_path / "ok" / "project.json", {})
+    ws = discover_projects(tmp_path)
+    assert f"project folder name {name!r} is invalid" in str(ws.errors[name])
+    defs = build_definitions(tmp_path)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert "ok/cut" in keys and not any(k.startswith(name) for k in keys)
+    assert isinstance(defs, dg.Definitions)

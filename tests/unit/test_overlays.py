@@ -266,12 +266,12 @@ def test_a_section_graph_draws_its_overlays_after_the_conform_chain_or_the_trans
     chain_a = cmd.picture_filter(cmd.Target(64, 36, RATE, 24, CUT_VIDEO, start=12), cmd.PictureSource())
     draw = drawtext_overlay(o, 3, 17, width=64, height=36, timeline_height=36, font=font_path())
     graph = section_graph(Section("overlay", 0, Part(0, 12, 36), draws=(Draw(o, 3, 17),)), [a], target)
-    assert graph == f"[0:v:0]{chain_a}[s0];[s0]{draw}[v]"
+    assert graph == f"[0:V:0]{chain_a}[s0];[s0]{draw}[v]"
     chain_b = cmd.picture_filter(cmd.Target(64, 36, RATE, 12, CUT_VIDEO), cmd.PictureSource())
     dissolve = Section("dissolve", 12, Part(0, 24, 36), Part(1, 0, 12), draws=(Draw(o, 0, 5),))
     draw2 = drawtext_overlay(o, 0, 5, width=64, height=36, timeline_height=36, font=font_path())
     assert section_graph(dissolve, [a, b], target) == (
-        f"[0:v:0]{chain_a}[s0];[1:v:0]{chain_b}[s1];"
+        f"[0:V:0]{chain_a}[s0];[1:V:0]{chain_b}[s1];"
         f"[s0][s1]xfade=transition=fade:duration=0.500000:offset=0.000000,{draw2}[v]"
     )
 

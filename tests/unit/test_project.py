@@ -169,6 +169,41 @@ def test_missing_take_and_empty_shot_name_the_folder(tmp_path: Path) -> None:
         select_take(tmp_path / "sh020", "sh020")
 
 
+def test_two_files_of_one_take_are_refused_naming_both_unless_the_file_is_named(tmp_path: Path) -> None:
+    """sh050_v002.mov and .mp4, or _v1 and _v001, are the same take: the last name won silently and pinning "v002"
+    picked the other file; now the shot fails naming both, pinned or not, and naming the file picks that file."""
+    d = tmp_path / "sh050"
+    for name in ["sh050_v001.mp4", "sh050_v002.mov", "sh050_v002.mp4"]:
+        touch(d / name)
+    for wanted in (None, "v002", "2", "sh050_v002"):
+        with pytest.raises(ProjectConfigError) as info:
+            select_take(d, "sh050", wanted)
+        msg = str(info.value)
+        assert "sh050_v002.mov and sh050_v002.mp4 are both version 2 of sh050" in msg, msg
+        assert '"take": "sh050_v002.mp4"' in msg and info.value.shot == "sh050"
+    assert select_take(d, "sh050", "sh050_v002.mov").path.name == "sh050_v002.mov"
+    assert select_take(d, "sh050", "sh050_v002.mp4").path.name == "sh050_v002.mp4"
+    assert select_take(d, "sh050", "v001").path.name == "sh050_v001.mp4"  # an unambiguous older take still works
+    e = tmp_path / "sh040"
+    for name in ["sh040_v001.mov", "sh040_v1.mp4"]:
+        touch(e / name)
+    with pytest.raises(ProjectConfigError, match=r"sh040_v001\.mov and sh040_v1\.mp4 are both version 1"):
+        select_take(e, "sh040")
+
+
+def test_only_ascii_digits_number_a_take_and_an_ignored_file_is_named(tmp_path: Path) -> None:
+    """sh010_v\uff11\uff10 (fullwidth digits) is no take (it was read as v10 and beat v002); a folder with no
+    render says what it holds (an .mxf is not a render container vidasm reads)."""
+    d = tmp_path / "sh010"
+    for name in ["sh010_v002.mp4", "sh010_v\uff11\uff10.mp4"]:
+        touch(d / name)
+    assert select_take(d, "sh010").path.name == "sh010_v002.mp4"
+    e = tmp_path / "sh020"
+    touch(e / "sh020_v001.mxf")
+    with pytest.raises(MediaNotFoundError, match=r"expected sh020_v001.mp4, .mov or .mkv; it holds sh020_v001.mxf"):
+        select_take(e, "sh020")
+
+
 def test_rates_are_exact() -> None:
     assert [r.label for r in TIMELINE_RATES] == [
         "23.976",

@@ -146,7 +146,7 @@ def test_a_section_is_the_conform_chain_per_input_then_the_transition() -> None:
     graph = section_graph(dissolve, [a, b], target)
     chain_a = cmd.picture_filter(cmd.Target(64, 36, RATE, 12, CUT_VIDEO, start=36), cmd.PictureSource())
     chain_b = cmd.picture_filter(cmd.Target(64, 36, RATE, 12, CUT_VIDEO), cmd.PictureSource())
-    assert graph == (f"[0:v:0]{chain_a}[s0];[1:v:0]{chain_b}[s1];"
+    assert graph == (f"[0:V:0]{chain_a}[s0];[1:V:0]{chain_b}[s1];"
                      "[s0][s1]xfade=transition=fade:duration=0.500000:offset=0.000000[v]")  # fmt: skip
     dip = section_graph(Section("dip", 8, Part(0, 28, 48), Part(1, 0, 12)), [a, b], target)
     assert dip.endswith(

@@ -86,6 +86,12 @@ def fit_expr(width: int, height: int) -> str:
     return f"w='{w}':h='{h}'"
 
 
+PICTURE = "V"
+"""FFmpeg's stream specifier for a render's picture: video streams that are not attached pictures (cover art,
+thumbnails), as ``probe`` picks it. ``v`` matches those too, and an MP4 whose cover is stream 0 (its ``udta``
+before the tracks) had its cover conformed (FFmpeg's "Stream specifiers" documentation)."""
+
+
 @dataclass(frozen=True)
 class Target:
     """What a shot's picture is conformed to: the timeline's raster (``width`` x ``height``, square pixels), its
@@ -204,7 +210,7 @@ def segment_cmd(
     return [
         *BASE, *progress_args(), *(encoder.global_args if encoder else ()),
         "-i", str(src),
-        "-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
+        "-map", f"0:{PICTURE}:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", chain,
         *args,
         *BT709_TAGS,

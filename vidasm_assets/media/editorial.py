@@ -73,8 +73,8 @@ REEL_MAX = 8
 CARD_REEL = "AX"
 """The reel of a card's event: CMX3600's auxiliary source (no tape), read as a clip by pycmx and OTIO."""
 _RESERVED_REELS = frozenset({"AX", "BL", "BLACK", "BARS"})
-_TIMECODE_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})([:;])(\d{2})")
-_TAKE_RE = re.compile(r"(v|take)0*(\d+)", re.IGNORECASE)
+_TIMECODE_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})([:;])(\d{2})", re.ASCII)
+_TAKE_RE = re.compile(r"(v|take)0*(\d+)", re.IGNORECASE | re.ASCII)
 
 
 # --------------------------------------------------------------------------- timecode

@@ -110,7 +110,7 @@ ENV: dict[str, str] = {
     "ffmpeg_timeout_seconds": "VIDASM_FFMPEG_TIMEOUT",
 }
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.I)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", re.I | re.ASCII)
 _UNITS = {"": 1, "K": KIB, "M": MIB, "G": GIB, "T": GIB << 10}
 
 

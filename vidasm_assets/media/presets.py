@@ -60,7 +60,7 @@ CONTAINER_CODECS: Mapping[Container, tuple[set[str], set[str]]] = {
 }
 """Which encoders each container takes (what its muxer accepts in FFmpeg and players expect)."""
 HARDWARE = ("none", "auto", "nvenc", "qsv", "vaapi", "videotoolbox")
-_BITRATE = re.compile(r"^\d+(\.\d+)?[kKM]$")
+_BITRATE = re.compile(r"^\d+(\.\d+)?[kKM]$", re.ASCII)
 WEB_MAXRATE_1080P = 8_000_000
 """YouTube's recommendation for 1080p at 24-30 fps, in bit/s; scaled by pixels, x1.5 above 30 fps."""
 

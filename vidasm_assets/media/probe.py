@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import av
 
@@ -263,7 +263,7 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
         cstart = Fraction(container.start_time or 0, 1_000_000)
         timecode = _tag(container.metadata, "timecode")
         video = None
-        vstreams = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+        vstreams = picture_streams(container)
         if vstreams:
             s = vstreams[0]
             cc = s.codec_context
@@ -386,7 +386,7 @@ def _field_order_of_first_frame(p: Path) -> str | None:
 
     from .ffmpeg_tool import select_ffmpeg
 
-    argv = [select_ffmpeg().exe, "-hide_banner", "-nostdin", "-i", str(p), "-map", "0:v:0", "-vf", "showinfo",
+    argv = [select_ffmpeg().exe, "-hide_banner", "-nostdin", "-i", str(p), "-map", "0:V:0", "-vf", "showinfo",
             "-frames:v", "1", "-f", "null", "-"]  # fmt: skip
     try:
         out = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=60, check=False).stderr
@@ -413,6 +413,12 @@ def require_video(info: MediaInfo) -> VideoInfo:
     return v
 
 
+def picture_streams(container: Any) -> list[Any]:
+    """A PyAV container's picture streams: its video streams but attached pictures (cover art), in file order; the
+    first is the render's picture (``commands.PICTURE`` maps the same one in FFmpeg)."""
+    return [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+
+
 class StreamKind(str, Enum):
     VIDEO = "video"
     AUDIO = "audio"
@@ -431,8 +437,7 @@ def verify_complete(info: MediaInfo, kind: StreamKind = StreamKind.VIDEO) -> Non
     end = None
     try:
         with av.open(str(p), metadata_errors="ignore") as c:
-            streams = c.streams.video if kind is StreamKind.VIDEO else c.streams.audio
-            s = streams[0]
+            s = picture_streams(c)[0] if kind is StreamKind.VIDEO else c.streams.audio[0]
             start = Fraction(s.start_time or 0) * (s.time_base or 0)
             entries = s.index_entries
             if "mov" in info.format_name and len(entries) and len(entries) >= (s.frames or 0):
@@ -453,8 +458,8 @@ def verify_complete(info: MediaInfo, kind: StreamKind = StreamKind.VIDEO) -> Non
     got = (end - start) if end is not None else Fraction(0)
     if promised - got > max(Fraction(1, 4), promised / 100):
         raise InvalidMediaError(
-            f"{p}: truncated: its {kind} data ends at {float(got):.2f} s but the header says {float(promised):.2f} s "
-            "(the render did not finish writing)",
+            f"{p}: truncated: its {kind.value} data ends at {float(got):.2f} s but the header says "
+            f"{float(promised):.2f} s (the render did not finish writing)",
             path=p,
         )
 
@@ -470,7 +475,7 @@ def video_frames(path: str | Path, info: MediaInfo | None = None) -> int:
         return info.video.frames
     try:
         with av.open(str(path), metadata_errors="ignore") as c:
-            s = c.streams.video[0]
+            s = picture_streams(c)[0]
             return sum(1 for pk in c.demux(s) if pk.size)
     except av.error.FFmpegError as exc:
         raise _unreadable(Path(path), exc) from exc

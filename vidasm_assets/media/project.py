@@ -115,7 +115,7 @@ class EditorialSettings(_Strict):
     @field_validator("record_start")
     @classmethod
     def _tc(cls, v: str) -> str:
-        if not re.fullmatch(r"\d{2}:[0-5]\d:[0-5]\d[:;]\d{2}", v or ""):
+        if not re.fullmatch(r"\d{2}:[0-5]\d:[0-5]\d[:;]\d{2}", v or "", re.ASCII):
             raise ValueError(f"record_start {v!r} must be a timecode like 01:00:00:00")
         return v
 
@@ -263,7 +263,7 @@ class CutOverlay(_OverlayStyle):
     def _at(cls, v: object) -> object:
         if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
             return v
-        if isinstance(v, str) and re.fullmatch(r"\d{2}:[0-5]\d:[0-5]\d[:;]\d{2}", v):
+        if isinstance(v, str) and re.fullmatch(r"\d{2}:[0-5]\d:[0-5]\d[:;]\d{2}", v, re.ASCII):
             return v
         raise ValueError(f"at {v!r} is neither a record frame (0 or more) nor a record timecode like '01:00:02:00'")
 
@@ -516,7 +516,7 @@ class ProjectSpec(_Strict):
     @field_validator("resolution")
     @classmethod
     def _resolution(cls, v: str) -> str:
-        m = re.fullmatch(r"(\d+)x(\d+)", v or "")
+        m = re.fullmatch(r"(\d+)x(\d+)", v or "", re.ASCII)
         if not m:
             raise ValueError(f"resolution {v!r} must look like '1920x1080'")
         w, h = int(m[1]), int(m[2])
@@ -680,7 +680,7 @@ def _parse(text: str, path: Path) -> Any:
     return limits.parse_project_json(path, text)
 
 
-_TAKE_RE = re.compile(r"(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)", re.I)
+_TAKE_RE = re.compile(r"(?P<shot>[A-Za-z0-9_-]+?)_(?P<kind>v|take)(?P<num>\d+)", re.I | re.ASCII)
 """A take's file stem, ``fullmatch``ed: ``sh010_v003\\n.mp4`` is no take of sh010."""
 
 
@@ -738,7 +738,7 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def natural_key(text: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
+    return [int(t) if t.isascii() and t.isdigit() else t.lower() for t in re.split(r"([0-9]+)", text)]
 
 
 def _scan(folder: Path, what: str) -> list[os.DirEntry[str]]:
@@ -790,22 +790,45 @@ def _select(takes: list[Take], shot_dir: Path, shot: str, wanted: str | None) ->
     if wanted:
         w = wanted.strip()
         wl = w.lower()
-        for t in takes:
-            if wl in (t.name.lower(), t.path.name.lower(), t.label.lower()):
+        for t in takes:  # the file's own name: exactly that file, whatever else has its number
+            if wl == t.path.name.lower():
                 return t
-        m = re.fullmatch(r"(v|take)?0*(\d+)", wl)
+        for t in takes:
+            if wl in (t.name.lower(), t.label.lower()):
+                return _unambiguous(t, takes, shot_dir, shot)
+        m = re.fullmatch(r"(v|take)?0*(\d+)", wl, re.ASCII)
         if m:
             kind = TakeKind(m[1] or TakeKind.VERSION.value)
             for t in takes:
                 if t.kind is kind and t.number == int(m[2]):
-                    return t
+                    return _unambiguous(t, takes, shot_dir, shot)
         have = ", ".join(t.path.name for t in takes) or "no renders"
         raise MediaNotFoundError(f"take {wanted!r} not found in {shot_dir} (have: {have})", path=shot_dir, shot=shot)
     if not takes:
+        others = sorted(e.name for e in _scan(shot_dir, "shot folder") if not e.name.startswith("."))
+        seen = f"; it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}" if others else ""
         raise MediaNotFoundError(
-            f"no render in {shot_dir} (expected {shot}_v001.mp4, .mov or .mkv)", path=shot_dir, shot=shot
+            f"no render in {shot_dir} (expected {shot}_v001.mp4, .mov or .mkv{seen})", path=shot_dir, shot=shot
         )
-    return takes[-1]
+    return _unambiguous(takes[-1], takes, shot_dir, shot)
+
+
+def _unambiguous(take: Take, takes: list[Take], shot_dir: Path, shot: str) -> Take:
+    """``take``, unless another file has its kind and number (``sh010_v002.mov`` and ``.mp4``, ``_v1`` and
+    ``_v001``): which one is meant is not for vidasm to guess (the last name in order won silently, and naming
+    ``v002`` in project.json picked the other one), so the shot fails naming both, and project.json's ``take``
+    may name the file itself."""
+    same = [t for t in takes if t.kind is take.kind and t.number == take.number]
+    if len(same) > 1:
+        names = " and ".join(t.path.name for t in same)
+        raise ProjectConfigError(
+            f"{shot_dir}: {names} are both {'version' if take.kind is TakeKind.VERSION else 'take'} {take.number} "
+            f"of {shot}: remove all but one, "
+            f'or name the file as the entry\'s take in project.json ("take": "{same[-1].path.name}")',
+            path=shot_dir,
+            shot=shot,
+        )
+    return take
 
 
 @dataclass(frozen=True)

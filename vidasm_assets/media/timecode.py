@@ -38,7 +38,7 @@ from .errors import SourceTimecodeError
 from .probe import MediaInfo
 from .rates import Rate
 
-_LABEL_RE = re.compile(r"(\d{2})([:;])(\d{2})([:;])(\d{2})([:;])(\d{2,3})")
+_LABEL_RE = re.compile(r"(\d{2})([:;])(\d{2})([:;])(\d{2})([:;])(\d{2,3})", re.ASCII)
 
 
 def is_drop_frame(rate: Rate) -> bool:

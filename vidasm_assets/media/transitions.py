@@ -309,7 +309,7 @@ def section_graph(section: Section, sources: Sequence[Source], target: cmd.Targe
     chains = []
     for i, s in enumerate(sources):
         t = cmd.Target(target.width, target.height, target.rate, s.frames, target.video, start=s.start)
-        chains.append(f"[{i}:v:0]{cmd.picture_filter(t, s.picture, post=post)}[s{i}]")
+        chains.append(f"[{i}:{cmd.PICTURE}:0]{cmd.picture_filter(t, s.picture, post=post)}[s{i}]")
     rate = target.rate
     n, a = section.frames, section.a.frames
     if section.kind == "overlay":  # the body's frames, drawn on below
