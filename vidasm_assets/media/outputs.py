@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import time
 import uuid
@@ -141,7 +142,9 @@ def _alive(pid: int) -> bool:
 
 def stale_partials(folder: Path, now: float | None = None) -> list[Path]:
     """Partial files in ``folder`` whose writer is gone: a dead process on this host, or on another host and
-    older than ``FOREIGN_PARTIAL_AGE_S``. Partial files of the old naming (no host and pid) count as dead."""
+    older than ``FOREIGN_PARTIAL_AGE_S``. Partial files of the old naming (no host and pid) count as dead. Partial
+    folders count too (``assembly.scratch_folder``'s pieces of a killed build: they can hold video); a symlink is
+    never followed nor removed (no writer makes one)."""
     now = time.time() if now is None else now
     out: list[Path] = []
     try:
@@ -149,7 +152,9 @@ def stale_partials(folder: Path, now: float | None = None) -> list[Path]:
     except OSError:
         return out
     for entry in entries:
-        if not entry.name.startswith(".") or ".partial-" not in entry.name or not entry.is_file():
+        if not entry.name.startswith(".") or ".partial-" not in entry.name:
+            continue
+        if not (entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False)):
             continue
         m = PARTIAL_RE.match(entry.name)
         if m is None:
@@ -170,6 +175,9 @@ def remove_stale_partials(folders: list[Path]) -> list[Path]:
     for folder in folders:
         for p in stale_partials(folder):
             with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
                 removed.append(p)
     return removed

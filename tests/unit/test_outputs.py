@@ -1,0 +1,50 @@
+"""Partial outputs of killed writers are cleaned up (``outputs``): files and scratch folders, never through links."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from vidasm_assets.media.outputs import remove_stale_partials, temp_name
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from vidasm_assets.media.outputs import temp_name
+cache = Path(sys.argv[1])
+pieces = temp_name(cache / "pieces")          # what assembly.scratch_folder makes
+pieces.mkdir()
+(pieces / "sh010_0.mov").write_bytes(b"video" * 1000)
+temp_name(cache / "cut.mov").write_bytes(b"half a cut")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_builds_scratch_folder_and_partial_file_are_removed_and_links_left_alone(tmp_path: Path) -> None:
+    cache = tmp_path / "05_Cache"
+    cache.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.mov").write_bytes(b"precious")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(cache)], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        mine = temp_name(cache / "live.mov")  # this process's: alive, kept
+        mine.write_bytes(b"being written")
+        assert remove_stale_partials([cache]) == []  # the writer is alive: nothing of it goes
+    finally:
+        os.killpg(writer.pid, signal.SIGKILL)
+        writer.wait()
+    # a link named like a dead writer's partial folder, pointing outside: no writer makes one, it is left alone
+    dead = next(p.name for p in cache.iterdir() if p.is_dir())
+    link = cache / dead.replace("pieces", "link")
+    link.symlink_to(elsewhere, target_is_directory=True)
+    removed = {p.name for p in remove_stale_partials([cache])}
+    assert len(removed) == 2 and dead in removed and any(n.startswith(".cut.partial-") for n in removed), removed
+    assert sorted(p.name for p in cache.iterdir()) == sorted([mine.name, link.name])
+    assert (elsewhere / "keep.mov").read_bytes() == b"precious"
