@@ -273,12 +273,28 @@ class AudioSource:
 
     ``tracks`` are 0-based indices among the render's audio streams (``0:a:N``); several are mixed (summed,
     each first made 48 kHz stereo and aligned to the picture; the loudness normalization after the mix sets
-    the level). ``offset`` is how far the picture starts after the file's start (``MediaInfo.video_offset``).
+    the level). ``offset``: where the picture starts. With ``copyts`` (a render's own audio, ``loudness
+    .audio_source``) it is the picture's first timestamp in the file (``VideoInfo.start_time``) and FFmpeg reads the
+    file's own timestamps (``-copyts``), so the audio is aligned to the picture the same way by every FFmpeg
+    version; without, how far the picture starts after the file's start.
+
+    Why ``-copyts``: without it FFmpeg subtracts a file start that depends on its version. An AAC or Opus track in
+    Matroska starts before 0 by its encoder delay (priming, -21 ms for AAC); FFmpeg 5.1 decodes the priming and
+    starts the file there (the picture then starts 21 ms in), FFmpeg 7+ drops it in the decoder and starts the file
+    at the picture. Shifting by the picture's offset from the file start, as measured once, put the audio 21 ms
+    early with one and right with the other; the file's own timestamps are the same for both (measured: FFmpeg
+    5.1.9 and 9.0.2, ``ashowinfo``/``showinfo`` of the first frames, ``tests/integration/test_render_kinds.py``).
     """
 
     tracks: tuple[int, ...] = (0,)
     offset: Fraction = Fraction(0)
     start: int = 0  # the first sample used, counted from the picture's first frame (a sequence entry's ``in``)
+    copyts: bool = False
+
+    @property
+    def input_args(self) -> list[str]:
+        """What goes before the source's ``-i``: ``-copyts`` when the offset is in the file's own timestamps."""
+        return ["-copyts"] if self.copyts else []
 
 
 FIRST_TRACK = AudioSource()
@@ -289,7 +305,7 @@ def _align(offset: Fraction) -> list[str]:
     silence in front of audio that starts late and drops audio from before the picture."""
     chain = [audio_prep_filter()]
     if offset:
-        chain.append(f"asetpts=PTS-{_secs(offset)}/TB")
+        chain.append(f"asetpts=PTS{'-' if offset > 0 else '+'}{_secs(abs(offset))}/TB")
     chain.append(f"aresample={AUDIO_RATE}:async=1:first_pts=0")
     return chain
 
@@ -303,7 +319,7 @@ def audio_graph(source: AudioSource, chain: list[str], samples: int | None = Non
     fit = [f"atrim=end_sample={samples}"] if samples is not None else []
     if source.start and samples is not None:
         fit = [f"atrim=start_sample={source.start}:end_sample={source.start + samples}", "asetpts=PTS-STARTPTS"]
-    if samples is None and len(source.tracks) == 1 and not source.offset:
+    if samples is None and len(source.tracks) == 1 and not source.offset and not source.copyts:
         head = [f"[0:a:{source.tracks[0]}]{audio_prep_filter()}"]
     elif len(source.tracks) == 1:
         head = [f"[0:a:{source.tracks[0]}]" + ",".join(_align(source.offset))]
@@ -338,7 +354,7 @@ def loudness_measure_cmd(
     """First loudnorm pass: measure only, exactly the audio the shot will use; the JSON lands on stderr."""
     chain = [*_loop_for_measure(samples), f"loudnorm=I={target_i:g}:TP={target_tp:g}:LRA={lra:g}:print_format=json"]
     return [
-        *BASE, "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
+        *BASE, *source.input_args, "-i", str(src), *audio_graph(source, chain, samples), "-vn", "-sn", "-dn",
         "-f", "null", "-",
     ]  # fmt: skip
 
@@ -384,7 +400,8 @@ class PcmJob:
     def cmd(self, chain: list[str]) -> list[str]:
         """The command: the source's audio through ``chain``, then cut or padded to the exact length."""
         graph = audio_graph(self.source, [*chain, *_exact_length(self.samples)], self.samples)
-        return [*BASE, *progress_args(), "-i", str(self.src), *graph, "-vn", "-sn", "-dn", "-map_metadata", "-1",
+        return [*BASE, *progress_args(), *self.source.input_args, "-i", str(self.src), *graph, "-vn", "-sn", "-dn",
+                "-map_metadata", "-1",
                 *_pcm_out(self.dst)]  # fmt: skip
 
 

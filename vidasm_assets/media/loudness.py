@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,8 @@ def describe_tracks(info: MediaInfo, tracks: tuple[int, ...]) -> str:
 def audio_source(project: Project, take: Take, info: MediaInfo) -> tuple[cmd.AudioSource, str]:
     """The audio the shot uses (tracks and picture offset) and its description for the metadata and the EDL."""
     tracks = selected_tracks(project, take.path.parent.name, info)
-    return cmd.AudioSource(tracks or (0,), info.video_offset), describe_tracks(info, tracks)
+    start = info.video.start_time if info.video else Fraction(0)  # the picture's first timestamp (-copyts)
+    return cmd.AudioSource(tracks or (0,), start, copyts=True), describe_tracks(info, tracks)
 
 
 class AudioMode(str, Enum):
@@ -112,7 +114,7 @@ class AudioResult:
     normalization_type: str | None = None  # loudnorm's own report (linear/dynamic), or linear+limiter
     gain_db: float | None = None
     peak_reduction_db: float | None = None  # how far the limiter had to pull the loudest peak down
-    offset_s: float = 0.0  # audio shifted by this to start with the picture
+    offset_s: float = 0.0  # the picture's first timestamp in the file (s): the audio is aligned to it (-copyts)
     passes: int = 0  # apply passes (the limiter path corrects its gain once or twice)
     tracks: str = ""  # which audio tracks of the render were used (``describe_tracks``)
     notes: tuple[str, ...] = ()
