@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vidasm_assets.media.outputs import remove_stale_partials, temp_name
+from vidasm_assets.media.outputs import atomic_output, remove_stale_partials, temp_name
 
 WRITER = """
 import sys, time
@@ -48,3 +48,23 @@ def test_a_killed_builds_scratch_folder_and_partial_file_are_removed_and_links_l
     assert len(removed) == 2 and dead in removed and any(n.startswith(".cut.partial-") for n in removed), removed
     assert sorted(p.name for p in cache.iterdir()) == sorted([mine.name, link.name])
     assert (elsewhere / "keep.mov").read_bytes() == b"precious"
+
+
+def test_the_next_write_into_a_folder_removes_its_dead_writers_partials(tmp_path: Path) -> None:
+    """Under the daemon or on a render node nobody runs ``vidasm build``: the next output written into the folder
+    (any step's ``atomic_output``) removes what a killed writer left there, and keeps a live writer's."""
+    cache = tmp_path / "05_Cache"
+    cache.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(cache)], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+    finally:
+        os.killpg(writer.pid, signal.SIGKILL)
+        writer.wait()
+    live = temp_name(cache / "other.mov")
+    live.write_bytes(b"being written by this process")
+    assert len(list(cache.iterdir())) == 3
+    with atomic_output(cache / "fingerprints.json") as tmp:
+        tmp.write_text("{}")
+    assert sorted(p.name for p in cache.iterdir()) == sorted([live.name, "fingerprints.json"])

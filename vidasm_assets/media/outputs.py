@@ -47,9 +47,12 @@ def atomic_output(dest: Path) -> Iterator[Path]:
     """Yield a temp path beside ``dest``; rename it into place only if the block succeeds and wrote data.
 
     Raises ``VidasmError`` naming ``dest`` when the block wrote nothing; whatever the block raises otherwise
-    propagates, and the temp file is removed either way.
+    propagates, and the temp file is removed either way. The partial files and folders of dead writers in
+    ``dest``'s folder are removed first (``remove_stale_partials``): a step killed under the daemon or on a render
+    node, where nobody runs ``vidasm build``, leaves none behind past the next write there.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials([dest.parent])
     tmp = temp_name(dest)
     try:
         yield tmp
