@@ -153,15 +153,21 @@ def worker_name(name: str | None = None) -> str:
 
 
 def write_worker_config(folder: Path, broker: str, backend: str, settings: dict[str, Any]) -> Path:
-    """``folder/dagster_celery_config.py``: what ``dagster_celery.app`` reads (broker, backend, settings)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """``folder/dagster_celery_config.py``: what ``dagster_celery.app`` reads (broker, backend, settings). The
+    broker URL may hold a password: the folder is the owner's only (0700) and the file 0600, created so (never
+    readable by others for an instant), since DAGSTER_HOME often sits on shared storage."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     lines = ["# written by `vidasm worker`: dagster_celery.app imports it\n"]
     lines.append(f"broker_url = {broker!r}\n")
     lines.append(f"result_backend = {backend!r}\n")
     lines += [f"{key} = {value!r}\n" for key, value in settings.items()]
     path = folder / f"{CONFIG_MODULE}.py"
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text("".join(lines), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("".join(lines))
+    os.chmod(tmp, 0o600)  # an older file of this name may have had wider rights: O_CREAT keeps them
     os.replace(tmp, path)
     return folder
 

@@ -72,3 +72,19 @@ def test_visibility_timeout_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(farm.VISIBILITY_ENV, "soon")
     with pytest.raises(SettingsError, match="VIDASM_CELERY_VISIBILITY_TIMEOUT='soon'"):
         farm.visibility_timeout()
+
+
+def test_the_worker_config_holding_the_broker_password_is_the_owners_only(tmp_path: Path) -> None:
+    """The broker URL may carry a password and DAGSTER_HOME often sits on shared storage: the file is 0600 in a
+    0700 folder, also when an older copy of it was world-readable."""
+    import stat
+
+    folder = tmp_path / "celery" / "vidasm_host"
+    folder.mkdir(parents=True)
+    (folder / f"{farm.CONFIG_MODULE}.py").write_text("old")
+    (folder / f"{farm.CONFIG_MODULE}.py").chmod(0o644)
+    folder.chmod(0o755)
+    farm.write_worker_config(folder, "amqp://guest:s3cret@h:5672//", "rpc://", farm.celery_settings("farm", 30))
+    path = folder / f"{farm.CONFIG_MODULE}.py"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert "s3cret" in path.read_text() and not [p for p in folder.iterdir() if p.name.startswith(".")]
