@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from vidasm_assets.assets import names as n
-from vidasm_assets.assets.records import recorded_observation
+from vidasm_assets.assets.records import DATA_VERSION_TAG, recorded_observation
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_render
 from vidasm_assets.media.project import discover_projects
@@ -243,3 +243,45 @@ def test_with_several_shot_runs_under_way_the_delivery_waits_for_its_cut(
     result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=result.cursor)
     after = requested(result, "alpha")
     assert after.get("cut") == 1 and after.get(n.delivery("web")) == 1, after
+
+
+def test_a_presets_json_edit_is_recorded_at_once_and_the_next_render_is_still_one_run(
+    tmp_path: Path, make_project, instance, ffmpeg
+) -> None:
+    """A workspace presets.json that gives web its own segments, then edited (crf 23 -> 24): the sensor's next tick
+    records web's new settings itself (no run of its own), automation rebuilds the segments and the delivery,
+    and a new render afterwards is one run and nothing else. The edit was recorded only by that later render's
+    run, which made every other shot's segment and the delivery look updated again: 6 runs for one render."""
+    renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 4)}
+    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"})
+
+    def web(crf: int) -> None:
+        preset = {"container": "mp4", "video": {"codec": "libx264", "crf": crf}, "audio": {"codec": "aac"}}
+        (tmp_path / "presets.json").write_text(json.dumps({"web": preset}))
+        age(tmp_path / "presets.json")
+
+    web(23)
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    t = Ticker(tmp_path, instance)
+    assert runs(t.tick()) == set()
+    cursor = dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
+    preset = n.key("alpha", n.preset_source("web"))
+    was = recorded_observation(instance, preset)
+    web(24)
+    data = t.tick()
+    assert runs(data) == set()
+    assert [(e.asset_key, e.tags[DATA_VERSION_TAG]) for e in data.asset_events] == [
+        (preset, recorded_observation(instance, preset))
+    ] and recorded_observation(instance, preset) != was
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=cursor)
+    assert result.get_requested_partitions(n.key("alpha", "segments_web")) == {"sh010", "sh020", "sh030"}
+    assert all(o.success for o in build_workspace(instance, tmp_path))  # what automation's runs build
+    cursor = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=result.cursor).cursor
+    age(make_render(ffmpeg, tmp_path / "alpha" / "03_Renders" / "sh020" / "sh020_v002.mp4",
+                    RenderSpec(64, 36, "24", 1, -9)))  # fmt: skip
+    data = t.tick()
+    (req,) = data.run_requests
+    assert runs(data) == {through_to_delivery("alpha", "sh020", segments=("web",))}
+    t.run(req)
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=cursor)
+    assert result.total_requested == 0, requested(result, "alpha")

@@ -482,8 +482,8 @@ def test_the_watch_window_fills_the_daemons_loop_only_at_short_intervals() -> No
 
 
 def test_the_watch_signature_moves_on_what_the_sensor_acts_on(ws: Path) -> None:
-    """A new render, a new shot folder, a project.json edit and a new project move the stat signature; reading a
-    render does not (it is what a full look is for)."""
+    """A new render, a new shot folder, a project.json edit, a new project and a presets.json edit move the stat
+    signature; reading a render does not (it is what a full look is for)."""
     known = {"alpha", "beta"}
     cursor = scan_workspace(ws, WatchCursor(), known_projects=known, spec_versions=FACETS).cursor
     sig = watch_signature(ws, cursor)
@@ -495,6 +495,8 @@ def test_the_watch_signature_moves_on_what_the_sensor_acts_on(ws: Path) -> None:
         lambda: (ws / "alpha" / "03_Renders" / "sh030").mkdir(),
         lambda: (ws / "beta" / "project.json").write_text((ws / "beta" / "project.json").read_text() + "\n "),
         lambda: (ws / "gamma").mkdir(),
+        lambda: (ws / "presets.json").write_text("{}"),  # the workspace's shared presets: created, then edited
+        lambda: (ws / "presets.json").write_text('{"web": {"video": {"crf": 23}}}'),
     ]
     for i, step in enumerate(steps):
         time.sleep(0.02)  # a new mtime even on a coarse clock

@@ -120,6 +120,7 @@ def test_sensor_makes_the_ui_agree_after_a_fix(built: Path, instance: dg.Dagster
     if example == "broken version":
         set_sequence(built / "alpha", [{"shot": "sh010"}, {"shot": "sh020"}])  # v001 is the newest: no change yet
         assert runs(t.tick()) == set()
+    auto = dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
     cause()
     data = t.tick()
     assert runs(data) == {through_to_delivery("alpha", "sh020")}
@@ -148,6 +149,13 @@ def test_sensor_makes_the_ui_agree_after_a_fix(built: Path, instance: dg.Dagster
     # said once: the next tick has nothing to say
     again = t.tick()
     assert runs(again) == set() and not again.asset_events
+    # and automation has nothing to do either (README "nothing runs"): the restated builds are no new data, so
+    # the roll-ups built from them are not asked for again (they were: the cut and the delivery)
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=auto)
+    asked = {
+        k.to_user_string() for k in t.defs.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(k)
+    }
+    assert asked == set()
 
 
 def test_vidasm_build_makes_the_ui_agree_after_a_broken_version_is_deleted(

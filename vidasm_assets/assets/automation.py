@@ -36,7 +36,21 @@ asked for the timeline (which reads the renders, never in progress) and, with it
 cut, while the shot runs were still going: a delivery of the new timeline's length over the old cut's frames
 failed its run. Two levels cover vidasm's roll-ups (the deepest path is shot -> cut -> delivery)."""
 
+UPDATED_TO_NEW_DATA = (
+    dg.AutomationCondition.newly_updated()
+    & dg.AutomationCondition.data_version_changed()
+    & ~dg.AutomationCondition.executed_with_root_target()
+).with_label("newly_updated_without_root")
+"""eager's "a dependency was updated" (its ``newly_updated_without_root``), counting only an update that brought
+a new data version. A shot whose broken new version was deleted has its last good build restated by the sensor
+(``restate.py``: the same data version, materialized again so the UI shows it green): that re-materialization
+is no change, and the cut and deliveries built from it stay as they are (they were rebuilt once, when it was
+new: README "nothing runs")."""
+
 ROLLUP_AUTOMATION: dg.AutomationCondition = (
-    dg.AutomationCondition.eager().replace("handled", HANDLED) & ~UPSTREAM_IN_PROGRESS
+    dg.AutomationCondition.eager()
+    .replace("handled", HANDLED)
+    .replace("newly_updated_without_root", UPDATED_TO_NEW_DATA)
+    & ~UPSTREAM_IN_PROGRESS
 )
 """Roll-ups follow their shots once per batch, and a project's missing roll-ups are built when it appears."""

@@ -35,7 +35,7 @@ from ..media import versions as v
 from ..media.errors import VidasmError
 from ..media.fingerprints import load_fingerprints, save_fingerprints
 from ..media.music import music_values
-from ..media.project import Project
+from ..media.project import Project, stable_hash
 from ..media.ranges import shot_uses
 from ..media.watch import ProjectChanges, ScanResult, WatchCursor, scan_workspace, wait_for_change
 from ..reload import reload_code_location
@@ -61,8 +61,21 @@ def _music_version(project: Project) -> str:
     return v.music_version(values) if values is not None else ""
 
 
+def _presets_version(project: Project) -> str:
+    """The settings of every preset the project exports, as one version: a ``presets.json`` (or project.json
+    ``presets``) edit is a change of the project, so the tick records the presets' new versions at once
+    (``_preset_observations``). Not watched, a workspace ``presets.json`` edit was recorded only by the next run
+    of that project, after automation had rebuilt its segments: its late recording then made every segment and
+    the delivery look updated again (6 runs for one new render)."""
+    return stable_hash(sorted((p.name, v.preset_version(p)) for p in project.exports()))
+
+
+PRESETS_FACET = "presets"
+"""The pseudo-facet of the presets (no asset of that name: each preset is its own observed source)."""
+
 FACETS = {facet.value: (lambda project, f=facet: v.facet_versions(project)[f]) for facet in v.SPEC_FACETS}
 FACETS[n.MUSIC] = _music_version
+FACETS[PRESETS_FACET] = _presets_version
 """project.json facet (and the music) -> its data version, for the pure scan (``media.watch``)."""
 
 
@@ -85,7 +98,7 @@ def _observations(instance: dg.DagsterInstance, ch: ProjectChanges, existing: se
     P = ch.project
     events = []
     for facet, version in ch.specs.items():
-        if not version:  # no music (the only facet that can be absent)
+        if not version or facet == PRESETS_FACET:  # no music (the only facet that can be absent); presets: below
             continue
         key = n.key(P, facet)
         if recorded_observation(instance, key) != version:
