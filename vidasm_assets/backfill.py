@@ -7,6 +7,8 @@ from typing import Any
 
 import requests
 
+from .media.errors import VidasmError
+
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -37,17 +39,40 @@ query { assetNodes { assetKey { path } isObservable isPartitioned } }
 """
 
 
-class GraphQLError(RuntimeError):
-    pass
+class GraphQLError(VidasmError, RuntimeError):
+    """The Dagster webserver cannot be reached or refused a GraphQL request: one line naming its URL and why."""
 
 
 def graphql(url: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 60) -> dict[str, Any]:
-    resp = requests.post(f"{url.rstrip('/')}/graphql", json={"query": query, "variables": variables or {}},
-                         timeout=timeout)  # fmt: skip
-    resp.raise_for_status()
-    body = resp.json()
+    """POST ``query`` to ``<url>/graphql``; its ``data``. Raises ``GraphQLError`` naming the URL: unreachable
+    (no webserver there), a TLS certificate not trusted, credentials asked for (a proxy with basic auth), any
+    other HTTP error, a non-JSON answer, or GraphQL errors."""
+    endpoint = f"{url.rstrip('/')}/graphql"
+    try:
+        resp = requests.post(endpoint, json={"query": query, "variables": variables or {}}, timeout=timeout)
+    except requests.exceptions.SSLError:
+        raise GraphQLError(f"{endpoint}: its TLS certificate is not trusted; trust it with "
+                           "REQUESTS_CA_BUNDLE=<its CA file>", path=endpoint) from None  # fmt: skip
+    except requests.exceptions.Timeout:
+        raise GraphQLError(f"{endpoint}: no answer in {timeout:g} s", path=endpoint) from None
+    except requests.exceptions.RequestException as exc:
+        raise GraphQLError(
+            f"{endpoint}: cannot reach the Dagster webserver ({type(exc).__name__}); is it "
+            "running there (`vidasm ui`, dagster-webserver)? --url says where",
+            path=endpoint,
+        ) from None
+    if resp.status_code == 401:
+        raise GraphQLError(f"{endpoint}: the server asks for credentials (HTTP 401): give them in the URL, "
+                           "https://user:password@host/", path=endpoint)  # fmt: skip
+    if resp.status_code >= 400:
+        raise GraphQLError(f"{endpoint}: HTTP {resp.status_code} {resp.reason}", path=endpoint)
+    try:
+        body = resp.json()
+    except ValueError:
+        raise GraphQLError(f"{endpoint}: the answer is not JSON (a Dagster webserver?)", path=endpoint) from None
     if body.get("errors"):
-        raise GraphQLError(str(body["errors"]))
+        first = body["errors"][0].get("message", str(body["errors"][0])) if isinstance(body["errors"], list) else ""
+        raise GraphQLError(f"{endpoint}: {first or body['errors']}".splitlines()[0], path=endpoint)
     return body["data"]
 
 
@@ -61,8 +86,13 @@ def buildable_keys(url: str, projects: list[str] | None = None) -> list[list[str
 def launch_backfill(url: str, projects: list[str] | None = None) -> str:
     """Rebuild every shot partition and every roll-up of the given projects (default: all) as one backfill."""
     keys = buildable_keys(url, projects)
+    known = sorted({k[0] for k in buildable_keys(url)}) if projects else []
+    unknown = sorted(set(projects or []) - set(known))
+    if unknown:
+        raise GraphQLError(f"{url}: no project {', '.join(unknown)} in its code location (known: "
+                           f"{', '.join(known) or 'none'}; a new project folder: `vidasm reload` first)")  # fmt: skip
     if not keys:
-        raise GraphQLError("no assets to backfill")
+        raise GraphQLError(f"{url}: no assets to backfill")
     params = {"assetSelection": [{"path": k} for k in keys], "allPartitions": True, "title": "vidasm rebuild"}
     out = graphql(url, LAUNCH, {"params": params})["launchPartitionBackfill"]
     if out["__typename"] != "LaunchBackfillSuccess":

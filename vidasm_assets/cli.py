@@ -338,11 +338,20 @@ def backfill(
 ) -> None:
     """Rebuild every shot and project as one Dagster backfill on a running deployment (GraphQL)."""
     from .backfill import launch_backfill, wait_for_backfill
+    from .media.errors import VidasmError
 
-    backfill_id = launch_backfill(url, projects)
+    try:
+        backfill_id = launch_backfill(url, projects)
+    except VidasmError as exc:
+        console.print(f"[red]backfill:[/] {escape(str(exc).splitlines()[0])}")
+        raise typer.Exit(2) from None
     console.print(f"launched backfill {backfill_id}: {url.rstrip('/')}/overview/backfills/{backfill_id}")
     if wait:
-        status = wait_for_backfill(url, backfill_id)
+        try:
+            status = wait_for_backfill(url, backfill_id)
+        except VidasmError as exc:
+            console.print(f"[red]backfill {backfill_id}:[/] {escape(str(exc).splitlines()[0])}")
+            raise typer.Exit(1) from None
         console.print(f"backfill {backfill_id}: {status}")
         if status not in ("COMPLETED", "COMPLETED_SUCCESS"):
             raise typer.Exit(1)
@@ -351,9 +360,14 @@ def backfill(
 @app.command()
 def reload(url: Annotated[str, typer.Option(help="Dagster webserver URL")] = "http://127.0.0.1:3000") -> None:
     """Reload vidasm's code location on a running deployment, so new project folders get their assets."""
+    from .media.errors import VidasmError
     from .reload import reload_code_location
 
-    names = reload_code_location(url)
+    try:
+        names = reload_code_location(url)
+    except VidasmError as exc:
+        console.print(f"[red]reload:[/] {escape(str(exc).splitlines()[0])}")
+        raise typer.Exit(2) from None
     console.print(f"reloaded {', '.join(names)}: new projects build on the next sensor ticks")
 
 
