@@ -230,7 +230,16 @@ def status(
         known = ", ".join(sorted({*ws.projects, *ws.errors})) or "none"
         console.print(f"[red]no project {', '.join(map(repr, unknown))} in {root}[/] (projects: {known})")
         raise typer.Exit(2)
-    with _instance() as instance:
+    home = home_dir()
+    if not (home / "dagster.yaml").is_file():  # status changes nothing: no instance is made for it
+        import dagster as dg
+
+        console.print(f"[yellow]no Dagster instance at {escape(str(home))}[/] (DAGSTER_HOME): nothing is recorded "
+                      "as built there; set DAGSTER_HOME to the instance your builds use")  # fmt: skip
+        instance_cm = dg.DagsterInstance.ephemeral()
+    else:
+        instance_cm = _instance()
+    with instance_cm as instance:
         plans = [p for p in plan_workspace(instance, ws, record=False) if not projects or p.project in projects]
     any_bad = False
     out = Console(soft_wrap=True)

@@ -133,6 +133,14 @@ def test_cli_build_status_and_failure_summary(tmp_path: Path, make_project) -> N
         [vidasm, "status", "nope"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
     )
     assert nope.returncode == 2 and "no project 'nope'" in nope.stdout + nope.stderr, nope.stdout + nope.stderr
+    # status "changes nothing": pointed at a home with no instance (run from elsewhere), it makes none there and says
+    # so, instead of a new empty instance whose report calls every built asset "never built"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = subprocess.run([vidasm, "status"], env={**env, "DAGSTER_HOME": str(elsewhere / ".dagster_home")},
+                          capture_output=True, text=True, timeout=300, cwd=elsewhere)  # fmt: skip
+    assert f"no Dagster instance at {elsewhere / '.dagster_home'}" in lost.stdout + lost.stderr, lost.stdout
+    assert list(elsewhere.iterdir()) == []
     ok = subprocess.run([vidasm, "build", "bad"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert (ws / "bad" / "06_Exports" / "bad_web.mp4").is_file()
