@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -339,6 +341,18 @@ def init_home(
         _ensure_pool(home)
 
 
+@contextlib.contextmanager
+def _said_in_one_line(what: str, code: int) -> Iterator[None]:
+    """A ``VidasmError`` in the block is the command's one line (``what: <first line>``) and exit ``code``."""
+    from .media.errors import VidasmError
+
+    try:
+        yield
+    except VidasmError as exc:
+        console.print(f"[red]{escape(what)}:[/] {escape(str(exc).splitlines()[0])}")
+        raise typer.Exit(code) from None
+
+
 @app.command()
 def backfill(
     projects: Annotated[list[str] | None, typer.Argument(help="Projects (default: all)")] = None,
@@ -347,20 +361,13 @@ def backfill(
 ) -> None:
     """Rebuild every shot and project as one Dagster backfill on a running deployment (GraphQL)."""
     from .backfill import launch_backfill, wait_for_backfill
-    from .media.errors import VidasmError
 
-    try:
+    with _said_in_one_line("backfill", 2):
         backfill_id = launch_backfill(url, projects)
-    except VidasmError as exc:
-        console.print(f"[red]backfill:[/] {escape(str(exc).splitlines()[0])}")
-        raise typer.Exit(2) from None
     console.print(f"launched backfill {backfill_id}: {url.rstrip('/')}/overview/backfills/{backfill_id}")
     if wait:
-        try:
+        with _said_in_one_line(f"backfill {backfill_id}", 1):
             status = wait_for_backfill(url, backfill_id)
-        except VidasmError as exc:
-            console.print(f"[red]backfill {backfill_id}:[/] {escape(str(exc).splitlines()[0])}")
-            raise typer.Exit(1) from None
         console.print(f"backfill {backfill_id}: {status}")
         if status not in ("COMPLETED", "COMPLETED_SUCCESS"):
             raise typer.Exit(1)
@@ -369,14 +376,10 @@ def backfill(
 @app.command()
 def reload(url: Annotated[str, typer.Option(help="Dagster webserver URL")] = "http://127.0.0.1:3000") -> None:
     """Reload vidasm's code location on a running deployment, so new project folders get their assets."""
-    from .media.errors import VidasmError
     from .reload import reload_code_location
 
-    try:
+    with _said_in_one_line("reload", 2):
         names = reload_code_location(url)
-    except VidasmError as exc:
-        console.print(f"[red]reload:[/] {escape(str(exc).splitlines()[0])}")
-        raise typer.Exit(2) from None
     console.print(f"reloaded {', '.join(names)}: new projects build on the next sensor ticks")
 
 
