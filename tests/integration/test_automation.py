@@ -285,3 +285,35 @@ def test_a_presets_json_edit_is_recorded_at_once_and_the_next_render_is_still_on
     t.run(req)
     result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=cursor)
     assert result.total_requested == 0, requested(result, "alpha")
+
+
+def test_two_shots_trimmed_by_one_edit_rebuild_their_segments_too(tmp_path: Path, make_project, instance) -> None:
+    """One project.json edit trimming two shots: a run per shot, each with the shot's segment of every preset (a
+    segment does not follow the edit spec by automation: before, the segments stayed stale for good and the
+    proxy delivery failed, "its segment was not built ... build the segment first"); after those runs, automation
+    asks for the roll-ups only, and once they are built everything is fresh."""
+    renders = {f"sh0{i}0_v001.mp4": RenderSpec(64, 36, "24", 1, -20) for i in range(1, 3)}
+    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36", "exports": ["web", "proxy"]})
+    pj = tmp_path / "alpha" / "project.json"
+    spec = json.loads(pj.read_text())
+    spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    age(tmp_path / "alpha")
+    assert all(o.success for o in build_workspace(instance, tmp_path))
+    t = Ticker(tmp_path, instance)
+    assert runs(t.tick()) == set()
+    cursor = dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
+    spec["sequence"] = [{"shot": "sh010", "in": 2}, {"shot": "sh020", "in": 3}]
+    pj.write_text(json.dumps(spec))
+    data = t.tick()
+    shot_assets = ("alpha/audio", "alpha/picture", "alpha/segments_proxy")
+    assert runs(data) == {("alpha__shots", s, shot_assets) for s in ("sh010", "sh020")}
+    for req in data.run_requests:
+        assert t.run(req).success
+    project = discover_projects(tmp_path).projects["alpha"]
+    stale = {it.label for it in plan_project(instance, project, record=False).items if it.needs_build}
+    assert not any(label.startswith("segments") for label in stale), stale
+    result = dg.evaluate_automation_conditions(defs=t.defs, instance=instance, cursor=cursor)
+    assert {k for k, v in requested(result, "alpha").items() if v} <= set(ROLLUPS) | {"timeline"}
+    assert all(o.success for o in build_workspace(instance, tmp_path))  # what automation's runs build
+    assert [it.label for it in plan_project(instance, project, record=False).items if it.needs_build] == []

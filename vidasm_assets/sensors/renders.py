@@ -245,6 +245,20 @@ def _shot_runs(
     return runs, fresh
 
 
+def with_segments(run: dg.RunRequest, project_name: str, project: Project, segments: list[str]) -> dg.RunRequest:
+    """A shot's own run (several shots changed at once) with the shot's segments of each preset without burn-ins:
+    a segment follows its shot's render, picture spec and preset by automation, but not the shot's in/out (the
+    edit spec is the timeline's source), so two shots trimmed by one project.json edit left their segments stale
+    for good and the delivery failed. Burn-in segments wait for automation: they draw the timeline, which is
+    rebuilt after these runs. A segment already built at its inputs is reused, not encoded again."""
+    burns = {n.segments(p.name) for p in project.exports() if p.spec.burn_ins}
+    extra = [n.key(project_name, s) for s in segments if s not in burns]
+    if not extra:
+        return run
+    return dg.RunRequest(job_name=run.job_name, partition_key=run.partition_key, run_key=run.run_key,
+                         asset_selection=[*(run.asset_selection or []), *extra], tags=run.tags)  # fmt: skip
+
+
 def through_to_delivery(
     run: dg.RunRequest, project: str, rollups: list[dg.AssetKey], segments: list[str]
 ) -> dg.RunRequest:
@@ -299,6 +313,8 @@ def _project_requests(
         # and the roll-ups once by automation when they are all done). That run's shot step records this tick's
         # observations of the project (``hand_to_runs``).
         runs = [through_to_delivery(runs[0], P, rollup_keys(P, presets, music), segments or [])]
+    else:
+        runs = [with_segments(r, P, project, segments or []) for r in runs]
     if remove and not runs:
         # Nothing upstream will materialize, so automation would not notice: reassemble without the shot.
         runs.append(
