@@ -8,6 +8,7 @@ take after a reload.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -140,3 +141,35 @@ def test_sensor_asks_the_webserver_to_reload_once_per_new_project(
     data = t.tick()
     assert runs(data) == {through_to_delivery("gamma", "g010"), through_to_delivery("delta", "d010")}
     assert WatchCursor.from_json(t.cursor).reloads == {}
+
+
+def test_a_presets_edit_that_changes_the_assets_asks_for_a_reload_once(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workspace presets.json that gives web its own per-shot segments (crf 23: no longer the conform's settings)
+    adds assets; until the code location reloads, automation's runs of the old ones fail. The sensor asks the
+    webserver to reload, as for a new project: once (not on every tick), and not again once reloaded; taking the
+    override away (web back to the cut's picture) asks again."""
+    calls: list[str] = []
+    monkeypatch.setattr(renders, "reload_code_location", lambda url, sensor: calls.append(url) or ["vidasm"])
+    ws = tmp_path / "ws"
+    make_project(ws, "alpha", {"sh010_v001.mp4": TINY}, SPEC)
+    age(ws)
+    t = Ticker(ws, instance, webserver_url="http://127.0.0.1:3999")
+    t.tick()
+    assert calls == []
+    web = {"container": "mp4", "video": {"codec": "libx264", "crf": 23}, "audio": {"codec": "aac"}}
+    (ws / "presets.json").write_text(json.dumps({"web": web}))
+    age(ws)
+    t.tick()
+    assert calls == ["http://127.0.0.1:3999"]
+    t.tick()
+    assert len(calls) == 1  # not again on every tick (RELOAD_RETRY_SECONDS)
+    t.reload()
+    assert n.key("alpha", n.segments("web")) in t.defs.resolve_asset_graph().get_all_asset_keys()
+    t.tick()
+    assert len(calls) == 1 and WatchCursor.from_json(t.cursor).reloads == {}
+    (ws / "presets.json").unlink()
+    age(ws)
+    t.tick()
+    assert len(calls) == 2

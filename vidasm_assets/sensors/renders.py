@@ -35,6 +35,7 @@ from ..media import versions as v
 from ..media.errors import VidasmError
 from ..media.fingerprints import load_fingerprints, save_fingerprints
 from ..media.music import music_values
+from ..media.presets import needs_segments
 from ..media.project import Project, stable_hash
 from ..media.ranges import shot_uses
 from ..media.watch import ProjectChanges, ScanResult, WatchCursor, scan_workspace, wait_for_change
@@ -328,12 +329,27 @@ def _project_requests(
     return runs, partition_requests, events
 
 
+def outdated_assets(project: Project, presets: list[str], segments: list[str]) -> bool:
+    """Whether this code location's assets of ``project`` are not the ones its files ask for now: the deliveries
+    its ``exports`` name, or which presets encode per-shot segments (a preset edit that makes one differ from the
+    conform's settings, or match them again). Until the location reloads, automation's runs of the old assets
+    fail (``DagsterInvalidSubsetError``: the run worker loads the new definitions)."""
+    exports = project.exports()
+    now = sorted(n.segments(p.name) for p in exports if needs_segments(p))
+    return [p.name for p in exports] != list(presets) or now != sorted(segments)
+
+
 def announce_new_projects(
-    context: dg.SensorEvaluationContext, workspace: WorkspaceResource, cursor: WatchCursor, new: list[str]
+    context: dg.SensorEvaluationContext,
+    workspace: WorkspaceResource,
+    cursor: WatchCursor,
+    new: list[str],
+    what: str = "new project(s)",
 ) -> None:
-    """A project folder this code location does not know: ask the webserver to reload the code location (at most
-    every ``RELOAD_RETRY_SECONDS`` per project), or say in the tick log what to do. After the reload the next
-    ticks build all of it: shots by this sensor, roll-ups by automation (``assets/automation.py``)."""
+    """A project folder this code location does not know (or, ``what`` says, one whose assets changed,
+    ``outdated_assets``): ask the webserver to reload the code location (at most every ``RELOAD_RETRY_SECONDS``
+    per project), or say in the tick log what to do. After the reload the next ticks build all of it: shots by
+    this sensor, roll-ups by automation (``assets/automation.py``)."""
     now = time.time()
     due = [p for p in new if now - cursor.reloads.get(p, 0.0) >= RELOAD_RETRY_SECONDS]
     if not due:
@@ -342,7 +358,7 @@ def announce_new_projects(
     manual = "reload the code location (UI: Deployment > Reload, or `vidasm reload`)"
     if not workspace.webserver_url:
         context.log.warning(
-            f"new project(s) {names} in {workspace.path}: {manual} to add their assets; the shots, timeline, cut, "
+            f"{what} {names} in {workspace.path}: {manual} to add their assets; the shots, timeline, cut, "
             "EDL and deliveries then build by themselves. Set VIDASM_WEBSERVER_URL (vidasm ui does) to have "
             "this sensor reload it"
         )
@@ -353,12 +369,12 @@ def announce_new_projects(
         locations = reload_code_location(workspace.webserver_url, SENSOR_NAME)
     except (requests.RequestException, GraphQLError) as exc:  # the webserver is down or refused: try later
         context.log.warning(
-            f"new project(s) {names}: asking {workspace.webserver_url} to reload the code location failed "
+            f"{what} {names}: asking {workspace.webserver_url} to reload the code location failed "
             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); {manual}"
         )
         return
     context.log.info(
-        f"new project(s) {names}: reloaded code location(s) {', '.join(locations)} through "
+        f"{what} {names}: reloaded code location(s) {', '.join(locations)} through "
         f"{workspace.webserver_url}; the next ticks build their shots, timeline, cut, EDL and deliveries"
     )
 
@@ -399,6 +415,31 @@ def look_and_watch(
     return res
 
 
+def reload_outdated(
+    context: dg.SensorEvaluationContext,
+    workspace: WorkspaceResource,
+    res: ScanResult,
+    before: WatchCursor,
+    presets: dict[str, list[str]],
+    segments: dict[str, list[str]],
+) -> None:
+    """Ask for a reload when a known project's assets are not the ones its files ask for (``outdated_assets``),
+    as for a new project; the scan forgets a known project's last reload, so it is kept here (asked at most every
+    ``RELOAD_RETRY_SECONDS``)."""
+    outdated = []
+    for ch in res.changes:
+        try:
+            if outdated_assets(workspace.project(ch.project), presets[ch.project], segments.get(ch.project, [])):
+                outdated.append(ch.project)
+        except VidasmError:  # project.json broken since the scan: said by the tick, looked at again next tick
+            continue
+    for p in outdated:
+        if p in before.reloads:
+            res.cursor.reloads[p] = before.reloads[p]
+    if outdated:
+        announce_new_projects(context, workspace, res.cursor, outdated, "project(s) whose presets changed")
+
+
 def build_render_sensor(
     presets: dict[str, list[str]],
     jobs: list,
@@ -423,9 +464,11 @@ def build_render_sensor(
         "edits become shot partitions, observations and shot runs.",
     )
     def render_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResource) -> dg.SensorResult:
-        res = look_and_watch(workspace, set(presets), WatchCursor.from_json(context.cursor), watch_seconds)
+        before = WatchCursor.from_json(context.cursor)
+        res = look_and_watch(workspace, set(presets), before, watch_seconds)
         if res.unknown_projects:
             announce_new_projects(context, workspace, res.cursor, res.unknown_projects)
+        reload_outdated(context, workspace, res, before, presets, segments or {})
         for name, err in res.broken_projects.items():
             context.log.error(f"project {name}: {err}")
         runs: list[dg.RunRequest] = []
