@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -155,3 +156,40 @@ def test_cli_build_status_and_failure_summary(tmp_path: Path, make_project) -> N
         assert sorted(r.job_name for r in new_runs) == ["good__assemble", "good__shots"]
         cfg = (tmp_path / "home" / "dagster.yaml").read_text()
         assert f"default_limit: {os.cpu_count()}" in cfg
+
+
+def test_vidasm_ui_started_as_a_background_job_stops_on_sigterm(tmp_path: Path) -> None:
+    """A script's background job (`vidasm ui &`), a service wrapper: SIGINT is ignored from the start. Dagster maps
+    SIGTERM to SIGINT's disposition, so `dagster dev` ignored SIGTERM too and only SIGKILL stopped it; SIGTERM to
+    the group now stops every process of it within 30 s. The test stops the group by SIGKILL if it does not."""
+    import signal
+    import time
+
+    from tests.support.dagster_dev import _free_port, wait_for_webserver
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    port = _free_port()
+    log = tmp_path / "ui.log"
+
+    def as_background_job() -> None:  # what a non-interactive shell does to `cmd &`
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(BIN / "vidasm"), "ui", "--port", str(port)], env=_env(tmp_path, ws),
+                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, preexec_fn=as_background_job)  # fmt: skip
+    try:
+        wait_for_webserver(f"http://127.0.0.1:{port}", proc, log, "vidasm ui")
+        os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        left = True
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            proc.poll()  # reap vidasm ui itself (our child): a zombie is still in the group for pgrep
+            left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode == 0
+        assert not left, "processes of the group still running 30 s after SIGTERM:\n" + log.read_text()[-2000:]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
