@@ -19,7 +19,9 @@ STARTS_WEBSERVER = re.compile(r"dagster(?:-webserver|\s+dev\b)|\"dev\"|dagster_w
 
 def test_vidasm_ui_binds_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[list[str], dict]] = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda argv, env: calls.append((argv, env)) or 0)
+    kwargs: list[dict] = []
+    monkeypatch.setattr(cli.subprocess, "call",
+                        lambda argv, env, **kw: calls.append((argv, env)) or kwargs.append(kw) or 0)  # fmt: skip
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("VIDASM_WEBSERVER_URL", raising=False)
     result = CliRunner().invoke(cli.app, ["ui", "-w", str(tmp_path / "ws"), "--port", "3123"])
@@ -28,6 +30,7 @@ def test_vidasm_ui_binds_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert argv[1:3] == ["dev", "-m"]
     assert argv[argv.index("-h") + 1] == "127.0.0.1" and argv[argv.index("-p") + 1] == "3123"
     assert env["VIDASM_WEBSERVER_URL"] == "http://127.0.0.1:3123"
+    assert kwargs == [{"preexec_fn": cli._default_sigint}]  # SIGTERM stops it even as a background job (e2e test)
 
 
 def sources() -> list[Path]:
