@@ -160,8 +160,10 @@ def test_cli_build_status_and_failure_summary(tmp_path: Path, make_project) -> N
 
 def test_vidasm_ui_started_as_a_background_job_stops_on_sigterm(tmp_path: Path) -> None:
     """A script's background job (`vidasm ui &`), a service wrapper: SIGINT is ignored from the start. Dagster maps
-    SIGTERM to SIGINT's disposition, so `dagster dev` ignored SIGTERM too and only SIGKILL stopped it; SIGTERM to
-    the group now stops every process of it within 30 s. The test stops the group by SIGKILL if it does not."""
+    SIGTERM to SIGINT's disposition, so `dagster dev` ignored SIGTERM too and only SIGKILL stopped it (nothing
+    ever left); SIGTERM to the group now stops every process of it. Within 90 s: the webserver may restart its
+    code server when the group's SIGTERM reaches that first (Dagster's proxy server manager, seen under load),
+    and the new one leaves at its heartbeat timeout (45 s). The test stops the group by SIGKILL if it does not."""
     import signal
     import time
 
@@ -182,13 +184,13 @@ def test_vidasm_ui_started_as_a_background_job_stops_on_sigterm(tmp_path: Path) 
     try:
         wait_for_webserver(f"http://127.0.0.1:{port}", proc, log, "vidasm ui")
         os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         left = True
         while left and time.monotonic() < deadline:
             time.sleep(0.5)
             proc.poll()  # reap vidasm ui itself (our child): a zombie is still in the group for pgrep
             left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode == 0
-        assert not left, "processes of the group still running 30 s after SIGTERM:\n" + log.read_text()[-2000:]
+        assert not left, "processes of the group still running 90 s after SIGTERM:\n" + log.read_text()[-2000:]
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
