@@ -171,21 +171,27 @@ def test_the_sensors_one_run_per_change_leaves_automation_nothing(sh020_changed:
     assert [it.label for it in plan_project(instance, project, record=False).items if it.needs_build] == []
 
 
+def two_shot_sequence(root: Path, make_project, instance, renders: dict, extra: dict) -> tuple[Path, dict, Ticker, str]:
+    """Project alpha with an explicit sequence of sh010 and sh020, built, seen by the sensor and by automation:
+    its project.json, its spec, the Ticker and automation's cursor."""
+    make_project(root, "alpha", renders, {"fps": 24, "resolution": "64x36", **extra})
+    pj = root / "alpha" / "project.json"
+    spec = json.loads(pj.read_text())
+    spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
+    pj.write_text(json.dumps(spec))
+    age(root / "alpha")
+    assert all(o.success for o in build_workspace(instance, root))
+    t = Ticker(root, instance)
+    assert runs(t.tick()) == set()
+    return pj, spec, t, dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
+
+
 def test_a_one_shot_trim_change_leaves_automation_nothing_either(tmp_path: Path, make_project, instance) -> None:
     """The same race with a project.json facet: one shot's trim changes the edit spec, which the timeline reads.
     The sensor hands the edit spec's new version to its one run with the render's, so an automation tick before
     that run exists sees nothing updated; after it, nothing is left to do, and the run recorded the new version."""
     renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 3)}
-    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"})
-    pj = tmp_path / "alpha" / "project.json"
-    spec = json.loads(pj.read_text())
-    spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
-    pj.write_text(json.dumps(spec))
-    age(tmp_path / "alpha")
-    assert all(o.success for o in build_workspace(instance, tmp_path))
-    t = Ticker(tmp_path, instance)
-    assert runs(t.tick()) == set()
-    cursor = dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
+    pj, spec, t, cursor = two_shot_sequence(tmp_path, make_project, instance, renders, {})
     edit = n.key("alpha", n.EDIT_SPEC)
     was = recorded_observation(instance, edit)
     spec["sequence"] = [{"shot": "sh010", "in": 2, "out": 9}, {"shot": "sh020"}]
@@ -293,16 +299,7 @@ def test_two_shots_trimmed_by_one_edit_rebuild_their_segments_too(tmp_path: Path
     proxy delivery failed, "its segment was not built ... build the segment first"); after those runs, automation
     asks for the roll-ups only, and once they are built everything is fresh."""
     renders = {f"sh0{i}0_v001.mp4": RenderSpec(64, 36, "24", 1, -20) for i in range(1, 3)}
-    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36", "exports": ["web", "proxy"]})
-    pj = tmp_path / "alpha" / "project.json"
-    spec = json.loads(pj.read_text())
-    spec["sequence"] = [{"shot": "sh010"}, {"shot": "sh020"}]
-    pj.write_text(json.dumps(spec))
-    age(tmp_path / "alpha")
-    assert all(o.success for o in build_workspace(instance, tmp_path))
-    t = Ticker(tmp_path, instance)
-    assert runs(t.tick()) == set()
-    cursor = dg.evaluate_automation_conditions(defs=t.defs, instance=instance).cursor
+    pj, spec, t, cursor = two_shot_sequence(tmp_path, make_project, instance, renders, {"exports": ["web", "proxy"]})
     spec["sequence"] = [{"shot": "sh010", "in": 2}, {"shot": "sh020", "in": 3}]
     pj.write_text(json.dumps(spec))
     data = t.tick()
