@@ -105,6 +105,7 @@ class ScanResult:
     unknown_projects: list[str]
     broken_projects: dict[str, str]
     deferred: int = 0  # shots left for the next tick because the hashing budget ran out
+    projects: dict[str, Project] = field(default_factory=dict)  # as this scan loaded them (project.json, presets)
 
 
 def scan_workspace(
@@ -124,7 +125,7 @@ def scan_workspace(
     unknown = sorted(set(ws.projects) - known_projects)
     reloads = {p: t for p, t in cursor.reloads.items() if p in unknown}  # forgotten once the location knows it
     new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={}, reloads=reloads, owed=dict(cursor.owed))
-    result = ScanResult(new, [], unknown, {k: str(v) for k, v in ws.errors.items()})
+    result = ScanResult(new, [], unknown, {k: str(v) for k, v in ws.errors.items()}, projects=dict(ws.projects))
     for name in ws.errors:  # keep what we knew; a broken project.json changes nothing until fixed
         if name in cursor.shots:
             new.shots[name] = cursor.shots[name]

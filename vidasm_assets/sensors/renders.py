@@ -427,12 +427,10 @@ def reload_outdated(
     as for a new project; the scan forgets a known project's last reload, so it is kept here (asked at most every
     ``RELOAD_RETRY_SECONDS``)."""
     outdated = []
-    for ch in res.changes:
-        try:
-            if outdated_assets(workspace.project(ch.project), presets[ch.project], segments.get(ch.project, [])):
-                outdated.append(ch.project)
-        except VidasmError:  # project.json broken since the scan: said by the tick, looked at again next tick
-            continue
+    for ch in res.changes:  # the projects as the scan loaded them: no second read of project.json each tick
+        project = res.projects.get(ch.project)
+        if project is not None and outdated_assets(project, presets[ch.project], segments.get(ch.project, [])):
+            outdated.append(ch.project)
     for p in outdated:
         if p in before.reloads:
             res.cursor.reloads[p] = before.reloads[p]
