@@ -39,7 +39,7 @@ from vidasm_assets.media.runner import run_ffmpeg
 from vidasm_assets.planner import plan_project
 
 from ..support import media_sources as ms
-from ..support.helpers import QUIET, build_workspace, decoded_audio_samples
+from ..support.helpers import QUIET, build_workspace, decoded_audio_samples, last_storage_id, materialized_since
 
 pytestmark = pytest.mark.media
 
@@ -353,3 +353,95 @@ def test_matroska_audio_with_encoder_delay_stays_in_sync_with_every_ffmpeg(
     pcm = _mono(project.audio_path("sh010"))
     onset = int(np.argmax(np.abs(pcm) > 0.3 * np.abs(pcm).max()))
     assert abs(onset - flash * 2000) <= 120, (onset, flash * 2000)  # 2000 samples a frame at 24 fps
+
+
+# ------------------------------------------------------------------ alpha
+
+# Three bands, each 64 px wide: green with alpha 0 (what a straight-alpha render stores where it is transparent),
+# white with alpha 128, red with alpha 255.
+_BANDS = (
+    "color=c=green:s=64x36:r=24:d=1[g];color=c=white:s=64x36:r=24:d=1[w];color=c=red:s=64x36:r=24:d=1[r];"
+    "[g][w][r]hstack=inputs=3,format=rgba[c];"
+    "color=c=black:s=192x36:r=24:d=1,format=gray,geq=lum='if(lt(X\\,64)\\,0\\,if(lt(X\\,128)\\,128\\,255))'[m];"
+    "[c][m]alphamerge"
+)
+ALPHA_RENDERS = {  # shot -> (file name, pixel format written, encoder arguments): what motion graphics come as
+    "prores4444": ("prores4444_v001.mov", "yuva444p10le", ["-c:v", "prores_ks", "-profile:v", "4444"]),
+    "animation": ("animation_v001.mov", "argb", ["-c:v", "qtrle"]),
+    "png": ("png_v001.mov", "rgba", ["-c:v", "png"]),
+    "vp9": ("vp9_v001.webm", "yuva420p", ["-c:v", "libvpx-vp9", "-b:v", "2M", "-auto-alt-ref", "0"]),
+}
+
+
+def test_renders_with_alpha_are_flattened_over_black_as_an_nle_shows_them(
+    ffmpeg: str, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """ProRes 4444, QuickTime Animation, PNG-in-MOV and VP9 WebM with alpha: where the render is transparent the shot
+    is black, not the colour stored under the alpha (green here); half-transparent white is half-bright grey; opaque
+    red stays red. VP9's alpha is read at all only by libvpx's decoder (FFmpeg's own drops it). A dissolve between
+    two of them (a section rendered from both renders) keeps the transparent band black on every frame."""
+    root = tmp_path / "ws"
+    sequence = [{"shot": s} for s in ALPHA_RENDERS]
+    sequence[-1]["transition_in"] = {"type": "dissolve", "frames": 6}
+    folder = write_project(root, "alpha", {"fps": 24, "resolution": "192x36", "sequence": sequence})
+    for shot, (name, pix_fmt, codec) in ALPHA_RENDERS.items():
+        ms.run(ffmpeg, folder / "03_Renders" / shot / name, [
+            "-filter_complex", f"{_BANDS},format={pix_fmt}[v]", "-f", "lavfi", "-i", "sine=d=1",
+            "-map", "[v]", "-map", "0:a", *codec, "-c:a", "libopus" if name.endswith(".webm") else "pcm_s16le",
+            "-t", "1",
+        ])  # fmt: skip
+    outcomes = build_workspace(instance, root)
+    assert outcomes and all(o.success for o in outcomes), outcomes
+    project = load_project(root, "alpha")
+
+    def bands(path: Path) -> list[np.ndarray]:
+        """Mean RGB of each band's inner 48 columns, per frame."""
+        with av.open(str(path)) as c:
+            frames = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)]
+        return [np.array([f[:, x + 8 : x + 56].reshape(-1, 3).mean(0) for x in (0, 64, 128)]) for f in frames]
+
+    for shot in ALPHA_RENDERS:
+        got = bands(project.picture_path(shot))
+        assert len(got) == 24, shot
+        for b in got:
+            assert (b[0] < 12).all(), (shot, "transparent band", b[0])
+            assert (abs(b[1] - 128) < 12).all(), (shot, "half-transparent white", b[1])
+            assert b[2][0] > 225 and (b[2][1:] < 30).all(), (shot, "opaque red", b[2])
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=n.key("alpha", n.PICTURE), asset_partitions=[shot]), limit=1
+        ).records
+        mat = records[0].asset_materialization
+        assert mat is not None and "flattened over black" in str(mat.metadata["alpha"].value), shot
+    cut = bands(project.cut_path())
+    assert len(cut) == 4 * 24 - 6
+    assert all((b[0] < 12).all() for b in cut), [i for i, b in enumerate(cut) if not (b[0] < 12).all()]
+
+
+def test_a_premultiplied_render_is_kept_as_it_is_when_the_project_says_so(
+    ffmpeg: str, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """A ProRes 4444 whose colour is already matted over black (After Effects' default): read as straight (the
+    default), its half-transparent white is premultiplied twice (a quarter-bright grey); with ``"colour": {"alpha":
+    "premultiplied"}`` it is kept (half-bright), and that change re-conforms the shot's picture and nothing of its
+    sound."""
+    root = tmp_path / "ws"
+    folder = write_project(root, "prem", {"fps": 24, "resolution": "192x36"})
+    ms.run(ffmpeg, folder / "03_Renders" / "title" / "title_v001.mov", [
+        "-filter_complex", f"{_BANDS},premultiply=inplace=1,format=yuva444p10le[v]",
+        "-map", "[v]", "-c:v", "prores_ks", "-profile:v", "4444", "-t", "1",
+    ])  # fmt: skip
+
+    def middle_band() -> float:
+        with av.open(str(load_project(root, "prem").picture_path("title"))) as c:
+            frame = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+        return float(frame[:, 72:120].mean())
+
+    assert all(o.success for o in build_workspace(instance, root))
+    assert abs(middle_band() - 64) < 12  # 255 * 0.5 * 0.5: premultiplied again
+    after = last_storage_id(instance)
+    spec = json.loads((folder / "project.json").read_text())
+    (folder / "project.json").write_text(json.dumps({**spec, "colour": {"alpha": "premultiplied"}}))
+    assert all(o.success for o in build_workspace(instance, root))
+    assert abs(middle_band() - 128) < 12
+    rebuilt = materialized_since(instance, after)
+    assert "prem/picture[title]" in rebuilt and "prem/audio[title]" not in rebuilt, rebuilt

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from ..media.colour import AlphaMode
 from ..media.conform import PictureResult
 from ..media.loudness import AudioResult
 from ..media.probe import MediaInfo
@@ -64,6 +65,9 @@ def picture_report(res: PictureResult) -> dict[str, Any]:
             source_field_order=src.field_order or "unknown",
             deinterlaced=src.interlaced,
         )
+        if src.alpha:
+            md["alpha"] = ("flattened over black (premultiplied)" if res.alpha is AlphaMode.STRAIGHT
+                           else "kept as it is: premultiplied already (colour.alpha)")  # fmt: skip
     if res.colour is not None:
         md.update(
             source_colour=res.colour.describe(),

@@ -290,6 +290,17 @@ def source_colour(
     return SourceColour(mat, rng, str(primaries), str(transfer), tuple(assumed))
 
 
+class AlphaMode(str, Enum):
+    """How a render's colour relates to its alpha channel (an NLE's "interpret footage" choice), project.json
+    ``colour.alpha``: ``straight`` (unmatted: what FFmpeg assumes of every alpha it decodes, and what ProRes 4444,
+    PNG and QuickTime Animation writers usually store), flattened over black by premultiplying it; or
+    ``premultiplied`` (already matted over black, e.g. After Effects' default "Premultiplied - Matted With
+    Black"), kept as it is, since premultiplying twice would darken every half-transparent edge."""
+
+    STRAIGHT = "straight"
+    PREMULTIPLIED = "premultiplied"
+
+
 class HdrPolicy(str, Enum):
     """What to do with HDR (PQ/HLG) renders: refuse them naming what was found, or tone-map them to SDR BT.709."""
 

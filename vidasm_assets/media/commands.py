@@ -8,16 +8,20 @@ findings show AAC intermediates drift ~27 ms per join.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .colour import SourceColour, zscale_chain
+from .colour import AlphaMode, SourceColour, zscale_chain
 from .errors import UnsafePathError
 from .hwaccel import Choice
 from .presets import CUT_VIDEO, Preset, VideoSpec, audio_args, video_args
 from .rates import AUDIO_RATE, Rate
+
+if TYPE_CHECKING:
+    from .probe import VideoInfo
 
 BASE = ("-hide_banner", "-nostdin", "-y")
 BT709_TAGS = (
@@ -50,12 +54,37 @@ def progress_args() -> list[str]:
 BT709_SOURCE = SourceColour("bt709", "tv", "bt709", "bt709")
 
 
+ALPHA_DECODERS: Mapping[str, str] = {"vp9": "libvpx-vp9", "vp8": "libvpx"}
+"""The decoders that return a VP8/VP9 picture's alpha (``probe.has_alpha``): FFmpeg's native ones drop it."""
+
+
 @dataclass(frozen=True)
 class PictureSource:
-    """What the conform must undo about a source: its colour and interlacing (from ``probe`` + ``colour``)."""
+    """What the conform must undo about a source: its colour, interlacing and alpha (from ``probe`` + ``colour``).
+
+    ``alpha``: the picture has straight alpha and is flattened over black (``premultiply``, first in
+    ``picture_filter``), as an NLE shows a clip with transparency alone on the bottom track; ``decoder`` names the
+    one FFmpeg must use to get the alpha at all (``ALPHA_DECODERS``). Neither is in the ``repr`` that section keys
+    hold (which say ``alpha`` themselves when it is set): both follow from the render's content and
+    ``colour.alpha``."""
 
     colour: SourceColour = BT709_SOURCE
     interlaced: bool = False
+    alpha: bool = field(default=False, repr=False)
+    decoder: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, picture: VideoInfo, colour: SourceColour, alpha: AlphaMode = AlphaMode.STRAIGHT) -> PictureSource:
+        """The source a probed picture (``probe(..., first_frame=True)``) is, with its colour (``colour_of``) and
+        how its colour relates to its alpha (project.json ``colour.alpha``): only straight alpha is flattened."""
+        flatten = picture.alpha and AlphaMode(alpha) is AlphaMode.STRAIGHT
+        decoder = ALPHA_DECODERS.get(picture.codec) if flatten else None
+        return cls(colour=colour, interlaced=picture.interlaced, alpha=flatten, decoder=decoder)
+
+    @property
+    def input_args(self) -> list[str]:
+        """Input options before the render's ``-i``: the decoder, when one is needed."""
+        return ["-c:v", self.decoder] if self.decoder else []
 
 
 def pad_limit(rate: Rate) -> int:
@@ -134,6 +163,8 @@ def picture_filter(
     start = target.start
     colour = source.colour
     chain = []
+    if source.alpha:  # straight alpha (FFmpeg's convention) made premultiplied: the colour as it shows over black
+        chain.append("premultiply=inplace=1")
     if source.interlaced:
         chain.append("bwdif=mode=send_frame:parity=auto:deint=all")
     chain.append(f"fps={rate.ffmpeg}")
@@ -209,7 +240,7 @@ def segment_cmd(
         args = (*args, "-forced-idr", "1")  # x265 makes a forced keyframe a non-IDR I frame, not a split point
     return [
         *BASE, *progress_args(), *(encoder.global_args if encoder else ()),
-        "-i", str(src),
+        *source.input_args, "-i", str(src),
         "-map", f"0:{PICTURE}:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", chain,
         *args,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import commands as cmd
-from .colour import SourceColour, check_hdr_policy
+from .colour import AlphaMode, SourceColour, check_hdr_policy
 from .errors import InvalidMediaError, UnsupportedMediaError
 from .ffmpeg_tool import FFmpeg
 from .hwaccel import CODEC_OF, Choice, choose_encoder, requested
@@ -28,6 +28,7 @@ class PictureResult:
     source: MediaInfo | None = None  # the render, probed with its first frame decoded
     colour: SourceColour | None = None
     trimmed: bool = False  # the shot's uses take part of the render (sequence entries' in/out; ``ranges.py``)
+    alpha: AlphaMode = AlphaMode.STRAIGHT  # how the render's alpha, if it has one, was read (colour.alpha)
 
 
 def conform_picture(run: Run, project: Project, take: Take, info: MediaInfo) -> PictureResult:
@@ -102,7 +103,7 @@ def encode_picture(
     picture = require_video(full)
     colour = colour_of(picture)
     check_hdr_policy(colour, project.spec.colour.hdr, str(take.path))
-    source = cmd.PictureSource(colour=colour, interlaced=picture.interlaced)
+    source = cmd.PictureSource.of(picture, colour, project.spec.colour.alpha)
     out_w, out_h = cmd.preset_size(width, height, video)
     with atomic_output(dest) as tmp:
         target = cmd.Target(width, height, rate, frames, video, start=uses.span.start, keyframes=uses.cuts)
@@ -124,4 +125,4 @@ def encode_picture(
                 f"{frames}: the render is truncated or damaged",
                 path=take.path,
             )
-    return PictureResult(dest, frames, probe(dest), full, colour, frames != whole)
+    return PictureResult(dest, frames, probe(dest), full, colour, frames != whole, project.spec.colour.alpha)

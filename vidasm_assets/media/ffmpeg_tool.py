@@ -53,6 +53,7 @@ FILTER_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "format": (),
     "setparams": ("field_mode", "range", "color_primaries", "color_trc", "colorspace"),
     "bwdif": ("mode", "parity", "deint"),
+    "premultiply": ("inplace",),
     "zscale": ("tin", "pin", "min", "rin", "t", "p", "m", "r", "npl"),
     "tonemap": ("tonemap", "desat"),
     "colorchannelmixer": ("rr", "rg", "rb", "gr", "gg", "gb", "br", "bg", "bb"),

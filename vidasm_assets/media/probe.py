@@ -99,6 +99,7 @@ class VideoInfo:
     start_time: Fraction
     rotation: int = 0  # display rotation in degrees (set when the first frame was decoded)
     interlaced: bool = False  # field order says so, or the first decoded frame is interlaced
+    alpha: bool = False  # an alpha channel: in the pixel format, or beside a VP8/VP9 picture (``has_alpha``)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -301,6 +302,7 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
                 start_time=Fraction(s.start_time or 0) * (s.time_base or 0),
                 rotation=rotation,
                 interlaced=interlaced,
+                alpha=has_alpha(cc.name, cc.pix_fmt, s.metadata),
             )
         audio = []
         for a in container.streams.audio:
@@ -361,6 +363,21 @@ def _timecode_track_rate(p: Path) -> Fraction | None:
     except OSError:
         return None
     return None
+
+
+def has_alpha(codec: str, pix_fmt: str | None, metadata: Mapping[str, str]) -> bool:
+    """Whether a picture carries an alpha channel: its pixel format has an alpha component (ProRes 4444, QuickTime
+    Animation, PNG, ...), or it is VP8/VP9 whose Matroska/WebM track says ``alpha_mode`` 1. There the alpha travels
+    beside the picture (BlockAdditional) and FFmpeg's native decoders, the ones it picks, drop it and report
+    ``yuv420p``; only libvpx's decoders return it (measured, FFmpeg 5.1 and 9.0)."""
+    if codec in ("vp8", "vp9") and _tag(metadata, "alpha_mode") == "1":
+        return True
+    if not pix_fmt:
+        return False
+    try:
+        return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+    except ValueError:  # a format PyAV's FFmpeg does not know: nothing to say about it
+        return False
 
 
 def _first_frame(container: av.container.InputContainer, stream: av.stream.Stream, p: Path) -> av.VideoFrame:

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from . import limits
-from .colour import HdrPolicy
+from .colour import AlphaMode, HdrPolicy
 from .editorial import EdlStyle
 from .errors import (
     MediaNotFoundError,
@@ -52,7 +52,7 @@ log = logging.getLogger("vidasm")
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 """Project and shot ids; always ``fullmatch``ed (``$`` would also match before a trailing newline)."""
-RENDER_EXTENSIONS = (".mp4", ".mov", ".mkv")
+RENDER_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm")
 RENDERS_DIR = "03_Renders"
 ASSEMBLIES_DIR = Path("04_Project_Files") / "assemblies"
 CACHE_DIR = "05_Cache"
@@ -121,9 +121,11 @@ class EditorialSettings(_Strict):
 
 
 class ColourSettings(_Strict):
-    """What to do with HDR (PQ/HLG) renders: refuse them (default) or tone-map them to SDR BT.709."""
+    """What to do with HDR (PQ/HLG) renders: refuse them (default) or tone-map them to SDR BT.709; and how to read
+    the colour of renders with an alpha channel (``AlphaMode``: straight by default)."""
 
     hdr: HdrPolicy = HdrPolicy.FAIL
+    alpha: AlphaMode = AlphaMode.STRAIGHT
 
 
 SourcePoint = int | str
@@ -808,7 +810,7 @@ def _select(takes: list[Take], shot_dir: Path, shot: str, wanted: str | None) ->
         others = sorted(e.name for e in _scan(shot_dir, "shot folder") if not e.name.startswith("."))
         seen = f"; it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}" if others else ""
         raise MediaNotFoundError(
-            f"no render in {shot_dir} (expected {shot}_v001.mp4, .mov or .mkv{seen})", path=shot_dir, shot=shot
+            f"no render in {shot_dir} (expected {shot}_v001.mp4, .mov, .mkv or .webm{seen})", path=shot_dir, shot=shot
         )
     return _unambiguous(takes[-1], takes, shot_dir, shot)
 

@@ -53,6 +53,7 @@ import ffmpeg
 
 from . import commands as cmd
 from .burnins import burnin_filter, font_path
+from .colour import AlphaMode
 from .errors import InvalidMediaError, RangeError, UnsupportedMediaError
 from .outputs import atomic_output
 from .overlays import drawtext_overlay
@@ -341,7 +342,7 @@ def section_cmd(section: Section, sources: Sequence[Source], dst: Path, target: 
     """Render one section at the target's video settings (those of the pictures it joins: same encoder arguments,
     so it joins them by stream copy)."""
     out_w, out_h = cmd.preset_size(target.width, target.height, target.video)
-    inputs = [a for s in sources for a in ("-i", str(s.path))]
+    inputs = [a for s in sources for a in (*s.picture.input_args, "-i", str(s.path))]
     return [
         *cmd.BASE, *cmd.progress_args(), *inputs,
         "-filter_complex", section_graph(section, sources, target, burn_in), "-map", "[v]",
@@ -392,14 +393,14 @@ class Report:
     reused: list[str] = field(default_factory=list)
 
 
-def _source(timeline: Timeline, part: Part, colours: dict[str, cmd.PictureSource]) -> Source:
+def _source(timeline: Timeline, part: Part, colours: dict[str, cmd.PictureSource], alpha: AlphaMode) -> Source:
     from .assembly import clip_span
 
     clip = timeline.clips[part.clip]
     span = clip_span(timeline, clip.shot).span
     if clip.source_path not in colours:
         picture = require_video(probe(Path(clip.source_path), first_frame=True))
-        colours[clip.source_path] = cmd.PictureSource(colour=colour_of(picture), interlaced=picture.interlaced)
+        colours[clip.source_path] = cmd.PictureSource.of(picture, colour_of(picture), alpha)
     return Source(Path(clip.source_path), colours[clip.source_path], span.start + part.start, part.frames)
 
 
@@ -417,7 +418,9 @@ def _key(section: Section, sources: Sequence[Source], target: cmd.Target, finger
          burn_in: list[Any] | None = None) -> str:  # fmt: skip
     facts: dict[str, Any] = {
         "code": CODE_VERSION, "kind": section.kind, "frames": section.frames,
-        "sources": [[fingerprints[str(s.path)], s.start, s.frames, repr(s.picture)] for s in sources],
+        # "alpha" only for a flattened source, so the keys of sources without alpha stay what they were
+        "sources": [[fingerprints[str(s.path)], s.start, s.frames, repr(s.picture),
+                     *(["alpha"] if s.picture.alpha else [])] for s in sources],
         "target": [target.width, target.height, target.rate.num, target.rate.den, repr(target.video)],
     }  # fmt: skip
     if section.draws:  # what the section draws (a section without overlays keeps its key)
@@ -454,7 +457,7 @@ def render_sections(
     for index, item in enumerate(plan.items):
         if not isinstance(item, Section):
             continue
-        sources = [_source(timeline, p, colours) for p in (item.a, item.b) if p is not None]
+        sources = [_source(timeline, p, colours, project.spec.colour.alpha) for p in (item.a, item.b) if p is not None]
         prints = {str(s.path): cache.fingerprint(s.path) for s in sources}
         burn_in, facts = _burn_in(timeline, item, target) if burn_ins else (None, None)
         dest = project.cache_dir / "transitions" / folder / f"{_key(item, sources, target, prints, facts)}.{ext}"

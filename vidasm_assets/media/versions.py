@@ -19,6 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from . import transitions
+from .colour import AlphaMode
 from .presets import Preset
 from .project import CardEntry, Project, SequenceEntry, stable_hash
 from .timeline import Timeline
@@ -121,7 +122,12 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
     refs = [[r.shot, r.take, r.scene, r.beat, r.notes, *([r.in_, r.out] if r.trimmed else [])]
             for r in project.sequence()]  # fmt: skip
     return {
-        Asset.PICTURE_SPEC: {"resolution": s.resolution, "fps": _rate(project), "colour.hdr": s.colour.hdr},
+        Asset.PICTURE_SPEC: {
+            "resolution": s.resolution,
+            "fps": _rate(project),
+            "colour.hdr": s.colour.hdr,
+            **_alpha(project),
+        },
         Asset.AUDIO_SPEC: {
             "audio.loudness_lufs": s.audio.loudness_lufs,
             "audio.true_peak_db": s.audio.true_peak_db,
@@ -140,6 +146,13 @@ def spec_facets(project: Project) -> dict[Asset, dict[str, Any]]:
             **_overlays(project),
         },
     }
+
+
+def _alpha(project: Project) -> dict[str, Any]:
+    """``colour.alpha`` when it is not the default, so the pictures of a project that never set it keep their
+    versions."""
+    alpha = project.spec.colour.alpha
+    return {} if alpha is AlphaMode.STRAIGHT else {"colour.alpha": alpha.value}
 
 
 def _overlays(project: Project) -> dict[str, Any]:
