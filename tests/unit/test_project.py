@@ -200,7 +200,7 @@ def test_only_ascii_digits_number_a_take_and_an_ignored_file_is_named(tmp_path: 
     assert select_take(d, "sh010").path.name == "sh010_v002.mp4"
     e = tmp_path / "sh020"
     touch(e / "sh020_v001.mxf")
-    with pytest.raises(MediaNotFoundError, match=r"expected sh020_v001.mp4, .mov or .mkv; it holds sh020_v001.mxf"):
+    with pytest.raises(MediaNotFoundError, match=r"expected sh020_v001.mp4, .mov, .mkv or .webm; it holds sh020_v001.mxf"):
         select_take(e, "sh020")
 
 
