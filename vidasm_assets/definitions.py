@@ -39,6 +39,8 @@ def build_definitions(root: Path | str | None = None) -> dg.Definitions:
     for name in sorted([*ws.projects, *ws.errors]):
         if name in ws.errors and not NAME_RE.fullmatch(name):
             continue  # an invalid folder name (projé: str.isalnum() is true of é) cannot be an asset key
+        if name in ws.clashing:
+            continue  # its job names would be another project's: refused by name (discover_projects)
         project_presets = ws.projects[name].exports() if name in ws.projects else [BUILTIN_PRESETS["web"]]
         pa = build_project_assets(name, project_presets, _has_music(ws.projects.get(name)))
         presets[name] = pa.presets

@@ -200,7 +200,9 @@ def test_only_ascii_digits_number_a_take_and_an_ignored_file_is_named(tmp_path: 
     assert select_take(d, "sh010").path.name == "sh010_v002.mp4"
     e = tmp_path / "sh020"
     touch(e / "sh020_v001.mxf")
-    with pytest.raises(MediaNotFoundError, match=r"expected sh020_v001.mp4, .mov, .mkv or .webm; it holds sh020_v001.mxf"):
+    with pytest.raises(
+        MediaNotFoundError, match=r"expected sh020_v001.mp4, .mov, .mkv or .webm; it holds sh020_v001.mxf"
+    ):
         select_take(e, "sh020")
 
 
@@ -335,3 +337,20 @@ def test_a_burn_in_preset_with_transitions_is_refused_when_the_project_loads(tmp
     write(tmp_path / "p" / "project.json", {"sequence": fade, "exports": ["review"]})
     with pytest.raises(ProjectConfigError, match=r"sequence\[0\]\.transition_out is a fade_out"):
         load_project(tmp_path, "p")
+
+
+def test_projects_whose_ids_differ_only_by_dash_and_underscore_are_refused_and_the_others_load(
+    tmp_path: Path,
+) -> None:
+    """``p-1`` and ``p_1`` would get the same Dagster job names, and Dagster refuses a whole code location for a
+    duplicate: both are refused naming each other, and the workspace's other project still gets its definitions."""
+    from vidasm_assets.definitions import build_definitions
+
+    for name in ("p-1", "p_1", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "project.json").write_text('{"fps": 24, "resolution": "320x180"}')
+    ws = discover_projects(tmp_path)
+    assert sorted(ws.projects) == ["other"]
+    assert "'p-1' clashes with 'p_1'" in str(ws.errors["p-1"]) and "'p_1' clashes with 'p-1'" in str(ws.errors["p_1"])
+    jobs = {job.name for job in build_definitions(tmp_path).resolve_all_job_defs()}
+    assert "other__shots" in jobs and not any(j.startswith("p_1__") for j in jobs), jobs

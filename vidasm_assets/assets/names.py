@@ -6,6 +6,7 @@ from functools import partial
 
 import dagster as dg
 
+from ..media.project import dagster_name
 from ..media.versions import Asset
 
 # Stages of a project's pipeline: each asset carries its stage as the tag ``vidasm/stage`` (the UI filters by it:
@@ -30,8 +31,8 @@ PRESET_PREFIX = "preset_"
 
 
 def safe(name: str) -> str:
-    """Dagster job and partition-set names allow only [A-Za-z0-9_]."""
-    return name.replace("-", "_")
+    """Dagster job and partition-set names allow only [A-Za-z0-9_] (``project.dagster_name``)."""
+    return dagster_name(name)
 
 
 def group(project: str) -> str:

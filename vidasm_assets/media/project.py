@@ -1151,6 +1151,36 @@ class Workspace:
     root: Path
     projects: dict[str, Project] = field(default_factory=dict)
     errors: dict[str, VidasmError] = field(default_factory=dict)
+    clashing: set[str] = field(default_factory=set)  # projects that get no Dagster definitions (``dagster_name``)
+
+
+def dagster_name(name: str) -> str:
+    """A project or shot id in Dagster's job, group and partition-set name characters ([A-Za-z0-9_]): ``-`` as
+    ``_`` (Dagster's rule for those names; asset keys and partition keys keep the id as it is)."""
+    return name.replace("-", "_")
+
+
+def _refuse_clashes(ws: Workspace) -> None:
+    """Projects whose ids differ only by ``-`` against ``_`` (``p-1``, ``p_1``) would have the same job names:
+    Dagster refuses the whole code location for that. Each of them is refused by name instead (and gets no
+    definitions), so every other project still loads."""
+    by_name: dict[str, list[str]] = {}
+    for name in sorted([*ws.projects, *ws.errors]):
+        if NAME_RE.fullmatch(name):
+            by_name.setdefault(dagster_name(name), []).append(name)
+    for same in by_name.values():
+        if len(same) < 2:
+            continue
+        for name in same:
+            others = ", ".join(repr(o) for o in same if o != name)
+            pj = ws.root / name / PROJECT_FILE
+            ws.projects.pop(name, None)
+            ws.errors[name] = ProjectConfigError(
+                f"{pj}: project folder {name!r} clashes with {others}: Dagster writes '-' as '_' in job and group "
+                "names, so they would have the same ones; rename one of them",
+                path=pj,
+            )
+            ws.clashing.add(name)
 
 
 def discover_projects(root: Path) -> Workspace:
@@ -1184,6 +1214,7 @@ def discover_projects(root: Path) -> Workspace:
             ws.errors[entry.name] = exc
         except Exception as exc:
             ws.errors[entry.name] = ProjectConfigError(f"{pj}: cannot be loaded ({type(exc).__name__}: {exc})", path=pj)
+    _refuse_clashes(ws)
     return ws
 
 
