@@ -33,7 +33,7 @@ from .media.errors import MediaNotFoundError, RangeError, VidasmError
 from .media.music import music_values
 from .media.presets import needs_segments
 from .media.probe import MediaInfo, probe
-from .media.project import NAME_RE, CardRef, Project, Workspace
+from .media.project import NAME_RE, RENDER_EXTENSIONS, CardRef, Project, Workspace, stray_renders
 from .media.ranges import shot_span, shot_uses
 from .media.shots import shot_frames
 from .media.timeline import Timeline
@@ -160,6 +160,7 @@ def plan_project(
     syncs the shot partitions and records the sources' observations (``vidasm status`` does not)."""
     plan = ProjectPlan(project.name, placeholders=project.spec.placeholders)
     plan.warnings += ignored_folder_warnings(project)
+    plan.warnings += stray_render_warnings(project)
     facets = v.spec_facets(project)
     if record:
         sync_partitions(instance, project)
@@ -527,6 +528,23 @@ def plan_workspace(
         else:
             plans.append(ProjectPlan(name, [], VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)))
     return plans
+
+
+def stray_render_warnings(project: Project) -> list[str]:
+    """One line per shot folder holding files that look like renders but are no take of the shot (a render named
+    ``sh010 final.mov`` is never picked, and an older take stays in the cut): what they are and the names a take
+    has. A folder that cannot be read says so when its shot is built."""
+    out = []
+    for shot in project.shots():
+        try:
+            strays = stray_renders(project.shot_dir(shot), shot)
+        except VidasmError:
+            continue
+        if strays:
+            names = ", ".join(strays[:5]) + (", ..." if len(strays) > 5 else "")
+            out.append(f"{project.shot_dir(shot)}: not a take of {shot}, so not used: {names} (a take is named "
+                       f"{shot}_v<NNN> or {shot}_take<NN>, then {'/'.join(RENDER_EXTENSIONS)})")  # fmt: skip
+    return out
 
 
 def ignored_folder_warnings(project: Project) -> list[str]:

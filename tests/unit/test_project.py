@@ -16,6 +16,7 @@ from vidasm_assets.media.project import (
     load_project,
     load_spec,
     select_take,
+    stray_renders,
 )
 from vidasm_assets.media.rates import TIMELINE_RATES, Rate
 
@@ -354,3 +355,36 @@ def test_projects_whose_ids_differ_only_by_dash_and_underscore_are_refused_and_t
     assert "'p-1' clashes with 'p_1'" in str(ws.errors["p-1"]) and "'p_1' clashes with 'p-1'" in str(ws.errors["p_1"])
     jobs = {job.name for job in build_definitions(tmp_path).resolve_all_job_defs()}
     assert "other__shots" in jobs and not any(j.startswith("p_1__") for j in jobs), jobs
+
+
+def test_a_take_named_in_capitals_is_a_take_and_files_that_are_no_take_are_warned_of(tmp_path: Path) -> None:
+    """``SH010_V002.MOV`` in ``sh010`` (what case-insensitive servers and export presets write) is version 2, so it
+    wins over v001; ``sh010 final.mov`` and another shot's render are no take, and the build and status say so in
+    one line (they were ignored silently, and the older take stayed in the cut); hidden, partial and image files
+    are not mentioned."""
+    from vidasm_assets.planner import stray_render_warnings
+
+    root = tmp_path / "ws"
+    folder = root / "p" / "03_Renders" / "sh010"
+    folder.mkdir(parents=True)
+    (root / "p" / "project.json").write_text('{"fps": 24, "resolution": "320x180"}')
+    for name in ("sh010_v001.mov", "SH010_V002.MOV", "sh010 final.mov", "sh020_v003.mp4", "._sh010_v004.mov",
+                 "sh010_v005.mov.part", "sh010_v006.png"):  # fmt: skip
+        touch(folder / name)
+    assert [t.path.name for t in list_takes(folder, "sh010")] == ["sh010_v001.mov", "SH010_V002.MOV"]
+    assert select_take(folder, "sh010").path.name == "SH010_V002.MOV"
+    assert stray_renders(folder, "sh010") == ["sh010 final.mov", "sh020_v003.mp4"]
+    warnings = stray_render_warnings(load_project(root, "p"))
+    assert warnings == [f"{folder}: not a take of sh010, so not used: sh010 final.mov, sh020_v003.mp4 (a take is "
+                        "named sh010_v<NNN> or sh010_take<NN>, then .mp4/.mov/.mkv/.webm)"]  # fmt: skip
+
+
+def test_a_project_json_saved_with_a_byte_order_mark_and_crlf_lines_loads(tmp_path: Path) -> None:
+    """Windows PowerShell 5 (``Set-Content -Encoding UTF8``) writes a UTF-8 BOM and CRLF line ends: the file is
+    read as the same JSON (it was refused with Python's own hint "decode using utf-8-sig")."""
+    root = tmp_path / "ws"
+    (root / "p").mkdir(parents=True)
+    text = '{\r\n  "fps": 25,\r\n  "resolution": "1280x720",\r\n  "sequence": [{"shot": "sh010"}]\r\n}\r\n'
+    (root / "p" / "project.json").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    project = load_project(root, "p")
+    assert (project.spec.fps, project.spec.resolution, project.shots()) == (25, "1280x720", ["sh010"])

@@ -175,7 +175,9 @@ def check_render(info: MediaInfo, rate: Rate, frames: int, limits: Limits | None
 
 def read_project_file(path: Path, limits: Limits | None = None) -> str:
     """project.json's text, refused by name when it is not a readable regular file, larger than the limit or not
-    UTF-8. The file is checked before it is opened: a FIFO would block the reader forever."""
+    UTF-8. The file is checked before it is opened: a FIFO would block the reader forever. A leading UTF-8 byte
+    order mark (Windows PowerShell 5's ``-Encoding UTF8``, Notepad before 2019) is dropped: RFC 8259 lets a parser
+    ignore it, and Python's ``json`` refuses it."""
     from .errors import ProjectConfigError
 
     lim = limits or Limits.from_env()
@@ -198,7 +200,7 @@ def read_project_file(path: Path, limits: Limits | None = None) -> str:
             path=path,
         )
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ProjectConfigError(

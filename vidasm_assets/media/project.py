@@ -757,11 +757,25 @@ def _scan(folder: Path, what: str) -> list[os.DirEntry[str]]:
 
 
 def list_takes(shot_dir: Path, shot: str) -> list[Take]:
-    """Takes in a shot folder, oldest first; everything else is ignored with a debug line.
+    """Takes in a shot folder, oldest first; everything else is ignored with a debug line (``stray_renders`` names
+    the files that look like renders but are no take, for a warning).
 
     A name that is a take but no regular file (a dangling symlink, a FIFO, a folder) is listed all the same:
-    selecting it fails naming it (``check_readable``), so an older take is never used in its place silently."""
+    selecting it fails naming it (``check_readable``), so an older take is never used in its place silently.
+    The shot id in a take's name is matched without regard to case (``SH010_V002.MOV`` in ``sh010``: what
+    case-insensitive file servers and camera/export presets write); the folder's name is the shot's id."""
+    return _takes_and_strays(shot_dir, shot)[0]
+
+
+def stray_renders(shot_dir: Path, shot: str) -> list[str]:
+    """Files of a shot folder with a render's extension that are no take of the shot (``sh010 final.mov``,
+    ``sh010_v002 copy.mov``, another shot's render), by name; hidden files are left out."""
+    return _takes_and_strays(shot_dir, shot)[1]
+
+
+def _takes_and_strays(shot_dir: Path, shot: str) -> tuple[list[Take], list[str]]:
     takes: list[Take] = []
+    strays: list[str] = []
     for entry in _scan(shot_dir, "shot folder"):
         name = entry.name
         p = Path(entry.path)
@@ -772,12 +786,13 @@ def list_takes(shot_dir: Path, shot: str) -> list[Take]:
             log.debug("ignoring %s: not a render (%s)", p, p.suffix or "no extension")
             continue
         m = _TAKE_RE.fullmatch(p.stem)
-        if not m or m["shot"] != shot:
+        if not m or m["shot"].lower() != shot.lower():
             log.debug("ignoring %s: name is not %s_v<NNN> or %s_take<NN>", p, shot, shot)
+            strays.append(name)
             continue
         takes.append(Take(p, TakeKind(m["kind"].lower()), int(m["num"])))
     takes.sort(key=lambda t: (t.kind is TakeKind.VERSION, t.number))
-    return takes
+    return takes, sorted(strays, key=natural_key)
 
 
 def select_take(shot_dir: Path, shot: str, wanted: str | None = None) -> Take:
