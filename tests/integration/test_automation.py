@@ -217,7 +217,7 @@ def test_with_several_shot_runs_under_way_the_delivery_waits_for_its_cut(
     whose cut is waiting on them: before, the delivery was asked for with the timeline and failed over the old
     cut. Once the shot runs are done, the cut and the delivery follow, once each."""
     renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 4)}
-    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"})
+    age(make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"}))  # settled long ago
     assert all(o.success for o in build_workspace(instance, tmp_path))
     t = Ticker(tmp_path, instance)
     t.tick()
@@ -259,7 +259,7 @@ def test_a_presets_json_edit_is_recorded_at_once_and_the_next_render_is_still_on
     and a new render afterwards is one run and nothing else. The edit was recorded only by that later render's
     run, which made every other shot's segment and the delivery look updated again: 6 runs for one render."""
     renders = {f"sh0{i}0_v001.mp4": TINY for i in range(1, 4)}
-    make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"})
+    age(make_project(tmp_path, "alpha", renders, {"fps": 24, "resolution": "64x36"}))  # settled long ago
 
     def web(crf: int) -> None:
         preset = {"container": "mp4", "video": {"codec": "libx264", "crf": crf}, "audio": {"codec": "aac"}}

@@ -14,7 +14,13 @@ from vidasm_assets.assets import names as n
 from vidasm_assets.assets.records import DATA_VERSION_TAG, HANDED_TAG, handed_observations, recorded_observation
 from vidasm_assets.definitions import build_definitions
 from vidasm_assets.media.demo import RenderSpec, make_placeholder_workspace, make_render
-from vidasm_assets.media.watch import INDEX_WAIT_SECONDS, WatchCursor, scan_workspace, watch_signature
+from vidasm_assets.media.watch import (
+    HOLD_SECONDS,
+    INDEX_WAIT_SECONDS,
+    WatchCursor,
+    scan_workspace,
+    watch_signature,
+)
 from vidasm_assets.sensors.renders import (
     DAEMON_LOOP_SECONDS,
     FACETS,
@@ -220,6 +226,34 @@ def test_half_written_render_waits_for_the_settle_time(ws: Path, instance, ffmpe
         fh.write(b"\0" * 10)
     assert runs(t.tick()) == set()
     age(growing, time.time() - 31)  # still for longer than the settle time
+    assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
+
+
+def test_a_change_waits_while_another_render_of_its_project_is_still_being_written(
+    ws: Path, instance, ffmpeg: str
+) -> None:
+    """sh010's new render has settled while sh020's is still being copied in: sh010's run would go on to the
+    timeline, which reads sh020's newest take, the half-written one, and fail (and automation after it). The
+    project's changes wait together and go out once sh020's render has settled, one run per shot; another
+    project is not held; and a hold ends after ``HOLD_SECONDS`` (a trickle of renders never starves the rest)."""
+    t = Ticker(ws, instance, settle=30)
+    t.tick()
+    renders = ws / "alpha" / "03_Renders"
+    age(make_render(ffmpeg, renders / "sh010" / "sh010_v002.mp4", RenderSpec(64, 36, "24", 0.5, -12)))
+    copying = make_render(ffmpeg, renders / "sh020" / "sh020_v002.mp4", RenderSpec(64, 36, "24", 0.5, -9))
+    assert runs(t.tick()) == set()
+    assert runs(t.tick()) == set()  # held, not forgotten
+    age(make_render(ffmpeg, ws / "beta" / "03_Renders" / "b010" / "b010_v002.mp4", RenderSpec(64, 36, "25", 0.5, -9)))
+    assert runs(t.tick()) == {through_to_delivery("beta", "b010")}
+    age(copying, time.time() - 31)
+    assert runs(t.tick()) == {("alpha__shots", s, ("alpha/audio", "alpha/picture")) for s in ("sh010", "sh020")}
+
+    age(make_render(ffmpeg, renders / "sh010" / "sh010_v003.mp4", TINY))
+    make_render(ffmpeg, renders / "sh020" / "sh020_v003.mp4", TINY)  # the next one still arriving
+    assert runs(t.tick()) == set()
+    cursor = json.loads(t.cursor or "{}")
+    cursor["held"]["alpha"] -= HOLD_SECONDS  # held since two minutes ago
+    t.cursor = json.dumps(cursor)
     assert runs(t.tick()) == {through_to_delivery("alpha", "sh010")}
 
 

@@ -47,6 +47,7 @@ class WatchCursor:
     pending: dict[str, list[int | float]] = field(default_factory=dict)
     reloads: dict[str, float] = field(default_factory=dict)
     owed: dict[str, list] = field(default_factory=dict)  # "project/shot" -> [render version its run observes, time]
+    held: dict[str, float] = field(default_factory=dict)  # project -> since when its changes wait (``_hold``)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -57,6 +58,7 @@ class WatchCursor:
                 "pending": self.pending,
                 **({"reloads": self.reloads} if self.reloads else {}),
                 **({"owed": self.owed} if self.owed else {}),
+                **({"held": self.held} if self.held else {}),
             },
             separators=(",", ":"),
         )
@@ -75,6 +77,7 @@ class WatchCursor:
             pending=d.get("pending", {}),
             reloads=d.get("reloads", {}),
             owed=d.get("owed", {}),
+            held=d.get("held", {}),
         )
 
 
@@ -91,6 +94,7 @@ class ProjectChanges:
     shots: list[str] = field(default_factory=list)  # every shot of the project now (its sequence)
     first_look: bool = False  # not in the cursor yet: compare everything with the instance once
     waiting: list[str] = field(default_factory=list)  # renders not settled yet
+    held: bool = False  # the project's changes wait for them (``_hold``): nothing is asked for this tick
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -124,7 +128,8 @@ def scan_workspace(
     ws = discover_projects(root)
     unknown = sorted(set(ws.projects) - known_projects)
     reloads = {p: t for p, t in cursor.reloads.items() if p in unknown}  # forgotten once the location knows it
-    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={}, reloads=reloads, owed=dict(cursor.owed))
+    new = WatchCursor(shots={}, specs=dict(cursor.specs), pending={}, reloads=reloads, owed=dict(cursor.owed),
+                      held={})  # fmt: skip
     result = ScanResult(new, [], unknown, {k: str(v) for k, v in ws.errors.items()}, projects=dict(ws.projects))
     for name in ws.errors:  # keep what we knew; a broken project.json changes nothing until fixed
         if name in cursor.shots:
@@ -190,7 +195,34 @@ def _scan_project(project: Project, look: _Look, spec_versions: dict[str, Any]) 
     ch.takes = {s: st.take.rsplit("_", 1)[-1] for s, st in kept.items()}
     look.new.specs[name] = versions
     save_fingerprints(project, cache)  # writes only entries that changed
-    return ch
+    return _hold(ch, look, old, before)
+
+
+HOLD_SECONDS = 120
+"""How long a project's changes wait at most for its renders (or music tracks) still being written (``_hold``):
+past that, a trickle of renders landing one after another never keeps the rest of the project from building."""
+
+
+def _hold(ch: ProjectChanges, look: _Look, old: dict[str, ShotState], before: dict[str, str]) -> ProjectChanges:
+    """While a render of the project is still being written, its other changes wait too: the run a change asks
+    for goes on to the project's timeline and cut, which read every shot's newest take, so they would fail on
+    the half-written one (red runs, a conform wasted, automation failing again behind them). The project's part
+    of the cursor stays as it was, so the changes are seen again once the render has settled, and all of them go
+    out together; at most ``HOLD_SECONDS`` from the first tick that held them."""
+    name = ch.project
+    since = look.cursor.held.get(name, look.now)
+    if not ch.waiting or ch.empty or look.now - since >= HOLD_SECONDS:
+        return ch
+    look.new.held[name] = since
+    if name in look.cursor.shots:
+        look.new.shots[name] = old
+    else:
+        look.new.shots.pop(name, None)  # still a first look next time
+    if name in look.cursor.specs:
+        look.new.specs[name] = before
+    else:
+        look.new.specs.pop(name, None)
+    return ProjectChanges(name, shots=ch.shots, waiting=ch.waiting, held=True, errors=ch.errors)
 
 
 INDEX_WAIT_SECONDS = 120

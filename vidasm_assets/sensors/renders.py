@@ -478,7 +478,8 @@ def build_render_sensor(
             for msg in ch.errors:
                 context.log.warning(f"{ch.project}/{msg}")
             if ch.waiting:
-                context.log.info(f"{ch.project}: waiting for {', '.join(ch.waiting)} to settle")
+                held = " (its other changes wait with it)" if ch.held else ""
+                context.log.info(f"{ch.project}: waiting for {', '.join(ch.waiting)} to settle{held}")
             if ch.empty:
                 continue
             try:
