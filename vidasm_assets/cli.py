@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -509,8 +511,47 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+STORAGE_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EFBIG: "file size limit",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EIO: "I/O error",
+}
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """One line for an exception that comes from the machine's storage rather than from vidasm: an OSError of a
+    full disk, a quota, a file size limit or a read-only or unreadable folder, or SQLite's own error (Dagster's
+    SQLite instance says a full disk as ``disk I/O error`` inside SQLAlchemy's traceback); None otherwise."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in STORAGE_ERRNOS:
+            where = f"{cur.filename}: " if cur.filename else ""
+            return f"{where}{STORAGE_ERRNOS[cur.errno]} ({cur.strerror})"
+        if isinstance(cur, sqlite3.Error):
+            return (f"the Dagster instance's SQLite database in {dagster_home()} failed: {cur} (a full disk, a file "
+                    "size limit or a read-only folder?)")  # fmt: skip
+        orig = getattr(cur, "orig", None)  # SQLAlchemy keeps the driver's exception here
+        cur = orig if isinstance(orig, BaseException) else (cur.__cause__ or cur.__context__)
+    return None
+
+
 def main() -> None:
-    app()
+    """The ``vidasm`` command. A failure of the machine's storage (a full disk under DAGSTER_HOME or the workspace)
+    is one line naming where and why, exit 2, instead of a library's traceback (333 lines of SQLAlchemy for a
+    full disk under DAGSTER_HOME); any other exception keeps its traceback (a bug to report)."""
+    try:
+        app()
+    except Exception as exc:  # typer/click exit by SystemExit, which passes
+        line = storage_failure(exc)
+        if line is None:
+            raise
+        console.print(f"[red]storage:[/] {escape(line)}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

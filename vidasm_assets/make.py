@@ -15,6 +15,7 @@ cancelled (its FFmpeg is killed), not just that run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -31,7 +32,7 @@ from .definitions import build_definitions
 from .media.errors import VidasmError
 from .media.locks import Holder, project_lock
 from .media.outputs import remove_stale_partials
-from .media.project import discover_projects
+from .media.project import Project, discover_projects
 from .planner import Outcome, ProjectPlan, agree_in_ui, execute_plan, plan_project
 from .pools import ensure_pool
 from .workers import BUILD_PID_TAG, ShotWorkers
@@ -130,7 +131,9 @@ def pool_waits(instance: dg.DagsterInstance, pool: str = n.FFMPEG_POOL) -> str |
 
 @contextmanager
 def watch_pool(instance: dg.DagsterInstance, say: Listener, project: str, every_s: float = 2.0) -> Iterator[None]:
-    """While a run executes, say once (and again when it changes) what its steps wait for."""
+    """While a run executes, say once (and again when it changes) what its steps wait for; while they wait, the
+    runs of builds killed since (``reclaim_dead_runs``) are failed and their slots freed, so a build never waits
+    for good on a dead one's slots."""
     stop = threading.Event()
 
     def loop() -> None:
@@ -138,6 +141,9 @@ def watch_pool(instance: dg.DagsterInstance, say: Listener, project: str, every_
         while not stop.wait(every_s):
             try:
                 text = pool_waits(instance)
+                if text:  # slots held by the runs of a build killed since (its pid is gone): free them now
+                    for line in reclaim_dead_runs(instance):
+                        say.note("", line)
             except Exception:  # a storage hiccup must not break the build; the run itself reports real errors
                 continue
             if text and text != last:
@@ -213,6 +219,32 @@ def _could_not(report: MakeReport, say: Listener, project: str, what: str, err: 
     say.done(out)
 
 
+def _plan_locked(
+    instance: dg.DagsterInstance, project: Project, report: MakeReport, say: Listener, force: bool
+) -> ProjectPlan | None:
+    """With the project's lock held: reclaim the runs of a build killed while we waited for it, remove the partial
+    files of killed builds, plan. The plan when there is something to run, else None (nothing to do, or the plan
+    failed: said and reported)."""
+    name = project.name
+    for line in reclaim_dead_runs(instance):  # the build we waited for may have been killed meanwhile
+        say.note("", line)
+    removed = remove_stale_partials(project.output_dirs())
+    if removed:
+        say.note(name, f"removed {len(removed)} partial file(s) of killed builds")
+    try:
+        plan = plan_project(instance, project, force=force)
+    except VidasmError as exc:
+        _could_not(report, say, name, "plan", exc)
+        return None
+    report.plans.append(plan)
+    if not force:
+        agree_in_ui(instance, plan, project.shots())
+    say.plan(plan)
+    if not any(it.needs_build or it.state == "blocked" for it in plan.items):
+        return None
+    return plan
+
+
 def make(
     root: Path,
     projects: list[str] | None = None,
@@ -251,20 +283,14 @@ def make(
                 who = holder.describe() if holder else "another build"
                 say.note(project_name, f"waiting: {who} is building this project")
 
-            with project_lock(project.cache_dir, wait=wait_for_lock, on_wait=waiting):
-                removed = remove_stale_partials(project.output_dirs())
-                if removed:
-                    say.note(name, f"removed {len(removed)} partial file(s) of killed builds")
+            with contextlib.ExitStack() as held:
                 try:
-                    plan = plan_project(instance, project, force=force)
-                except VidasmError as exc:
-                    _could_not(report, say, name, "plan", exc)
+                    held.enter_context(project_lock(project.cache_dir, wait=wait_for_lock, on_wait=waiting))
+                except VidasmError as exc:  # busy and told not to wait, or a cache this user cannot write
+                    _could_not(report, say, name, "project", exc)
                     continue
-                report.plans.append(plan)
-                if not force:
-                    agree_in_ui(instance, plan, project.shots())
-                say.plan(plan)
-                if not any(it.needs_build or it.state == "blocked" for it in plan.items):
+                plan = _plan_locked(instance, project, report, say, force)
+                if plan is None:
                     continue
                 if defs is None:
                     defs = build_definitions(root)

@@ -338,6 +338,61 @@ def test_two_builds_of_one_project_do_the_work_once(tmp_path: Path, make_project
                 assert len(recs) == 1, (key, part, len(recs))
 
 
+def test_a_build_waiting_for_one_that_is_killed_takes_over_and_finishes(
+    tmp_path: Path, make_project, procs: Procs
+) -> None:
+    """Build A encodes two shots at once (``-j 2``, its runs holding both slots of the ffmpeg pool); build B waits
+    for the project's lock; A is killed with kill -9. B gets the lock, reclaims A's dead runs and their slots, and
+    finishes: it waited for good on the slots of runs whose process was gone (it reclaimed dead runs only when it
+    started, while A was alive)."""
+    ws = tmp_path / "ws"
+    long = RenderSpec(320, 180, "24", 4.0, -20)
+    make_project(ws, "p", {"sh010_v001.mp4": long, "sh020_v001.mp4": long}, {"fps": 24, "resolution": "320x180"})
+    env = _cli_env(tmp_path, ws, pool=2)
+    subprocess.run(_vidasm("status"), env=env, capture_output=True, timeout=120, check=False)  # the instance first
+    a = procs.start(_vidasm("build", "-j", "2"), env, tmp_path / "a.log")
+    _wait_for(lambda: len(_ffmpeg_pids(str(ws))) >= 2, 120, "A's two encodes")
+    for pid in _ffmpeg_pids(str(ws)):  # frozen mid-encode, so A still holds both slots when it is killed
+        os.kill(pid, signal.SIGSTOP)
+    b = procs.start(_vidasm("build"), env, tmp_path / "b.log")
+    _wait_for(lambda: "is building this project" in (tmp_path / "b.log").read_text(), 60, "B to wait for A")
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert len(instance.event_log_storage.get_concurrency_info(n.FFMPEG_POOL).claimed_slots) == 2
+    procs.kill(a)
+    assert b.wait(timeout=300) == 0, (tmp_path / "b.log").read_text()
+    text = (tmp_path / "b.log").read_text()
+    assert text.count("slot(s) freed") == 2, text
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert _all_fresh(instance, ws, "p")
+        assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+
+
+def test_a_busy_or_unlockable_project_is_one_failure_and_the_others_build(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance
+) -> None:
+    """``vidasm build --no-wait`` while another build holds a project's lock, and a project whose lock cannot be
+    made (its ``05_Cache`` read-only; here the lock's name taken by a folder): each is one failure naming the
+    cause, and the other project still builds (both ended the whole build with a traceback)."""
+    import fcntl
+
+    ws = tmp_path / "ws"
+    for name in ("busy", "locked", "free"):
+        make_project(ws, name, {"sh010_v001.mp4": SHOT}, {"fps": 24, "resolution": "160x90"})
+    (ws / "locked" / "05_Cache" / ".build.lock").mkdir()
+    lock = ws / "busy" / "05_Cache" / ".build.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another build's lock (flock: per open file, so this process counts)
+        report = make(ws, instance=instance, run_config=QUIET, wait_for_lock=False)
+    finally:
+        os.close(fd)
+    failed = {o.project: o.message for o in report.failures}
+    assert set(failed) == {"busy", "locked"}, failed
+    assert "is building this project" in failed["busy"]
+    assert failed["locked"].startswith(f"{ws / 'locked' / '05_Cache' / '.build.lock'}: cannot take the project's")
+    assert _all_fresh(instance, ws, "free")
+
+
 # ------------------------------------------------------------------ console and status
 
 

@@ -343,3 +343,51 @@ def test_demo_and_build_agree_on_the_workspace_when_it_is_set(tmp_path: Path) ->
     assert list(elsewhere.iterdir()) == []
     code, out = vidasm("status", env=env, timeout=300, cwd=elsewhere)
     assert code == 0 and "teaser" in out and "trailer" in out, out
+
+
+# --------------------------------------------------------------------------- the machine's storage
+
+
+def test_a_full_disk_under_dagster_home_is_one_line_naming_it(tmp_path: Path, ffmpeg: str) -> None:
+    """The instance's SQLite database cannot grow (here a file size limit, as a full disk does): one line naming
+    DAGSTER_HOME and the cause, exit 2 (it was 333 lines of SQLAlchemy ending in ``disk I/O error``)."""
+    import resource
+
+    ws = tmp_path / "ws"
+    folder = write_demo_project(ws, "p", SPEC)
+    make_render(ffmpeg, folder / "03_Renders" / "sh010" / "sh010_v001.mp4", TINY)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+
+    def tiny_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    code, out = vidasm("build", "-w", str(ws), env=cli_env(home), preexec=tiny_files)
+    assert code == 2, out
+    assert f"storage: the Dagster instance's SQLite database in {home} failed: disk I/O error" in out, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) <= 3, out
+
+
+def test_a_read_only_cache_of_a_built_project_stops_nothing(tmp_path: Path, ffmpeg: str) -> None:
+    """A project archived read-only (its ``05_Cache`` included) beside one with a new take: the build takes the
+    read-only project's lock through a read-only descriptor, finds it fresh, and builds the other (it stopped the
+    whole build with a PermissionError traceback on the lock file)."""
+    ws = tmp_path / "ws"
+    for name in ("archived", "live"):
+        folder = write_demo_project(ws, name, SPEC)
+        make_render(ffmpeg, folder / "03_Renders" / "sh010" / "sh010_v001.mp4", TINY)
+    home = tmp_path / "home"
+    env = cli_env(home)
+    assert vidasm("build", "-w", str(ws), env=env)[0] == 0
+    make_render(ffmpeg, ws / "live" / "03_Renders" / "sh010" / "sh010_v002.mp4", RenderSpec(64, 36, "24", 0.5, -9))
+    cache = ws / "archived" / "05_Cache"
+    for p in [cache, *cache.rglob("*")]:
+        p.chmod(p.stat().st_mode & ~0o222)
+    try:
+        code, out = vidasm("build", "-w", str(ws), env=env, **as_user())
+    finally:
+        for p in [cache, *cache.rglob("*")]:
+            p.chmod(p.stat().st_mode | 0o200)
+    assert code == 0, out
+    assert "Traceback" not in out and "live timeline" in out.replace(",", ""), out

@@ -27,6 +27,10 @@ class LockBusyError(VidasmError):
     """Another build holds the project's lock and we were told not to wait."""
 
 
+class LockError(VidasmError):
+    """The project's lock file cannot be made or opened (a read-only ``05_Cache``)."""
+
+
 @dataclass(frozen=True)
 class Holder:
     host: str
@@ -74,10 +78,22 @@ def project_lock(
     on_wait: Callable[[Holder | None], None] | None = None,
 ) -> Iterator[None]:
     """Hold the project's build lock for the block. Busy: call ``on_wait`` once with the holder and poll (so
-    Ctrl-C stays prompt), or raise ``LockBusyError`` naming the holder when ``wait`` is False."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    Ctrl-C stays prompt), or raise ``LockBusyError`` naming the holder when ``wait`` is False. A lock file this
+    user may only read is locked through a read-only descriptor (``flock`` needs no write access, on local
+    disks); one that cannot be made or opened raises ``LockError`` naming it and the cause."""
     path = cache_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:
+            fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise LockError(
+            f"{path}: cannot take the project's build lock ({exc.strerror or exc}): {cache_dir} must be writable by "
+            "the user who builds",
+            path=path,
+        ) from exc
     try:
         told = False
         while True:
