@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vidasm_assets.media.outputs import atomic_output, remove_stale_partials, temp_name
+import pytest
+
+from vidasm_assets.media.outputs import Stamp, atomic_output, remove_stale_partials, stamped, stamped_version, temp_name
 
 WRITER = """
 import sys, time
@@ -68,3 +70,36 @@ def test_the_next_write_into_a_folder_removes_its_dead_writers_partials(tmp_path
     with atomic_output(cache / "fingerprints.json") as tmp:
         tmp.write_text("{}")
     assert sorted(p.name for p in cache.iterdir()) == sorted([live.name, "fingerprints.json"])
+
+
+def test_a_step_killed_before_its_rename_keeps_the_old_output_built_and_after_it_never_counts(
+    tmp_path: Path,
+) -> None:
+    """``stamped`` around a rebuild: interrupted before the new file replaces the output, the old output and its
+    stamp stand (a killed ``--all`` threw away outputs still at the wanted version); interrupted between the
+    rename and the new stamp, the output has no stamp, even when the new file has the old one's size and mtime
+    (file systems with coarse timestamps cannot tell them apart)."""
+    out, stamp = tmp_path / "audio" / "sh010.wav", tmp_path / "stamps" / "sh010.wav.json"
+
+    def build(version: str, data: bytes, fail: str = "") -> None:
+        with stamped([Stamp(stamp, out, version)]):
+            if fail == "before rename":
+                raise KeyboardInterrupt
+            with atomic_output(out) as tmp:
+                tmp.write_bytes(data)
+            if fail == "after rename":
+                os.utime(out, ns=(old.st_mtime_ns, old.st_mtime_ns))  # a coarse clock: same mtime as before
+                raise KeyboardInterrupt
+
+    build("v1", b"a" * 100)
+    old = out.stat()
+    assert stamped_version(stamp, out) == "v1"
+    with pytest.raises(KeyboardInterrupt):
+        build("v2", b"b" * 100, fail="before rename")
+    assert stamped_version(stamp, out) == "v1" and out.read_bytes() == b"a" * 100
+    with pytest.raises(KeyboardInterrupt):
+        build("v2", b"b" * 100, fail="after rename")
+    assert out.stat().st_size == old.st_size and out.stat().st_mtime_ns == old.st_mtime_ns
+    assert stamped_version(stamp, out) is None
+    build("v2", b"b" * 100)
+    assert stamped_version(stamp, out) == "v2"

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -58,6 +59,9 @@ def atomic_output(dest: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise VidasmError(f"{dest}: the command wrote nothing", path=dest)
+        stamp = _stamp_of(dest)
+        if stamp is not None:  # the old stamp goes just before the new file replaces the old one (``stamped``)
+            stamp.unlink(missing_ok=True)
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -111,15 +115,34 @@ def stamped_version(stamp_path: Path, output: Path) -> str | None:
     return str(version) if version else None
 
 
+_STAMPS_OF: dict[str, Path] = {}  # output (absolute) -> its stamp, while a ``stamped`` block may rewrite it
+_STAMPS_LOCK = threading.Lock()
+
+
+def _stamp_of(output: Path) -> Path | None:
+    with _STAMPS_LOCK:
+        return _STAMPS_OF.get(os.path.abspath(output))
+
+
 @contextlib.contextmanager
 def stamped(stamps: list[Stamp]) -> Iterator[None]:
-    """Around a step that (re)writes outputs: clear their stamps first, stamp them with the version after.
+    """Around a step that (re)writes outputs: each output's old stamp is removed just before its new file is
+    renamed into place (``atomic_output``), and the outputs are stamped with the version after the block.
 
-    A step that fails or is killed leaves its outputs unstamped, so they are never taken for built.
+    A step that fails or is killed before an output's rename leaves that output and its stamp as they were, so an
+    output still at the wanted version stays built (a killed ``--all`` threw away every output it had started
+    on); killed after the rename, the output has no stamp and is never taken for built, even where the file
+    system's timestamps are too coarse to tell the new file from the old one by size and mtime.
     """
-    for s in stamps:
-        s.path.unlink(missing_ok=True)
-    yield
+    keys = {os.path.abspath(s.output): s.path for s in stamps}
+    with _STAMPS_LOCK:
+        _STAMPS_OF.update(keys)
+    try:
+        yield
+    finally:
+        with _STAMPS_LOCK:
+            for k in keys:
+                _STAMPS_OF.pop(k, None)
     for s in stamps:
         st = s.output.stat()
         data = {"version": s.version, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "at": round(time.time(), 3)}
