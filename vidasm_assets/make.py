@@ -16,6 +16,7 @@ cancelled (its FFmpeg is killed), not just that run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -32,8 +33,8 @@ from .definitions import build_definitions
 from .media.errors import VidasmError
 from .media.locks import Holder, project_lock
 from .media.outputs import remove_stale_partials
-from .media.project import Project, discover_projects
-from .planner import Outcome, ProjectPlan, agree_in_ui, execute_plan, plan_project
+from .media.project import Project, discover_projects, load_project
+from .planner import Outcome, ProjectPlan, agree_in_ui, execute_plan, plan_project, settings_of
 from .pools import ensure_pool
 from .workers import BUILD_PID_TAG, ShotWorkers
 
@@ -245,6 +246,71 @@ def _plan_locked(
     return plan
 
 
+REPLANS = 3
+"""How many times a build plans a project again when its project.json or presets change while it builds."""
+
+
+def _build_locked(
+    root: Path,
+    instance: dg.DagsterInstance,
+    project: Project,
+    report: MakeReport,
+    say: Listener,
+    force: bool,
+    run_config: dict | None,
+    workers: _LazyWorkers,
+    defs_of: dict[str, dg.Definitions],
+) -> bool:
+    """Plan and build one project, its lock held; True when the build was interrupted. When project.json or the
+    presets change while its shots build, the roll-ups are not run from the new files over shots built for the old
+    ones (an EDL of 6 events beside a 5-shot delivery): the project is planned again from the files as they are,
+    up to ``REPLANS`` times."""
+    for attempt in range(REPLANS + 1):
+        planned = settings_of(project)
+        plan = _plan_locked(instance, project, report, say, force and attempt == 0)
+        if plan is None:
+            return False
+        if attempt or "defs" not in defs_of:  # once per build, and again when settings changed (a new preset)
+            defs_of["defs"] = build_definitions(root)
+        still = functools.partial(_still, root, project.name, planned)
+        with watch_pool(instance, say, project.name):
+            outs = execute_plan(
+                defs_of["defs"],
+                instance,
+                plan,
+                run_config=run_config,
+                tags=process_tags(),
+                on_step=say.start,
+                on_done=say.done,
+                workers=workers.get(plan),
+                unchanged=still,
+            )
+        report.outcomes += outs
+        if any(o.interrupted for o in outs):
+            return True
+        if not plan.changed_during_build:
+            return False
+        say.note(project.name, "project.json or the presets changed during the build: planning again")
+        try:
+            project = load_project(root, project.name)
+        except VidasmError as exc:
+            _could_not(report, say, project.name, "project", exc)
+            return False
+    out = Outcome(project.name, "cut, EDL, deliveries", False, None,
+                  f"not assembled: project.json kept changing during the build ({REPLANS + 1} plans)")  # fmt: skip
+    report.outcomes.append(out)
+    say.done(out)
+    return False
+
+
+def _still(root: Path, name: str, planned: dict[str, str]) -> bool:
+    """Whether the project's settings are still the ones it was planned with (unreadable now: they are not)."""
+    try:
+        return settings_of(load_project(root, name)) == planned
+    except VidasmError:
+        return False
+
+
 def make(
     root: Path,
     projects: list[str] | None = None,
@@ -271,7 +337,7 @@ def make(
     workers = _LazyWorkers(root, instance, jobs or default_jobs(instance), say.start)
     try:
         ws = discover_projects(root)
-        defs: dg.Definitions | None = None
+        defs_of: dict[str, dg.Definitions] = {}  # built for the first project with something to build
         for name in projects or sorted([*ws.projects, *ws.errors]):
             if name in ws.errors or name not in ws.projects:
                 err = ws.errors.get(name) or VidasmError(f"no project {name!r} in {ws.root}", path=ws.root)
@@ -289,24 +355,7 @@ def make(
                 except VidasmError as exc:  # busy and told not to wait, or a cache this user cannot write
                     _could_not(report, say, name, "project", exc)
                     continue
-                plan = _plan_locked(instance, project, report, say, force)
-                if plan is None:
-                    continue
-                if defs is None:
-                    defs = build_definitions(root)
-                with watch_pool(instance, say, name):
-                    outs = execute_plan(
-                        defs,
-                        instance,
-                        plan,
-                        run_config=run_config,
-                        tags=process_tags(),
-                        on_step=say.start,
-                        on_done=say.done,
-                        workers=workers.get(plan),
-                    )
-                report.outcomes += outs
-                if any(o.interrupted for o in outs):
+                if _build_locked(root, instance, project, report, say, force, run_config, workers, defs_of):
                     report.interrupted = True
                     break
     finally:

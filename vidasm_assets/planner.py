@@ -72,6 +72,7 @@ class ProjectPlan:
     warnings: list[str] = field(default_factory=list)  # said once per build and status (ignored shot folders)
     timeline_first: bool = False  # burn-in segments to build read the timeline, which is stale: build it first
     rollup_errors: list[str] = field(default_factory=list)  # what stops the roll-ups besides shots (a card's image)
+    changed_during_build: bool = False  # project.json or its presets changed before the roll-ups ran (make.py)
 
     def shot_builds(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -294,9 +295,12 @@ def execute_plan(
     on_done: Callable[[Outcome], None] = lambda _outcome: None,
     tags: dict[str, str] | None = None,
     workers: ShotWorkers | None = None,
+    unchanged: Callable[[], bool] = lambda: True,
 ) -> list[Outcome]:
     """One run per stale shot (its picture, audio and segments), then one run for the stale roll-ups; stops after
-    a run that was interrupted (Ctrl-C, SIGTERM).
+    a run that was interrupted (Ctrl-C, SIGTERM). ``unchanged`` is asked before the roll-ups: False (the project's
+    settings changed since the plan) leaves them unbuilt and sets ``plan.changed_during_build``, for the caller
+    to plan again: they would read the new project.json while the shots were built for the old one.
 
     With ``workers`` and more than one shot to build, the shot runs execute on its worker processes, as many at
     once as it has (the ``ffmpeg`` pool's slots still bound the FFmpeg steps of every process using the
@@ -342,9 +346,35 @@ def execute_plan(
             done(Outcome(P, "cut, EDL, deliveries", False, None, f"not assembled: {'; '.join(why)}"))
         return outcomes
     if rollups:
-        say(P, f"assemble: {', '.join(rollups)}")
-        done(_run_rollups(defs, instance, P, rollups, run_config, run_tags))
+        _assemble(defs, instance, plan, rollups, run_config, run_tags, say, done, unchanged)
     return outcomes
+
+
+def _assemble(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    plan: ProjectPlan,
+    rollups: list[str],
+    run_config: dict | None,
+    tags: dict[str, str],
+    say: Listener,
+    done: Callable[[Outcome], None],
+    unchanged: Callable[[], bool],
+) -> None:
+    """The roll-ups' run, unless the project's settings changed since the plan (``execute_plan``)."""
+    if not unchanged():
+        plan.changed_during_build = True
+        return
+    say(plan.project, f"assemble: {', '.join(rollups)}")
+    done(_run_rollups(defs, instance, plan.project, rollups, run_config, tags))
+
+
+def settings_of(project: Project) -> dict[str, str]:
+    """What a plan of ``project`` was made from, besides its renders: the versions of its project.json facets and
+    of its delivery presets (``unchanged`` in ``execute_plan`` compares them with the files as they are now)."""
+    out = {f.value: ver for f, ver in v.facet_versions(project).items()}
+    out.update({f"preset {p.name}": v.preset_version(p) for p in project.exports()})
+    return out
 
 
 def _build_shots(

@@ -393,6 +393,42 @@ def test_a_busy_or_unlockable_project_is_one_failure_and_the_others_build(
     assert _all_fresh(instance, ws, "free")
 
 
+def test_a_project_json_edited_while_its_shots_build_is_planned_again_not_assembled_half_old(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance, ffmpeg: str
+) -> None:
+    """The editor adds a shot to the sequence while the build conforms the others: the roll-ups would read the new
+    project.json over shots built for the old one (a 3-event EDL beside a 2-shot delivery, the cut failing on the
+    unbuilt shot). The build plans again, builds the new shot, and the EDL, cut and delivery agree."""
+    import pycmx
+
+    from vidasm_assets.make import Listener
+
+    ws = tmp_path / "ws"
+    spec = {"fps": 24, "resolution": "160x90", "sequence": [{"shot": "sh010"}, {"shot": "sh020"}]}
+    folder = make_project(ws, "p", {f"sh0{i}0_v001.mp4": SHOT for i in (1, 2, 3)}, spec)
+
+    class EditsMidway(Listener):
+        notes: list[str] = []  # noqa: RUF012 - one listener per test
+
+        def start(self, project: str, label: str) -> None:
+            if "sh020" in label:  # the second shot's run starts: the editor saves project.json
+                set_spec(folder, sequence=[*spec["sequence"], {"shot": "sh030"}])
+
+        def note(self, project: str, text: str) -> None:
+            self.notes.append(text)
+
+    say = EditsMidway()
+    report = make(ws, instance=instance, run_config=QUIET, jobs=1, listener=say)
+    assert not report.failures, report.failures
+    assert "project.json or the presets changed during the build: planning again" in say.notes
+    project = load_project(ws, "p")
+    with open(project.edl_path()) as fh:
+        events = list(pycmx.parse_cmx3600(fh).events)
+    frames, _ = video_frames_and_duration(project.delivery_path("web"))
+    assert len(events) == 3 and frames == 3 * 24
+    assert _all_fresh(instance, ws, "p")
+
+
 # ------------------------------------------------------------------ console and status
 
 
