@@ -199,7 +199,8 @@ def test_a_listed_shot_without_a_render_fails_by_name_without_a_run(
     outcomes = execute_plan(build_definitions(tmp_path), instance, plan, run_config=QUIET)
     by_label = {o.label: o for o in outcomes}
     assert by_label["s2"].run_id is None and not by_label["s2"].success
-    assert by_label["s2"].message.startswith(f"shot s2: no render in {tmp_path / 'p' / '03_Renders' / 's2'}")
+    assert by_label["s2"].message.startswith(f"shot s2: no shot folder {tmp_path / 'p' / '03_Renders' / 's2'} (the "
+                                             "sequence names shot 's2'")  # fmt: skip
     assert not instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": "s2"}))
     assert instance.get_runs(filters=dg.RunsFilter(job_name=n.shots_job_name("p")))  # s1 was built
 

@@ -166,8 +166,11 @@ def test_missing_take_and_empty_shot_name_the_folder(tmp_path: Path) -> None:
     with pytest.raises(MediaNotFoundError, match="take 'v009' not found") as info:
         select_take(d, "sh010", "v009")
     assert info.value.path == str(d) and isinstance(info.value, FileNotFoundError)
-    with pytest.raises(MediaNotFoundError, match="no render"):
-        select_take(tmp_path / "sh020", "sh020")
+    with pytest.raises(MediaNotFoundError, match=r"no shot folder .*sh020 \(the sequence names shot 'sh020'"):
+        select_take(tmp_path / "sh020", "sh020")  # no such folder: said so, not "no render in" it
+    (tmp_path / "sh030").mkdir()
+    with pytest.raises(MediaNotFoundError, match="no render in"):
+        select_take(tmp_path / "sh030", "sh030")
 
 
 def test_two_files_of_one_take_are_refused_naming_both_unless_the_file_is_named(tmp_path: Path) -> None:
@@ -388,3 +391,13 @@ def test_a_project_json_saved_with_a_byte_order_mark_and_crlf_lines_loads(tmp_pa
     (root / "p" / "project.json").write_bytes(b"\xef\xbb\xbf" + text.encode())
     project = load_project(root, "p")
     assert (project.spec.fps, project.spec.resolution, project.shots()) == (25, "1280x720", ["sh010"])
+
+
+@pytest.mark.parametrize(("given", "rate"), [(23.98, Rate(24000, 1001)), (29.97, Rate(30000, 1001)),
+                                             (59.94, Rate(60000, 1001)), (25.0, Rate(25))])  # fmt: skip
+def test_a_frame_rate_as_nles_round_it_is_the_timeline_rate(given: float, rate: Rate) -> None:
+    """``23.98`` (how Premiere, Resolve and camera menus print 24000/1001) is 23.976; 23.9 is still refused."""
+    spec = ProjectSpec.model_validate({"fps": given})
+    assert spec.rate == rate and spec.fps in (23.976, 29.97, 59.94, 25)
+    with pytest.raises(ValueError, match=r"must be one of 23\.976"):
+        ProjectSpec.model_validate({"fps": given - 0.08})

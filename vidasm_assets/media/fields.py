@@ -121,15 +121,19 @@ def number(lo: float, hi: float, unit: str = "", *, above: bool = False) -> Befo
     return BeforeValidator(check)
 
 
-def one_of(values: Sequence[float], unit: str = "") -> BeforeValidator:
-    """A JSON number equal to one of ``values`` (within 1e-6: ``29.97`` is 30000/1001's label)."""
+def one_of(values: Sequence[float], unit: str = "", *, tolerance: float = 1e-6) -> BeforeValidator:
+    """A JSON number equal to one of ``values`` within ``tolerance``; the value of ``values`` it matched is kept.
+
+    For frame rates the tolerance is 0.006 (``rates.Rate.from_fps``'s): ``23.98``, the rounding NLEs and cameras
+    print, is 23.976; no two timeline rates are closer than 0.024."""
     allowed = ", ".join(f"{a:g}" for a in values)
     units = f" {unit}" if unit else ""
 
     def check(v: object) -> float:
         ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        if not ok or not any(abs(v - a) < 1e-6 for a in values):  # type: ignore[operator]
+        match = next((a for a in values if ok and abs(v - a) < tolerance), None)  # type: ignore[operator]
+        if match is None:
             raise ValueError(f"must be one of {allowed}{units} (a JSON number); got {given(v)}")
-        return float(v)  # type: ignore[arg-type]
+        return float(match)
 
     return BeforeValidator(check)

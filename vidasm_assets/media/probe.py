@@ -250,7 +250,8 @@ def probe(path: str | Path, *, first_frame: bool = False) -> MediaInfo:
     check_readable(p)  # a FIFO would block av.open; a folder or unreadable file is said by name
     size = p.stat().st_size
     if size == 0:
-        raise InvalidMediaError(f"{p}: file is empty (0 bytes)", path=p)
+        raise InvalidMediaError(f"{p}: file is empty (0 bytes): a copy that has not started writing, or a failed "
+                                "export; remove it or wait for the copy", path=p)  # fmt: skip
     try:
         container = av.open(str(p), metadata_errors="ignore")
     except PermissionError as exc:

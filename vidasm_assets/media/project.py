@@ -475,7 +475,7 @@ Entry = Annotated[ShotEntry | Annotated[CardEntry, Tag("card")], Discriminator(_
 class ProjectSpec(_Strict):
     """project.json, validated; unknown keys are rejected so typos never pass silently."""
 
-    fps: Annotated[float, one_of(ALLOWED_FPS, "frames per second")] = 24
+    fps: Annotated[float, one_of(ALLOWED_FPS, "frames per second", tolerance=0.006)] = 24
     resolution: str = "1920x1080"
     audio: AudioSettings = AudioSettings()
     # project.json "sequence": uses of shots and cards in story order (``sequence``: the shots only, ``cards``)
@@ -822,6 +822,13 @@ def _select(takes: list[Take], shot_dir: Path, shot: str, wanted: str | None) ->
         have = ", ".join(t.path.name for t in takes) or "no renders"
         raise MediaNotFoundError(f"take {wanted!r} not found in {shot_dir} (have: {have})", path=shot_dir, shot=shot)
     if not takes:
+        if not shot_dir.is_dir():
+            raise MediaNotFoundError(
+                f"no shot folder {shot_dir} (the sequence names shot {shot!r}: make the folder and put its renders "
+                f"in it, {shot}_v001.mp4, or fix the name)",
+                path=shot_dir,
+                shot=shot,
+            )
         others = sorted(e.name for e in _scan(shot_dir, "shot folder") if not e.name.startswith("."))
         seen = f"; it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}" if others else ""
         raise MediaNotFoundError(
