@@ -29,6 +29,7 @@ from pathlib import Path
 import dagster as dg
 
 from .assets import names as n
+from .assets.records import INTERRUPTED_TAG
 from .definitions import build_definitions
 from .media.errors import VidasmError
 from .media.locks import Holder, project_lock
@@ -82,6 +83,7 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         pid = int(run.tags.get(PID_TAG, "0") or 0)
         if pid and not _alive(pid, run.tags.get(START_TAG, "")):
             instance.report_run_failed(run, f"the vidasm process that ran it (pid {pid} on {host}) died")
+            instance.add_run_tags(run.run_id, {INTERRUPTED_TAG: "process died"})
             storage = instance.event_log_storage
             held = sum(
                 1

@@ -18,6 +18,7 @@ import dagster as dg
 from .assets import names as n
 from .assets.records import (
     DATA_VERSION_TAG,
+    INTERRUPTED_TAG,
     failed_checks_of,
     latest_materialization,
     recorded_inputs,
@@ -112,10 +113,14 @@ def observe(instance: dg.DagsterInstance, key: dg.AssetKey, version: str, partit
     return True
 
 
-def _last_run_failed(instance: dg.DagsterInstance, job: str, partition: str | None) -> bool:
+def _last_run_failed(instance: dg.DagsterInstance, job: str, partition: str | None) -> str | None:
+    """How the asset's latest run ended when it did not succeed: ``failed``, or ``interrupted`` for a run whose
+    process was killed (``make.reclaim_dead_runs`` tags it); None when it succeeded or there is none."""
     tags = {"dagster/partition": partition} if partition else {}
     runs = instance.get_runs(filters=dg.RunsFilter(job_name=job, tags=tags), limit=1)
-    return bool(runs) and runs[0].status == dg.DagsterRunStatus.FAILURE
+    if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
+        return None
+    return "interrupted" if INTERRUPTED_TAG in runs[0].tags else "failed"
 
 
 def _item(

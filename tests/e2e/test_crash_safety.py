@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from vidasm_assets.assets import names as n
+from vidasm_assets.assets.records import INTERRUPTED_TAG
 from vidasm_assets.make import make, process_tags, reclaim_dead_runs
 from vidasm_assets.media import fingerprints, loudness
 from vidasm_assets.media.demo import RenderSpec, make_render
@@ -192,6 +193,7 @@ def test_dead_runs_of_this_host_are_reclaimed_and_live_ones_kept(instance: dg.Da
     lines = reclaim_dead_runs(instance)
     assert len(lines) == 1 and gone.run_id[:8] in lines[0]
     assert instance.get_run_by_id(gone.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert INTERRUPTED_TAG in instance.get_run_by_id(gone.run_id).tags  # status says "interrupted", not "failed"
     assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED
 
 

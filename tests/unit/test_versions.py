@@ -49,6 +49,8 @@ def _rec(inputs: v.Inputs, **changes: object) -> dict:
          "the output on disk is not the one recorded (an interrupted build)"),
         (PIC.version, _rec(PIC), PIC.version, ["bt709_tagged"], False, False, "failed", "failed check(s) bt709_tagged"),
         (None, None, None, [], True, False, "failed", "last build failed (never built)"),
+        (None, None, None, [], "interrupted", False, "failed",
+         "last build was interrupted: its process was killed (never built)"),
         (PIC.version, _rec(PIC), PIC.version, [], False, True, "stale", "forced (--all)"),
     ],
 )  # fmt: skip

@@ -135,6 +135,8 @@ def latest_versions(
 
 
 PROJECT_TAG = "vidasm/project"
+INTERRUPTED_TAG = "vidasm/interrupted"
+"""Set on a run failed by ``make.reclaim_dead_runs`` (its process was killed), so ``vidasm status`` can say so."""
 """The tag naming the project a run builds (``vidasm build``, the render sensor)."""
 QUEUED = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED)
 """Waiting runs: queued, or created and not launched yet (neither holds a worker or a pool slot)."""

@@ -410,7 +410,7 @@ def decide(
     recorded_inputs: Mapping[str, Any] | None,
     on_disk: str | None,
     failed_checks: list[str],
-    last_run_failed: bool,
+    last_run_failed: bool | str | None,
     force: bool = False,
     moved: bool = False,
 ) -> tuple[State, str]:
@@ -437,6 +437,8 @@ def decide(
         return "failed", f"failed check(s) {', '.join(failed_checks)}"
     else:
         return "fresh", ""
+    if last_run_failed == "interrupted":
+        return "failed", f"last build was interrupted: its process was killed ({reason})"
     if last_run_failed:
         return "failed", f"last build failed ({reason})"
     return state, reason
