@@ -242,3 +242,22 @@ def test_a_missing_or_broken_background_image_names_the_file(tmp_path: Path) -> 
     (folder / "art" / "bg.png").write_text("not a picture")
     with pytest.raises(InvalidMediaError, match=r"art/bg\.png: card card1's background is not an image"):
         card_clip(project, card)
+
+
+def test_a_background_image_with_transparency_is_flattened_over_black(tmp_path: Path) -> None:
+    """A PNG logo whose transparent pixels store white (as many exports do), and a palette PNG with a transparent
+    entry: the card shows black there, as renders with alpha are flattened, not the stored white."""
+    rgba = np.zeros((90, 160, 4), dtype=np.uint8)
+    rgba[..., :3] = 255  # white everywhere, stored under the alpha
+    rgba[:, 80:, 3] = 255  # the right half opaque (white), the left half transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "logo.png")
+    pal = Image.new("P", (160, 90), 1)
+    pal.putpalette([255, 255, 255, 255, 255, 255])
+    pal.paste(0, (0, 0, 80, 90))  # the left half: palette entry 0, transparent, white
+    pal.save(tmp_path / "pal.png", transparency=0)
+    for name in ("logo.png", "pal.png"):
+        card = draw_title(tmp_path / f"{name}.card.png", 160, 90, " ", colour=(255, 255, 255),
+                          background=tmp_path / name)  # fmt: skip
+        frame = np.asarray(Image.open(card).convert("RGB")).astype(int)
+        assert frame[:, 5:75].max() <= 2, (name, "transparent half")
+        assert frame[:, 85:155].min() >= 250, (name, "opaque half")

@@ -78,12 +78,26 @@ def _background(width: int, height: int, background: Colour | Path) -> Any:
     if not isinstance(background, Path):
         return ColorClip((width, height), color=background)
     with Image.open(background) as img:
-        picture = img.convert("RGB")
+        picture = _flattened(img)
     scale = min(width / picture.width, height / picture.height)
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
     fitted = ImageClip(_as_array(picture.resize(size, Image.Resampling.LANCZOS)))
     return CompositeVideoClip([ColorClip((width, height), color=(0, 0, 0)), fitted.with_position("center")],
                               size=(width, height))  # fmt: skip
+
+
+def _flattened(img: Image.Image) -> Image.Image:
+    """The image in RGB, its transparency (an alpha channel, or a palette's transparent entry) composited over
+    black, as renders with alpha are (``commands.PictureSource``): ``convert("RGB")`` alone drops the alpha and
+    shows whatever colour transparent pixels store (white, in many exports)."""
+    if _transparent(img):
+        rgba = img.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _transparent(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
 
 
 def _as_array(img: Image.Image) -> np.ndarray:
@@ -167,6 +181,9 @@ def card_facts(project: Project, card: CardRef, fingerprint: Any) -> dict[str, A
     if image is not None:
         check_image(image, f"card {card.id}")
         facts["image"] = fingerprint(image)
+        with Image.open(image) as img:
+            if _transparent(img):  # drawn flattened over black (``_flattened``): only such cards are drawn anew
+                facts["alpha"] = "over black"
     return facts
 
 
