@@ -287,11 +287,14 @@ def _build_locked(
                 workers=workers.get(plan),
                 unchanged=still,
             )
-        report.outcomes += outs
         if any(o.interrupted for o in outs):
+            report.outcomes += outs
             return True
         if not plan.changed_during_build:
+            report.outcomes += outs
             return False
+        # failures of this plan (a shot the edit removed) are judged again by the next plan
+        report.outcomes += [o for o in outs if o.success]
         say.note(project.name, "project.json or the presets changed during the build: planning again")
         try:
             project = load_project(root, project.name)

@@ -325,13 +325,9 @@ def execute_plan(
         done(Outcome(P, shot, False, None, why))
     rollups = plan.rollup_builds()
     blocked = [it for it in plan.items if it.state == "blocked"]
-    if plan.timeline_first and not blocked:  # the burn-ins of the shot runs read it
-        say(P, "timeline (the burn-ins show record timecode)")
-        out = _run_rollups(defs, instance, P, [n.TIMELINE], run_config, run_tags)
-        done(out)
-        if not out.success:
-            return outcomes
-        rollups.remove(n.TIMELINE)
+    if plan.timeline_first and not blocked and not _timeline_first(defs, instance, plan, rollups, run_config,
+                                                                   run_tags, say, done):  # fmt: skip
+        return outcomes
     shots_job = defs.resolve_job_def(n.shots_job_name(P))
     one_shot = functools.partial(run_shot, shots_job, instance, P, run_config, run_tags, say)
 
@@ -344,18 +340,21 @@ def execute_plan(
         if not any(o.interrupted for o in outcomes):
             done(Outcome(P, "shots", False, None, "stopped (Ctrl-C or SIGTERM) before a run started", True))
         return outcomes
-    if (failed_shots and not plan.placeholders) or blocked:
-        if rollups or blocked:
-            why = [f"failed {', '.join(failed_shots)}"] if failed_shots else []
-            why += plan.rollup_errors or ([] if failed_shots else [blocked[0].reason])
-            done(Outcome(P, "cut, EDL, deliveries", False, None, f"not assembled: {'; '.join(why)}"))
+    if (failed_shots or rollups) and not unchanged():  # a shot may have failed because of the edit itself
+        plan.changed_during_build = True
+        return outcomes
+    stop = _not_assembled(plan, failed_shots, blocked, rollups)
+    if stop is not None:
+        if stop:
+            done(Outcome(P, "cut, EDL, deliveries", False, None, stop))
         return outcomes
     if rollups:
-        _assemble(defs, instance, plan, rollups, run_config, run_tags, say, done, unchanged)
+        say(P, f"assemble: {', '.join(rollups)}")
+        done(_run_rollups(defs, instance, P, rollups, run_config, run_tags))
     return outcomes
 
 
-def _assemble(
+def _timeline_first(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     plan: ProjectPlan,
@@ -364,14 +363,25 @@ def _assemble(
     tags: dict[str, str],
     say: Listener,
     done: Callable[[Outcome], None],
-    unchanged: Callable[[], bool],
-) -> None:
-    """The roll-ups' run, unless the project's settings changed since the plan (``execute_plan``)."""
-    if not unchanged():
-        plan.changed_during_build = True
-        return
-    say(plan.project, f"assemble: {', '.join(rollups)}")
-    done(_run_rollups(defs, instance, plan.project, rollups, run_config, tags))
+) -> bool:
+    """The timeline before the shots (the burn-ins of their runs read it; taken off ``rollups``); whether it built."""
+    say(plan.project, "timeline (the burn-ins show record timecode)")
+    out = _run_rollups(defs, instance, plan.project, [n.TIMELINE], run_config, tags)
+    done(out)
+    if out.success:
+        rollups.remove(n.TIMELINE)
+    return out.success
+
+
+def _not_assembled(plan: ProjectPlan, failed_shots: list[str], blocked: list[Item], rollups: list[str]) -> str | None:
+    """Why the roll-ups are not run after the shots ("" when there are none to run anyway), or None: they run."""
+    if not ((failed_shots and not plan.placeholders) or blocked):
+        return None
+    if not (rollups or blocked):
+        return ""
+    why = [f"failed {', '.join(failed_shots)}"] if failed_shots else []
+    why += plan.rollup_errors or ([] if failed_shots else [blocked[0].reason])
+    return f"not assembled: {'; '.join(why)}"
 
 
 def settings_of(project: Project) -> dict[str, str]:

@@ -431,6 +431,34 @@ def test_a_project_json_edited_while_its_shots_build_is_planned_again_not_assemb
     assert _all_fresh(instance, ws, "p")
 
 
+def test_a_shot_removed_while_the_build_runs_is_planned_again_and_the_build_ends_well(
+    tmp_path: Path, make_project, instance: dg.DagsterInstance
+) -> None:
+    """The editor takes sh020 out of the sequence (and adds sh030) while sh010 builds: sh020's run fails because of
+    the edit itself ("not in the sequence"); the build plans again instead of stopping at "not assembled", builds
+    sh030 and assembles sh010 + sh030, and reports no failure."""
+    import pycmx
+
+    from vidasm_assets.make import Listener
+
+    ws = tmp_path / "ws"
+    spec = {"fps": 24, "resolution": "160x90", "sequence": [{"shot": "sh010"}, {"shot": "sh020"}]}
+    folder = make_project(ws, "p", {f"sh0{i}0_v001.mp4": SHOT for i in (1, 2, 3)}, spec)
+
+    class EditsMidway(Listener):
+        def start(self, project: str, label: str) -> None:
+            if "sh010" in label:
+                set_spec(folder, sequence=[{"shot": "sh010"}, {"shot": "sh030"}])
+
+    report = make(ws, instance=instance, run_config=QUIET, jobs=1, listener=EditsMidway())
+    assert not report.failures, report.failures
+    project = load_project(ws, "p")
+    with open(project.edl_path()) as fh:
+        names = [e.edits[0].source_file for e in pycmx.parse_cmx3600(fh).events]
+    assert [Path(x).name for x in names] == ["sh010_v001.mp4", "sh030_v001.mp4"], names
+    assert _all_fresh(instance, ws, "p")
+
+
 # ------------------------------------------------------------------ console and status
 
 

@@ -445,3 +445,34 @@ def test_a_premultiplied_render_is_kept_as_it_is_when_the_project_says_so(
     assert abs(middle_band() - 128) < 12
     rebuilt = materialized_since(instance, after)
     assert "prem/picture[title]" in rebuilt and "prem/audio[title]" not in rebuilt, rebuilt
+
+
+def test_grey_and_palette_pngs_in_mov_are_rgb_sources_and_their_transparency_is_black(
+    ffmpeg: str, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """PNG-in-MOV as grey (``gray``), grey with alpha (``ya8``) and a palette with a transparent entry (``pal8``):
+    FFmpeg's PNG decoder tags them with the identity (GBR) matrix, which vidasm refused as "matrix gbr" (they
+    were not in its RGB family). They conform: opaque white stays white, transparent areas are black."""
+    bands = (
+        "color=c=green:s=96x36:r=24:d=1[g];color=c=white:s=96x36:r=24:d=1[w];[g][w]hstack,format=rgba[c];"
+        "color=c=black:s=192x36:r=24:d=1,format=gray,geq=lum='if(lt(X\\,96)\\,0\\,255)'[m];[c][m]alphamerge"
+    )
+    graphs = {
+        "grey": "color=c=black:s=192x36:r=24:d=1,format=gray,geq=lum=255",  # 255 whatever FFmpeg writes it
+        "greyalpha": f"{bands},format=ya8",
+        "palette": f"{bands},split[a][b];[a]palettegen=reserve_transparent=1[p];[b][p]paletteuse=alpha_threshold=128",
+    }
+    root = tmp_path / "ws"
+    folder = write_project(root, "grey", {"fps": 24, "resolution": "192x36"})
+    for shot, graph in graphs.items():
+        ms.run(ffmpeg, folder / "03_Renders" / shot / f"{shot}_v001.mov",
+               ["-filter_complex", f"{graph}[v]", "-map", "[v]", "-c:v", "png", "-t", "1"])  # fmt: skip
+    outcomes = build_workspace(instance, root)
+    assert outcomes and all(o.success for o in outcomes), outcomes
+    project = load_project(root, "grey")
+    for shot in graphs:
+        with av.open(str(project.picture_path(shot))) as c:
+            frame = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+        left, right = frame[:, 8:88].mean(), frame[:, 104:184].mean()
+        assert right > 245, (shot, "opaque white", right)
+        assert left > 245 if shot == "grey" else left < 8, (shot, "left half", left)

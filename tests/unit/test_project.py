@@ -401,3 +401,20 @@ def test_a_frame_rate_as_nles_round_it_is_the_timeline_rate(given: float, rate: 
     assert spec.rate == rate and spec.fps in (23.976, 29.97, 59.94, 25)
     with pytest.raises(ValueError, match=r"must be one of 23\.976"):
         ProjectSpec.model_validate({"fps": given - 0.08})
+
+
+def test_two_files_differing_only_by_case_are_picked_by_their_exact_name(tmp_path: Path) -> None:
+    """``sh020_v002.mov`` and ``SH020_V002.MOV`` are both version 2 (refused unpinned, naming both); the pin the
+    message suggests picks exactly that file (it picked the other one, the first case-insensitive match), and a
+    pin in a third case is refused as ambiguous."""
+    d = tmp_path / "sh020"
+    for name in ("sh020_v002.mov", "SH020_V002.MOV"):
+        touch(d / name)
+    with pytest.raises(ProjectConfigError, match="are both version 2") as info:
+        select_take(d, "sh020")
+    suggested = str(info.value).rsplit('"take": "', 1)[1].split('"')[0]
+    assert select_take(d, "sh020", suggested).path.name == suggested
+    assert select_take(d, "sh020", "sh020_v002.mov").path.name == "sh020_v002.mov"
+    assert select_take(d, "sh020", "SH020_V002.MOV").path.name == "SH020_V002.MOV"
+    with pytest.raises(ProjectConfigError, match="differ only by case"):
+        select_take(d, "sh020", "Sh020_V002.mov")

@@ -76,6 +76,12 @@ _MATRIX = {
     "fcc": "fcc",
 }
 _RGB_PREFIXES = ("rgb", "bgr", "gbr", "argb", "abgr", "0rgb", "0bgr", "rgba", "bgra", "x2rgb", "x2bgr")
+_GREY_PREFIXES = ("gray", "ya")
+"""Grey and grey-with-alpha pictures tagged with the identity (GBR) matrix, as FFmpeg's PNG and TIFF decoders tag
+them: full-range grey, R = G = B, which is a full-range luma plane whatever the YUV matrix (its coefficients sum to
+1) with neutral chroma; so it is converted as full-range luma (BT.709 named, no chroma to weigh). A grey picture
+tagged with a YUV matrix (monochrome H.264) is the luma of a YUV picture and keeps its tags. A palette (``pal8``,
+GIF and PNG) is RGB."""
 TONEMAP_OPERATOR = "mobius"
 NOMINAL_PEAK_NITS = 100
 
@@ -273,7 +279,9 @@ def source_colour(
     if not _known(primaries):
         primaries = "bt2020" if hdr_trc else ("smpte170m" if sd and height <= 486 else "bt470bg" if sd else "bt709")
         assumed.append("primaries")
-    if is_rgb(pix_fmt):
+    if str(pix_fmt or "").startswith(_GREY_PREFIXES) and matrix == "gbr":
+        return SourceColour("bt709", "pc", str(primaries), str(transfer), tuple(assumed))
+    if is_rgb(pix_fmt) or (pix_fmt == "pal8" and matrix == "gbr"):
         return SourceColour("rgb", "pc", str(primaries), str(transfer), tuple(assumed))
     if matrix in _MATRIX:
         mat = _MATRIX[str(matrix)]

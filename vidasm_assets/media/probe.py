@@ -367,11 +367,14 @@ def _timecode_track_rate(p: Path) -> Fraction | None:
 
 
 def has_alpha(codec: str, pix_fmt: str | None, metadata: Mapping[str, str]) -> bool:
-    """Whether a picture carries an alpha channel: its pixel format has an alpha component (ProRes 4444, QuickTime
-    Animation, PNG, ...), or it is VP8/VP9 whose Matroska/WebM track says ``alpha_mode`` 1. There the alpha travels
-    beside the picture (BlockAdditional) and FFmpeg's native decoders, the ones it picks, drop it and report
-    ``yuv420p``; only libvpx's decoders return it (measured, FFmpeg 5.1 and 9.0)."""
+    """Whether a picture carries an alpha channel: its pixel format has an alpha component (ProRes 4444,
+    QuickTime Animation, PNG, ...) or a palette (``pal8``: entries may be transparent), or it is VP8/VP9 whose
+    Matroska/WebM track says ``alpha_mode`` 1. There the alpha travels beside the picture (BlockAdditional) and
+    FFmpeg's native decoders, the ones it picks, drop it and report ``yuv420p``; only libvpx's decoders return it
+    (measured, FFmpeg 5.1 and 9.0)."""
     if codec in ("vp8", "vp9") and _tag(metadata, "alpha_mode") == "1":
+        return True
+    if pix_fmt == "pal8":  # FFmpeg's palette entries are RGBA: a GIF's or PNG's transparent colour is alpha 0
         return True
     if not pix_fmt:
         return False

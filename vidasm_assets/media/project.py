@@ -807,9 +807,9 @@ def _select(takes: list[Take], shot_dir: Path, shot: str, wanted: str | None) ->
     if wanted:
         w = wanted.strip()
         wl = w.lower()
-        for t in takes:  # the file's own name: exactly that file, whatever else has its number
-            if wl == t.path.name.lower():
-                return t
+        named = _by_file_name(takes, w, shot_dir, shot)
+        if named is not None:
+            return named
         for t in takes:
             if wl in (t.name.lower(), t.label.lower()):
                 return _unambiguous(t, takes, shot_dir, shot)
@@ -835,6 +835,23 @@ def _select(takes: list[Take], shot_dir: Path, shot: str, wanted: str | None) ->
             f"no render in {shot_dir} (expected {shot}_v001.mp4, .mov, .mkv or .webm{seen})", path=shot_dir, shot=shot
         )
     return _unambiguous(takes[-1], takes, shot_dir, shot)
+
+
+def _by_file_name(takes: list[Take], wanted: str, shot_dir: Path, shot: str) -> Take | None:
+    """The take whose file ``wanted`` names: exactly that file, whatever else has its number; in another case only
+    when one file has the name (two names differing only by case are refused: which is meant cannot be told)."""
+    for t in takes:
+        if wanted == t.path.name:
+            return t
+    named = [t for t in takes if wanted.lower() == t.path.name.lower()]
+    if len(named) > 1:
+        raise ProjectConfigError(
+            f"{shot_dir}: take {wanted!r} names {' and '.join(t.path.name for t in named)}, which differ only by "
+            "case: write the file's name exactly as it is",
+            path=shot_dir,
+            shot=shot,
+        )
+    return named[0] if named else None
 
 
 def _unambiguous(take: Take, takes: list[Take], shot_dir: Path, shot: str) -> Take:
