@@ -155,15 +155,17 @@ def draw_slate(
 # ---------------------------------------------------------------- a card's content and its outputs
 
 
-def check_image(path: Path, what: str) -> None:
+def check_image(path: Path, what: str) -> bool:
     """A card's background image must be a readable picture within ``VIDASM_MAX_PIXELS``: ``MediaNotFoundError``
-    or ``InvalidMediaError`` naming it otherwise (Pillow reads the header only)."""
+    or ``InvalidMediaError`` naming it otherwise (Pillow reads the header only). Returns whether it has
+    transparency (``_transparent``), read from the same header."""
     if not path.is_file():
         raise MediaNotFoundError(f"{path}: {what}'s background image is missing (or not a file)", path=path)
     limit = Limits.from_env().pixels
     try:
         with Image.open(path) as img:
             w, h = img.size
+            transparent = _transparent(img)
     except (OSError, Image.DecompressionBombError) as exc:
         raise InvalidMediaError(f"{path}: {what}'s background is not an image Pillow can read ({exc})",
                                 path=path) from exc  # fmt: skip
@@ -171,6 +173,7 @@ def check_image(path: Path, what: str) -> None:
         raise InvalidMediaError(
             f"{path}: {what}'s background is {w}x{h}, over {limit:,} pixels (VIDASM_MAX_PIXELS)", path=path
         )
+    return transparent
 
 
 def card_facts(project: Project, card: CardRef, fingerprint: Any) -> dict[str, Any]:
@@ -179,11 +182,10 @@ def card_facts(project: Project, card: CardRef, fingerprint: Any) -> dict[str, A
     facts: dict[str, Any] = {"text": card.text, "colour": card.colour, "background": card.background}
     image = project.card_image(card)
     if image is not None:
-        check_image(image, f"card {card.id}")
+        transparent = check_image(image, f"card {card.id}")
         facts["image"] = fingerprint(image)
-        with Image.open(image) as img:
-            if _transparent(img):  # drawn flattened over black (``_flattened``): only such cards are drawn anew
-                facts["alpha"] = "over black"
+        if transparent:  # drawn flattened over black (``_flattened``): only such cards are drawn anew
+            facts["alpha"] = "over black"
     return facts
 
 
